@@ -1,0 +1,44 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+    name: "Tandem",
+    platforms: [.macOS(.v14)],
+    products: [
+        .library(name: "Tandem", targets: ["TandemTensor", "TandemAutograd", "TandemData", "TandemModels", "TandemTrain", "TandemEval"]),
+        .executable(name: "tandem", targets: ["tandem"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+    ],
+    targets: [
+        // OpenBLAS through pkg-config; every dense matrix product goes through cblas_sgemm.
+        .systemLibrary(
+            name: "CBLAS",
+            pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]
+        ),
+        .target(name: "TandemTensor", dependencies: ["CBLAS"]),
+        .target(name: "TandemAutograd", dependencies: ["TandemTensor"]),
+        .target(name: "TandemData", dependencies: ["TandemTensor"]),
+        .target(name: "TandemEval", dependencies: ["TandemTensor"]),
+        .target(name: "TandemModels", dependencies: ["TandemTensor", "TandemAutograd", "TandemData"]),
+        .target(
+            name: "TandemTrain",
+            dependencies: ["TandemTensor", "TandemAutograd", "TandemData", "TandemModels", "TandemEval",
+                           .product(name: "Yams", package: "Yams")]
+        ),
+        .executableTarget(
+            name: "tandem",
+            dependencies: ["TandemTrain", "TandemData", "TandemEval", "TandemModels", "TandemTensor",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .testTarget(name: "TandemTensorTests", dependencies: ["TandemTensor"]),
+        .testTarget(name: "TandemAutogradTests", dependencies: ["TandemAutograd", "TandemTensor"]),
+        .testTarget(name: "TandemDataTests", dependencies: ["TandemData", "TandemTensor"]),
+        .testTarget(name: "TandemEvalTests", dependencies: ["TandemEval", "TandemTensor"]),
+        .testTarget(name: "TandemTrainTests", dependencies: ["TandemTrain", "TandemModels", "TandemData", "TandemEval", "TandemTensor", "TandemAutograd"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

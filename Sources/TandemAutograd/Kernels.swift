@@ -1,0 +1,140 @@
+import TandemTensor
+#if canImport(Glibc)
+import Glibc
+#else
+import Foundation
+#endif
+
+/// Elementwise and row-wise loops shared by the forward and backward passes.
+/// Written as plain pointer loops so the optimiser vectorises them; large ones run on all cores.
+enum Kernels {
+    static func map(_ x: Tensor, _ f: (Float) -> Float) -> Tensor {
+        var out = Tensor(zeros: x.shape)
+        x.data.withUnsafeBufferPointer { src in
+            out.data.withUnsafeMutableBufferPointer { dst in
+                let d = dst.baseAddress!
+                Parallel.forChunks(src.count, minPerChunk: 1 << 15) { r in for i in r { d[i] = f(src[i]) } }
+            }
+        }
+        return out
+    }
+
+    static func zip(_ a: Tensor, _ b: Tensor, _ f: (Float, Float) -> Float) -> Tensor {
+        precondition(a.count == b.count)
+        var out = Tensor(zeros: a.shape)
+        a.data.withUnsafeBufferPointer { pa in
+            b.data.withUnsafeBufferPointer { pb in
+                out.data.withUnsafeMutableBufferPointer { dst in
+                    let d = dst.baseAddress!
+                    Parallel.forChunks(pa.count, minPerChunk: 1 << 15) { r in for i in r { d[i] = f(pa[i], pb[i]) } }
+                }
+            }
+        }
+        return out
+    }
+
+    static func zip3(_ a: Tensor, _ b: Tensor, _ c: Tensor, _ f: (Float, Float, Float) -> Float) -> Tensor {
+        precondition(a.count == b.count && b.count == c.count)
+        var out = Tensor(zeros: a.shape)
+        a.data.withUnsafeBufferPointer { pa in
+            b.data.withUnsafeBufferPointer { pb in
+                c.data.withUnsafeBufferPointer { pc in
+                    out.data.withUnsafeMutableBufferPointer { dst in
+                        let d = dst.baseAddress!
+                        Parallel.forChunks(pa.count, minPerChunk: 1 << 15) { r in for i in r { d[i] = f(pa[i], pb[i], pc[i]) } }
+                    }
+                }
+            }
+        }
+        return out
+    }
+
+    static func addInPlace(_ a: inout Tensor, _ b: Tensor, scale: Float = 1) {
+        precondition(a.count == b.count, "gradient shape mismatch \(a.shape) vs \(b.shape)")
+        a.data.withUnsafeMutableBufferPointer { pa in
+            b.data.withUnsafeBufferPointer { pb in
+                for i in 0..<pa.count { pa[i] += scale * pb[i] }
+            }
+        }
+    }
+
+    /// `b` expanded to `shape` according to `mode`.
+    static func expand(_ b: Tensor, to shape: [Int], mode: Broadcast) -> Tensor {
+        if mode == .same { return b }
+        let n = shape.count == 1 ? 1 : shape[0], d = shape.last!
+        var out = Tensor(zeros: shape)
+        out.data.withUnsafeMutableBufferPointer { o in
+            b.data.withUnsafeBufferPointer { pb in
+                for i in 0..<n {
+                    for j in 0..<d {
+                        switch mode {
+                        case .same: break
+                        case .row: o[i * d + j] = pb[j]
+                        case .column: o[i * d + j] = pb[i]
+                        case .scalar: o[i * d + j] = pb[0]
+                        }
+                    }
+                }
+            }
+        }
+        return out
+    }
+
+    /// Sums a full-shape gradient down to the shape `mode` broadcast from.
+    static func reduce(_ g: Tensor, mode: Broadcast, to shape: [Int]) -> Tensor {
+        switch mode {
+        case .same: return g
+        case .row: return reduceColumns(g).reshaped(shape)
+        case .column: return reduceRows(g).reshaped(shape)
+        case .scalar: return Tensor(shape: shape, data: [g.data.reduce(0, +)])
+        }
+    }
+
+    /// Per-row sums: `[n, d] → [n, 1]`.
+    static func reduceRows(_ g: Tensor) -> Tensor {
+        let n = g.rows, d = g.cols
+        var out = Tensor(zeros: [n, 1])
+        g.data.withUnsafeBufferPointer { p in
+            for i in 0..<n {
+                var s: Float = 0
+                for j in 0..<d { s += p[i * d + j] }
+                out.data[i] = s
+            }
+        }
+        return out
+    }
+
+    /// Per-column sums: `[n, d] → [1, d]`.
+    static func reduceColumns(_ g: Tensor) -> Tensor {
+        let n = g.rows, d = g.cols
+        var out = [Float](repeating: 0, count: d)
+        g.data.withUnsafeBufferPointer { p in
+            out.withUnsafeMutableBufferPointer { o in
+                for i in 0..<n { for j in 0..<d { o[j] += p[i * d + j] } }
+            }
+        }
+        return Tensor(shape: [1, d], data: out)
+    }
+
+    /// Scatter-adds rows of `g` into a zero tensor of `shape` at `indices`.
+    static func scatterRows(_ g: Tensor, indices: [Int32], shape: [Int]) -> Tensor {
+        var out = Tensor(zeros: shape)
+        let d = g.cols
+        out.data.withUnsafeMutableBufferPointer { o in
+            g.data.withUnsafeBufferPointer { pg in
+                for (k, r) in indices.enumerated() {
+                    let base = Int(r) * d
+                    for j in 0..<d { o[base + j] += pg[k * d + j] }
+                }
+            }
+        }
+        return out
+    }
+}
+
+@inline(__always) func expf_(_ x: Float) -> Float { expf(x) }
+@inline(__always) func logf_(_ x: Float) -> Float { logf(x) }
+@inline(__always) func log1pf_(_ x: Float) -> Float { log1pf(x) }
+@inline(__always) func tanhf_(_ x: Float) -> Float { tanhf(x) }
+@inline(__always) func erff_(_ x: Float) -> Float { erff(x) }
+@inline(__always) func sqrtf_(_ x: Float) -> Float { x.squareRoot() }

@@ -1,0 +1,414 @@
+import TandemTensor
+
+/// How the second operand of a binary op is broadcast over the first (`[n, d]`).
+public enum Broadcast: Sendable, Equatable {
+    case same      // [n, d]
+    case row       // [1, d] or [d]: one row for every row
+    case column    // [n, 1]: one value per row
+    case scalar    // [1, 1]
+
+    static func infer(_ a: [Int], _ b: [Int]) -> Broadcast {
+        if a == b { return .same }
+        let n = a.count == 1 ? 1 : a[0], d = a.last!
+        let bn = b.count == 1 ? 1 : b[0], bd = b.last!
+        if bn == 1 && bd == 1 { return .scalar }
+        if bn == 1 && bd == d { return .row }
+        if bn == n && bd == 1 { return .column }
+        preconditionFailure("cannot broadcast \(b) over \(a)")
+    }
+}
+
+public enum BinaryKind: Sendable { case add, sub, mul, div }
+public enum UnaryKind: Sendable, CaseIterable { case relu, sigmoid, tanh, gelu, log, exp, softplus }
+public enum ReduceAxis: Sendable, CaseIterable {
+    case all      // → [1, 1]
+    case perRow   // [n, d] → [n, 1]
+    case perColumn // [n, d] → [1, d]
+}
+
+/// The closed set of recorded operations. Adding a case forces `Tape.pullback` to handle it.
+indirect enum Op {
+    case leaf
+    case parameter(Parameter)
+    case embedding(Parameter, indices: [Int32])
+    case gatherRows(Int, indices: [Int32])
+    case matmul(Int, Int, transposeA: Bool, transposeB: Bool)
+    case binary(BinaryKind, Int, Int, Broadcast)
+    case scale(Int, Float)
+    case addScalar(Int)
+    case unary(UnaryKind, Int)
+    case reduce(Int, ReduceAxis, mean: Bool)
+    case l2Normalize(Int, norms: [Float], eps: Float)
+    case rowDot(Int, Int)
+    case concatColumns([Int])
+    case dropout(Int, mask: [Float])
+    case segmentReduce(Int, offsets: [Int], mean: Bool)
+    case sparseMatmul(CSRMatrix, transposed: CSRMatrix, Int)
+    case logSoftmax(Int)
+    case crossEntropy(Int, targets: [Int32], probabilities: Tensor)
+}
+
+// MARK: - Forward operations
+
+extension Tape {
+    /// Rows `indices` of an embedding table; the table's gradient is sparse when the parameter is.
+    public func embedding(_ table: Parameter, rows indices: [Int32]) -> Variable {
+        record(table.value.gatherRows(indices), .embedding(table, indices: indices))
+    }
+
+    /// Rows `indices` of a recorded matrix (gradient scatter-added back).
+    public func gatherRows(_ x: Variable, _ indices: [Int32]) -> Variable {
+        record(x.value.gatherRows(indices), .gatherRows(x.id, indices: indices))
+    }
+
+    /// `op(a) × op(b)` through BLAS.
+    public func matmul(_ a: Variable, _ b: Variable, transposeA: Bool = false, transposeB: Bool = false) -> Variable {
+        record(BLAS.matmul(a.value, transposeA: transposeA, b.value, transposeB: transposeB),
+               .matmul(a.id, b.id, transposeA: transposeA, transposeB: transposeB))
+    }
+
+    /// `a ∘ b` elementwise, with `b` broadcast as a row `[1, d]`, a column `[n, 1]` or a scalar `[1, 1]`.
+    public func binary(_ kind: BinaryKind, _ a: Variable, _ b: Variable) -> Variable {
+        let mode = Broadcast.infer(a.shape, b.shape)
+        let bx = Kernels.expand(b.value, to: a.shape, mode: mode)
+        let out: Tensor
+        switch kind {
+        case .add: out = Kernels.zip(a.value, bx, +)
+        case .sub: out = Kernels.zip(a.value, bx, -)
+        case .mul: out = Kernels.zip(a.value, bx, *)
+        case .div: out = Kernels.zip(a.value, bx, /)
+        }
+        return record(out, .binary(kind, a.id, b.id, mode))
+    }
+
+    public func scale(_ a: Variable, _ s: Float) -> Variable { record(Kernels.map(a.value) { $0 * s }, .scale(a.id, s)) }
+    public func addScalar(_ a: Variable, _ s: Float) -> Variable { record(Kernels.map(a.value) { $0 + s }, .addScalar(a.id)) }
+
+    public func unary(_ kind: UnaryKind, _ a: Variable) -> Variable {
+        let f: (Float) -> Float
+        switch kind {
+        case .relu: f = { max($0, 0) }
+        case .sigmoid: f = { 1 / (1 + expf_(-$0)) }
+        case .tanh: f = { tanhf_($0) }
+        case .gelu: f = { 0.5 * $0 * (1 + erff_($0 * 0.70710678118654752)) }
+        case .log: f = { logf_($0) }
+        case .exp: f = { expf_($0) }
+        case .softplus: f = { max($0, 0) + log1pf_(expf_(-abs($0))) }
+        }
+        return record(Kernels.map(a.value, f), .unary(kind, a.id))
+    }
+
+    public func relu(_ a: Variable) -> Variable { unary(.relu, a) }
+    public func sigmoid(_ a: Variable) -> Variable { unary(.sigmoid, a) }
+    public func tanh(_ a: Variable) -> Variable { unary(.tanh, a) }
+    public func gelu(_ a: Variable) -> Variable { unary(.gelu, a) }
+    public func log(_ a: Variable) -> Variable { unary(.log, a) }
+    public func exp(_ a: Variable) -> Variable { unary(.exp, a) }
+    public func softplus(_ a: Variable) -> Variable { unary(.softplus, a) }
+
+    /// Sum (or mean) over all elements, each row, or each column.
+    public func sum(_ a: Variable, _ axis: ReduceAxis = .all) -> Variable { reduce(a, axis, mean: false) }
+    public func mean(_ a: Variable, _ axis: ReduceAxis = .all) -> Variable { reduce(a, axis, mean: true) }
+
+    func reduce(_ a: Variable, _ axis: ReduceAxis, mean: Bool) -> Variable {
+        let x = a.value
+        var out: Tensor
+        switch axis {
+        case .all: out = Tensor.scalar(x.data.reduce(0, +)); if mean { out.data[0] /= Float(max(1, x.count)) }
+        case .perRow: out = Kernels.reduceRows(x); if mean { out = Kernels.map(out) { $0 / Float(max(1, x.cols)) } }
+        case .perColumn: out = Kernels.reduceColumns(x); if mean { out = Kernels.map(out) { $0 / Float(max(1, x.rows)) } }
+        }
+        return record(out, .reduce(a.id, axis, mean: mean))
+    }
+
+    /// Each row divided by `max(‖row‖₂, eps)` (as `torch.nn.functional.normalize`).
+    public func l2Normalize(_ a: Variable, eps: Float = 1e-12) -> Variable {
+        let x = a.value, n = x.rows, d = x.cols
+        var out = Tensor(zeros: x.shape)
+        var norms = [Float](repeating: 0, count: n)
+        for i in 0..<n {
+            var s: Float = 0
+            for j in 0..<d { s += x.data[i * d + j] * x.data[i * d + j] }
+            let nrm = max(s.squareRoot(), eps)
+            norms[i] = nrm
+            for j in 0..<d { out.data[i * d + j] = x.data[i * d + j] / nrm }
+        }
+        return record(out, .l2Normalize(a.id, norms: norms, eps: eps))
+    }
+
+    /// Row-wise dot products: `[n, d] · [n, d] → [n, 1]`.
+    public func rowDot(_ a: Variable, _ b: Variable) -> Variable {
+        precondition(a.shape == b.shape, "rowDot: \(a.shape) vs \(b.shape)")
+        let x = a.value, y = b.value, n = x.rows, d = x.cols
+        var out = Tensor(zeros: [n, 1])
+        for i in 0..<n {
+            var s: Float = 0
+            for j in 0..<d { s += x.data[i * d + j] * y.data[i * d + j] }
+            out.data[i] = s
+        }
+        return record(out, .rowDot(a.id, b.id))
+    }
+
+    /// Matrices with equal row counts side by side.
+    public func concatColumns(_ parts: [Variable]) -> Variable {
+        precondition(!parts.isEmpty)
+        let n = parts[0].value.rows
+        precondition(parts.allSatisfy { $0.value.rows == n }, "concatColumns: row counts differ")
+        let total = parts.reduce(0) { $0 + $1.value.cols }
+        var out = Tensor(zeros: [n, total])
+        var offset = 0
+        for p in parts {
+            let v = p.value, d = v.cols
+            for i in 0..<n { for j in 0..<d { out.data[i * total + offset + j] = v.data[i * d + j] } }
+            offset += d
+        }
+        return record(out, .concatColumns(parts.map(\.id)))
+    }
+
+    /// Inverted dropout: zeroes each element with probability `p` and scales survivors by `1/(1-p)`.
+    /// The identity when the tape is not training or `p == 0`.
+    public func dropout(_ a: Variable, p: Float) -> Variable {
+        precondition(p >= 0 && p < 1, "dropout probability \(p) not in [0, 1)")
+        if !isTraining || p == 0 { return a }
+        let keep = 1 / (1 - p)
+        var mask = [Float](repeating: 0, count: a.value.count)
+        for i in mask.indices { mask[i] = rng.uniform() >= p ? keep : 0 }
+        return record(Kernels.zip(a.value, Tensor(shape: a.shape, data: mask), *), .dropout(a.id, mask: mask))
+    }
+
+    /// Sums (or means) of consecutive row segments: output row `s` reduces rows `offsets[s]..<offsets[s+1]`.
+    /// Used for multi-hot fields; an empty segment gives a zero row.
+    public func segmentReduce(_ a: Variable, offsets: [Int], mean: Bool) -> Variable {
+        let x = a.value, d = x.cols, segments = offsets.count - 1
+        precondition(offsets.first == 0 && offsets.last == x.rows, "segment offsets must run from 0 to \(x.rows)")
+        var out = Tensor(zeros: [segments, d])
+        for s in 0..<segments {
+            let lo = offsets[s], hi = offsets[s + 1]
+            let w: Float = mean && hi > lo ? 1 / Float(hi - lo) : 1
+            for r in lo..<hi { for j in 0..<d { out.data[s * d + j] += w * x.data[r * d + j] } }
+        }
+        return record(out, .segmentReduce(a.id, offsets: offsets, mean: mean))
+    }
+
+    /// `A × x` for a constant sparse `A` (graph propagation); backward is `Aᵀ × g`.
+    public func sparseMatmul(_ a: CSRMatrix, _ x: Variable, transposed: CSRMatrix? = nil) -> Variable {
+        record(a.multiply(x.value), .sparseMatmul(a, transposed: transposed ?? a.transposed(), x.id))
+    }
+
+    /// Row-wise log-softmax.
+    public func logSoftmax(_ a: Variable) -> Variable {
+        let x = a.value, n = x.rows, d = x.cols
+        var out = Tensor(zeros: x.shape)
+        for i in 0..<n {
+            var m = -Float.infinity
+            for j in 0..<d { m = max(m, x.data[i * d + j]) }
+            var s: Float = 0
+            for j in 0..<d { s += expf_(x.data[i * d + j] - m) }
+            let lse = m + logf_(s)
+            for j in 0..<d { out.data[i * d + j] = x.data[i * d + j] - lse }
+        }
+        return record(out, .logSoftmax(a.id))
+    }
+
+    /// Mean over rows of `−log softmax(logits[i])[targets[i]]`.
+    ///
+    /// `mask` (same shape as `logits`, 1 keep / 0 drop) removes entries from the softmax, e.g. accidental hits
+    /// among in-batch negatives; a row's own target must be kept.
+    public func crossEntropy(logits: Variable, targets: [Int32], mask: Tensor? = nil) -> Variable {
+        let x = logits.value, n = x.rows, d = x.cols
+        precondition(targets.count == n, "crossEntropy: \(targets.count) targets for \(n) rows")
+        if let mask { precondition(mask.shape == x.shape, "crossEntropy: mask \(mask.shape) ≠ logits \(x.shape)") }
+        var probs = Tensor(zeros: x.shape)
+        var losses = [Float](repeating: 0, count: n)
+        x.data.withUnsafeBufferPointer { px in
+            probs.data.withUnsafeMutableBufferPointer { pp in
+                let pb = pp.baseAddress!
+                losses.withUnsafeMutableBufferPointer { pl in
+                    let lb = pl.baseAddress!
+                    Parallel.forChunks(n, minPerChunk: max(1, 65536 / max(1, d))) { range in
+                        for i in range {
+                            let t = Int(targets[i])
+                            precondition(t >= 0 && t < d, "target \(t) out of 0..<\(d)")
+                            precondition(mask == nil || mask!.data[i * d + t] != 0, "row \(i)'s target is masked")
+                            var m = -Float.infinity
+                            for j in 0..<d where mask == nil || mask!.data[i * d + j] != 0 { m = max(m, px[i * d + j]) }
+                            var s: Float = 0
+                            for j in 0..<d {
+                                let e: Float = (mask == nil || mask!.data[i * d + j] != 0) ? expf_(px[i * d + j] - m) : 0
+                                pb[i * d + j] = e; s += e
+                            }
+                            for j in 0..<d { pb[i * d + j] /= s }
+                            lb[i] = m + logf_(s) - px[i * d + t]
+                        }
+                    }
+                }
+            }
+        }
+        let loss = losses.reduce(0, +) / Float(max(1, n))
+        return record(Tensor.scalar(loss), .crossEntropy(logits.id, targets: targets, probabilities: probs))
+    }
+}
+
+// MARK: - Operators
+
+public func + (a: Variable, b: Variable) -> Variable { a.tape.binary(.add, a, b) }
+public func - (a: Variable, b: Variable) -> Variable { a.tape.binary(.sub, a, b) }
+public func * (a: Variable, b: Variable) -> Variable { a.tape.binary(.mul, a, b) }
+public func / (a: Variable, b: Variable) -> Variable { a.tape.binary(.div, a, b) }
+public func * (a: Variable, s: Float) -> Variable { a.tape.scale(a, s) }
+public func + (a: Variable, s: Float) -> Variable { a.tape.addScalar(a, s) }
+public prefix func - (a: Variable) -> Variable { a.tape.scale(a, -1) }
+
+// MARK: - Backward
+
+extension Tape {
+    private func add(_ id: Int, _ g: Tensor, _ grads: inout [Tensor?]) {
+        if var existing = grads[id] {
+            grads[id] = nil
+            Kernels.addInPlace(&existing, g)
+            grads[id] = existing
+        } else {
+            grads[id] = g
+        }
+    }
+
+    /// Applies the pullback of node `id` to its upstream gradient `g`.
+    func pullback(_ id: Int, _ g: Tensor, _ grads: inout [Tensor?], _ result: inout Gradients) {
+        let y = values[id]
+        switch ops[id] {
+        case .leaf:
+            break
+        case .parameter(let p):
+            result.accumulate(p, g)
+        case .embedding(let p, let indices):
+            if p.isSparse {
+                result.accumulate(p, rows: SparseRows(indices: indices, values: g))
+            } else {
+                result.accumulate(p, Kernels.scatterRows(g, indices: indices, shape: p.value.shape))
+            }
+        case .gatherRows(let a, let indices):
+            add(a, Kernels.scatterRows(g, indices: indices, shape: values[a].shape), &grads)
+        case .matmul(let a, let b, let ta, let tb):
+            let av = values[a], bv = values[b]
+            switch (ta, tb) {
+            case (false, false):
+                add(a, BLAS.matmul(g, bv, transposeB: true), &grads)
+                add(b, BLAS.matmul(av, transposeA: true, g), &grads)
+            case (true, false):
+                add(a, BLAS.matmul(bv, g, transposeB: true), &grads)
+                add(b, BLAS.matmul(av, g), &grads)
+            case (false, true):
+                add(a, BLAS.matmul(g, bv), &grads)
+                add(b, BLAS.matmul(g, transposeA: true, av), &grads)
+            case (true, true):
+                add(a, BLAS.matmul(bv, transposeA: true, g, transposeB: true), &grads)
+                add(b, BLAS.matmul(g, transposeA: true, av, transposeB: true), &grads)
+            }
+        case .binary(let kind, let a, let b, let mode):
+            let av = values[a], bshape = values[b].shape
+            let bx = Kernels.expand(values[b], to: av.shape, mode: mode)
+            switch kind {
+            case .add:
+                add(a, g, &grads); add(b, Kernels.reduce(g, mode: mode, to: bshape), &grads)
+            case .sub:
+                add(a, g, &grads); add(b, Kernels.reduce(Kernels.map(g) { -$0 }, mode: mode, to: bshape), &grads)
+            case .mul:
+                add(a, Kernels.zip(g, bx, *), &grads)
+                add(b, Kernels.reduce(Kernels.zip(g, av, *), mode: mode, to: bshape), &grads)
+            case .div:
+                add(a, Kernels.zip(g, bx, /), &grads)
+                add(b, Kernels.reduce(Kernels.zip3(g, av, bx) { -$0 * $1 / ($2 * $2) }, mode: mode, to: bshape), &grads)
+            }
+        case .scale(let a, let s):
+            add(a, Kernels.map(g) { $0 * s }, &grads)
+        case .addScalar(let a):
+            add(a, g, &grads)
+        case .unary(let kind, let a):
+            let x = values[a]
+            let dx: Tensor
+            switch kind {
+            case .relu: dx = Kernels.zip(g, x) { $1 > 0 ? $0 : 0 }
+            case .sigmoid: dx = Kernels.zip(g, y) { $0 * $1 * (1 - $1) }
+            case .tanh: dx = Kernels.zip(g, y) { $0 * (1 - $1 * $1) }
+            case .gelu:
+                dx = Kernels.zip(g, x) { gi, xi in
+                    let cdf = 0.5 * (1 + erff_(xi * 0.70710678118654752))
+                    let pdf = 0.39894228040143268 * expf_(-0.5 * xi * xi)
+                    return gi * (cdf + xi * pdf)
+                }
+            case .log: dx = Kernels.zip(g, x, /)
+            case .exp: dx = Kernels.zip(g, y, *)
+            case .softplus: dx = Kernels.zip(g, x) { $0 / (1 + expf_(-$1)) }
+            }
+            add(a, dx, &grads)
+        case .reduce(let a, let axis, let mean):
+            let shape = values[a].shape
+            let n = values[a].rows, d = values[a].cols
+            var dx: Tensor
+            switch axis {
+            case .all: dx = Tensor(repeating: g.data[0] / (mean ? Float(max(1, n * d)) : 1), shape: shape)
+            case .perRow: dx = Kernels.expand(g, to: shape, mode: .column); if mean { dx = Kernels.map(dx) { $0 / Float(max(1, d)) } }
+            case .perColumn: dx = Kernels.expand(g, to: shape, mode: .row); if mean { dx = Kernels.map(dx) { $0 / Float(max(1, n)) } }
+            }
+            add(a, dx, &grads)
+        case .l2Normalize(let a, let norms, let eps):
+            let x = values[a], n = x.rows, d = x.cols
+            var dx = Tensor(zeros: x.shape)
+            for i in 0..<n {
+                if norms[i] <= eps {
+                    for j in 0..<d { dx.data[i * d + j] = g.data[i * d + j] / eps }
+                    continue
+                }
+                var gy: Float = 0
+                for j in 0..<d { gy += g.data[i * d + j] * y.data[i * d + j] }
+                for j in 0..<d { dx.data[i * d + j] = (g.data[i * d + j] - y.data[i * d + j] * gy) / norms[i] }
+            }
+            add(a, dx, &grads)
+        case .rowDot(let a, let b):
+            let gx = Kernels.expand(g, to: values[a].shape, mode: .column)
+            add(a, Kernels.zip(gx, values[b], *), &grads)
+            add(b, Kernels.zip(gx, values[a], *), &grads)
+        case .concatColumns(let parts):
+            let n = g.rows, total = g.cols
+            var offset = 0
+            for p in parts {
+                let d = values[p].cols
+                var part = Tensor(zeros: values[p].shape)
+                for i in 0..<n { for j in 0..<d { part.data[i * d + j] = g.data[i * total + offset + j] } }
+                add(p, part, &grads)
+                offset += d
+            }
+        case .dropout(let a, let mask):
+            add(a, Kernels.zip(g, Tensor(shape: g.shape, data: mask), *), &grads)
+        case .segmentReduce(let a, let offsets, let mean):
+            let d = g.cols
+            var dx = Tensor(zeros: values[a].shape)
+            for s in 0..<(offsets.count - 1) {
+                let lo = offsets[s], hi = offsets[s + 1]
+                let w: Float = mean && hi > lo ? 1 / Float(hi - lo) : 1
+                for r in lo..<hi { for j in 0..<d { dx.data[r * d + j] = w * g.data[s * d + j] } }
+            }
+            add(a, dx, &grads)
+        case .sparseMatmul(_, let transposed, let x):
+            add(x, transposed.multiply(g), &grads)
+        case .logSoftmax(let a):
+            let n = y.rows, d = y.cols
+            var dx = Tensor(zeros: y.shape)
+            for i in 0..<n {
+                var s: Float = 0
+                for j in 0..<d { s += g.data[i * d + j] }
+                for j in 0..<d { dx.data[i * d + j] = g.data[i * d + j] - expf_(y.data[i * d + j]) * s }
+            }
+            add(a, dx, &grads)
+        case .crossEntropy(let a, let targets, let probs):
+            let n = probs.rows, d = probs.cols
+            let scale = g.data[0] / Float(max(1, n))
+            var dx = probs
+            dx.data.withUnsafeMutableBufferPointer { p in
+                for i in 0..<n { p[i * d + Int(targets[i])] -= 1 }
+                for k in 0..<p.count { p[k] *= scale }
+            }
+            add(a, dx, &grads)
+        }
+    }
+}

@@ -1,0 +1,147 @@
+import TandemTensor
+
+/// A trainable tensor. Embedding tables are `sparse`: their gradient arrives as the rows a batch touched,
+/// so an optimizer step costs O(batch), not O(catalogue).
+public final class Parameter {
+    public let name: String
+    public var value: Tensor
+    public let isSparse: Bool
+
+    public init(_ name: String, _ value: Tensor, sparse: Bool = false) {
+        self.name = name
+        self.value = value
+        self.isSparse = sparse
+    }
+}
+
+/// A node recorded on a `Tape`: a handle, cheap to copy.
+public struct Variable {
+    public let id: Int
+    public let tape: Tape
+    public var value: Tensor { tape.values[id] }
+    public var shape: [Int] { tape.values[id].shape }
+}
+
+/// Reverse-mode automatic differentiation with an explicit tape.
+///
+/// Every operation appends its output value and an `Op` naming its inputs; `backward` walks the tape in reverse
+/// (recording order is a topological order) and applies each op's pullback in one exhaustive `switch`.
+/// A tape is used for one forward/backward pass and then dropped.
+public final class Tape {
+    public internal(set) var values: [Tensor] = []
+    var ops: [Op] = []
+    /// When false, dropout is the identity.
+    public var isTraining: Bool
+    /// Source of randomness for dropout masks.
+    public var rng: RNG
+
+    public init(training: Bool = true, seed: UInt64 = 0) {
+        self.isTraining = training
+        self.rng = RNG(seed: seed)
+    }
+
+    @discardableResult
+    func record(_ value: Tensor, _ op: Op) -> Variable {
+        values.append(value)
+        ops.append(op)
+        return Variable(id: values.count - 1, tape: self)
+    }
+
+    /// A constant input: it receives no gradient.
+    public func constant(_ t: Tensor) -> Variable { record(t, .leaf) }
+
+    /// A dense parameter's current value as a node; its gradient is collected by `backward`.
+    public func parameter(_ p: Parameter) -> Variable {
+        precondition(!p.isSparse, "parameter \(p.name) is sparse: use embedding(_:rows:)")
+        return record(p.value, .parameter(p))
+    }
+
+    /// Computes gradients of `Σ seed ⊙ output` (the seed defaults to ones, i.e. d output / d parameters for a scalar).
+    public func backward(_ output: Variable, seed: Tensor? = nil) -> Gradients {
+        precondition(output.tape === self, "variable belongs to another tape")
+        var grads = [Tensor?](repeating: nil, count: values.count)
+        let s = seed ?? Tensor(repeating: 1, shape: values[output.id].shape)
+        precondition(s.shape == values[output.id].shape, "seed shape \(s.shape) ≠ output shape \(values[output.id].shape)")
+        grads[output.id] = s
+        var result = Gradients()
+        for id in stride(from: output.id, through: 0, by: -1) {
+            guard let g = grads[id] else { continue }
+            grads[id] = nil
+            pullback(id, g, &grads, &result)
+        }
+        return result
+    }
+
+    /// Gradients of `output` with respect to recorded variables (for tests of ops on inputs, not parameters).
+    public func gradients(of output: Variable, withRespectTo inputs: [Variable], seed: Tensor? = nil) -> [Tensor] {
+        var grads = [Tensor?](repeating: nil, count: values.count)
+        grads[output.id] = seed ?? Tensor(repeating: 1, shape: values[output.id].shape)
+        var result = Gradients()
+        let wanted = Set(inputs.map(\.id))
+        var kept: [Int: Tensor] = [:]
+        for id in stride(from: output.id, through: 0, by: -1) {
+            guard let g = grads[id] else { continue }
+            if wanted.contains(id) { kept[id] = g }
+            grads[id] = nil
+            pullback(id, g, &grads, &result)
+        }
+        return inputs.map { kept[$0.id] ?? Tensor(zeros: values[$0.id].shape) }
+    }
+}
+
+/// Rows of a sparse gradient: `values.row(k)` is the gradient for table row `indices[k]` (indices may repeat).
+public struct SparseRows {
+    public var indices: [Int32]
+    public var values: Tensor
+}
+
+/// The gradients a backward pass produced, keyed by parameter.
+public struct Gradients {
+    public internal(set) var dense: [ObjectIdentifier: Tensor] = [:]
+    public internal(set) var sparse: [ObjectIdentifier: [SparseRows]] = [:]
+
+    public init() {}
+
+    mutating func accumulate(_ p: Parameter, _ g: Tensor) {
+        let key = ObjectIdentifier(p)
+        if var existing = dense[key] {
+            dense[key] = nil
+            Kernels.addInPlace(&existing, g)
+            dense[key] = existing
+        } else {
+            dense[key] = g
+        }
+    }
+
+    mutating func accumulate(_ p: Parameter, rows: SparseRows) {
+        sparse[ObjectIdentifier(p), default: []].append(rows)
+    }
+
+    /// The sparse gradient of `p` with duplicate rows summed, indices ascending; nil when `p` got none.
+    public func coalescedRows(of p: Parameter) -> SparseRows? {
+        guard let parts = sparse[ObjectIdentifier(p)], !parts.isEmpty else { return nil }
+        let d = p.value.cols
+        var all: [(Int32, Int, Int)] = []  // (row, part, k)
+        for (pi, part) in parts.enumerated() { for (k, r) in part.indices.enumerated() { all.append((r, pi, k)) } }
+        all.sort { $0.0 < $1.0 }
+        var indices: [Int32] = []
+        var values: [Float] = []
+        for (r, pi, k) in all {
+            if indices.last != r { indices.append(r); values.append(contentsOf: repeatElement(0, count: d)) }
+            let base = values.count - d
+            let src = parts[pi].values
+            for j in 0..<d { values[base + j] += src.data[k * d + j] }
+        }
+        return SparseRows(indices: indices, values: Tensor(shape: [indices.count, d], data: values))
+    }
+
+    /// The full gradient of `p` as a dense tensor (sparse rows scattered); nil when `p` got none.
+    public func denseGradient(of p: Parameter) -> Tensor? {
+        if let g = dense[ObjectIdentifier(p)] { return g }
+        guard let rows = coalescedRows(of: p) else { return nil }
+        var g = Tensor(zeros: p.value.shape)
+        let d = p.value.cols
+        for (k, r) in rows.indices.enumerated() { for j in 0..<d { g.data[Int(r) * d + j] += rows.values.data[k * d + j] } }
+        return g
+    }
+}

@@ -1,0 +1,95 @@
+/// A dense, row-major Float32 tensor of rank 1 or 2.
+///
+/// Rank-1 tensors of length `n` behave as a `1 × n` row in matrix operations. Storage is a Swift array, so
+/// copies are copy-on-write and a `Tensor` is a value.
+public struct Tensor: Equatable, Sendable, CustomStringConvertible {
+    /// `[n]` or `[rows, cols]`.
+    public private(set) var shape: [Int]
+    /// Row-major elements; `data.count == shape.reduce(1, *)`.
+    public var data: [Float]
+
+    public init(shape: [Int], data: [Float]) {
+        precondition(shape.count == 1 || shape.count == 2, "Tensor supports rank 1 or 2, got shape \(shape)")
+        precondition(shape.allSatisfy { $0 >= 0 }, "negative dimension in \(shape)")
+        precondition(data.count == shape.reduce(1, *), "data has \(data.count) elements, shape \(shape) needs \(shape.reduce(1, *))")
+        self.shape = shape
+        self.data = data
+    }
+
+    public init(zeros shape: [Int]) {
+        self.init(shape: shape, data: [Float](repeating: 0, count: shape.reduce(1, *)))
+    }
+
+    public init(repeating value: Float, shape: [Int]) {
+        self.init(shape: shape, data: [Float](repeating: value, count: shape.reduce(1, *)))
+    }
+
+    /// A `rows × cols` matrix from nested rows (tests and small literals).
+    public init(_ rows: [[Float]]) {
+        let cols = rows.first?.count ?? 0
+        precondition(rows.allSatisfy { $0.count == cols }, "ragged rows")
+        self.init(shape: [rows.count, cols], data: rows.flatMap { $0 })
+    }
+
+    /// A `1 × 1` matrix holding `value`.
+    public static func scalar(_ value: Float) -> Tensor { Tensor(shape: [1, 1], data: [value]) }
+
+    /// Number of rows when viewed as a matrix (1 for rank 1).
+    @inlinable public var rows: Int { shape.count == 1 ? 1 : shape[0] }
+    /// Number of columns when viewed as a matrix.
+    @inlinable public var cols: Int { shape.count == 1 ? shape[0] : shape[1] }
+    @inlinable public var count: Int { data.count }
+
+    @inlinable public subscript(row: Int, col: Int) -> Float {
+        get { data[row * cols + col] }
+        set { data[row * cols + col] = newValue }
+    }
+
+    /// A copy of one row.
+    public func row(_ r: Int) -> [Float] { Array(data[(r * cols)..<((r + 1) * cols)]) }
+
+    /// The same elements viewed with another shape of equal size.
+    public func reshaped(_ newShape: [Int]) -> Tensor { Tensor(shape: newShape, data: data) }
+
+    /// The transpose of a matrix (a copy).
+    public func transposed() -> Tensor {
+        let r = rows, c = cols
+        var out = [Float](repeating: 0, count: r * c)
+        data.withUnsafeBufferPointer { src in
+            out.withUnsafeMutableBufferPointer { dst in
+                for i in 0..<r { for j in 0..<c { dst[j * r + i] = src[i * c + j] } }
+            }
+        }
+        return Tensor(shape: [c, r], data: out)
+    }
+
+    /// Rows gathered by index, in order.
+    public func gatherRows(_ indices: [Int32]) -> Tensor {
+        let c = cols
+        var out = [Float](repeating: 0, count: indices.count * c)
+        data.withUnsafeBufferPointer { src in
+            out.withUnsafeMutableBufferPointer { dst in
+                for (k, i) in indices.enumerated() {
+                    let s = Int(i) * c
+                    for j in 0..<c { dst[k * c + j] = src[s + j] }
+                }
+            }
+        }
+        return Tensor(shape: [indices.count, c], data: out)
+    }
+
+    /// True when every element is finite.
+    public var isFinite: Bool { data.allSatisfy { $0.isFinite } }
+
+    public var description: String {
+        if count <= 16 { return "Tensor(\(shape), \(data))" }
+        return "Tensor(\(shape), [\(data.prefix(8).map { "\($0)" }.joined(separator: ", ")), …])"
+    }
+
+    /// True when shapes match and every element is within `tolerance` (absolute, plus relative to magnitude).
+    public func isClose(to other: Tensor, tolerance: Float = 1e-5) -> Bool {
+        guard shape == other.shape else { return false }
+        for (a, b) in zip(data, other.data) where abs(a - b) > tolerance * (1 + max(abs(a), abs(b))) { return false }
+        return true
+    }
+}

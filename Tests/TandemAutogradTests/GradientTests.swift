@@ -1,0 +1,244 @@
+import Testing
+import TandemTensor
+import TandemAutograd
+import Foundation
+
+/// A Float64 matrix: the reference each op's forward value and finite-difference gradient are computed in.
+struct DMat {
+    var rows: Int, cols: Int, v: [Double]
+    init(_ t: Tensor) { rows = t.rows; cols = t.cols; v = t.data.map(Double.init) }
+    init(rows: Int, cols: Int, v: [Double]) { self.rows = rows; self.cols = cols; self.v = v }
+    init(rows: Int, cols: Int, _ f: (Int, Int) -> Double) {
+        self.rows = rows; self.cols = cols
+        v = (0..<(rows * cols)).map { f($0 / cols, $0 % cols) }
+    }
+    subscript(i: Int, j: Int) -> Double { v[i * cols + j] }
+    func map(_ f: (Double) -> Double) -> DMat { DMat(rows: rows, cols: cols, v: v.map(f)) }
+    var t: DMat { DMat(rows: cols, cols: rows) { self[$1, $0] } }
+    static func * (a: DMat, b: DMat) -> DMat {
+        precondition(a.cols == b.rows)
+        return DMat(rows: a.rows, cols: b.cols) { i, j in (0..<a.cols).reduce(0) { $0 + a[i, $1] * b[$1, j] } }
+    }
+    /// `b` broadcast like the Float32 op does (same, row, column or scalar).
+    func bcast(_ b: DMat, _ f: (Double, Double) -> Double) -> DMat {
+        DMat(rows: rows, cols: cols) { i, j in
+            let bi = b.rows == 1 ? 0 : i, bj = b.cols == 1 ? 0 : j
+            return f(self[i, j], b[bi, bj])
+        }
+    }
+}
+
+/// Checks an op's forward value against a Float64 reference, and its gradient against central differences
+/// of that reference (h = 1e-6), for a random projection of the output.
+func checkOp(_ inputs: [Tensor], seed: UInt64 = 1, tolerance: Double = 2e-3,
+             _ op: (Tape, [Variable]) -> Variable, reference: ([DMat]) -> DMat,
+             sourceLocation: SourceLocation = #_sourceLocation) {
+    let tape = Tape()
+    let vars = inputs.map { tape.constant($0) }
+    let out = op(tape, vars)
+    let refOut = reference(inputs.map(DMat.init))
+    #expect(out.value.rows == refOut.rows && out.value.cols == refOut.cols, "shape \(out.shape) vs reference \(refOut.rows)×\(refOut.cols)", sourceLocation: sourceLocation)
+    let fwdErr = zip(out.value.data, refOut.v).map { abs(Double($0) - $1) / (1 + abs($1)) }.max() ?? 0
+    #expect(fwdErr < 1e-4, "forward differs from Float64 reference by \(fwdErr)", sourceLocation: sourceLocation)
+
+    var rng = RNG(seed: seed &+ 99)
+    let w = rng.normalTensor(shape: out.shape, std: 1)
+    let wd = w.data.map(Double.init)
+    let analytic = tape.gradients(of: out, withRespectTo: vars, seed: w)
+    func objective(_ xs: [DMat]) -> Double { zip(reference(xs).v, wd).reduce(0) { $0 + $1.0 * $1.1 } }
+    let h = 1e-6
+    for k in inputs.indices {
+        var xs = inputs.map(DMat.init)
+        var numeric = [Double](repeating: 0, count: xs[k].v.count)
+        for e in numeric.indices {
+            let orig = xs[k].v[e]
+            xs[k].v[e] = orig + h; let fp = objective(xs)
+            xs[k].v[e] = orig - h; let fm = objective(xs)
+            xs[k].v[e] = orig
+            numeric[e] = (fp - fm) / (2 * h)
+        }
+        let a = analytic[k].data.map(Double.init)
+        let diff = zip(a, numeric).reduce(0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) }.squareRoot()
+        let scale = max(numeric.reduce(0) { $0 + $1 * $1 }.squareRoot(), a.reduce(0) { $0 + $1 * $1 }.squareRoot(), 1e-6)
+        #expect(diff / scale < tolerance, "input \(k): relative gradient error \(diff / scale)", sourceLocation: sourceLocation)
+    }
+}
+
+func randomMatrix(_ rng: inout RNG, _ r: Int, _ c: Int, awayFromZero: Bool = false, positive: Bool = false) -> Tensor {
+    var t = rng.normalTensor(shape: [r, c], std: 1)
+    for i in t.data.indices {
+        if positive { t.data[i] = abs(t.data[i]) + 0.5 }
+        if awayFromZero && abs(t.data[i]) < 0.1 { t.data[i] += t.data[i] < 0 ? -0.2 : 0.2 }
+    }
+    return t
+}
+
+@Suite("Finite-difference gradients (Float64 reference)")
+struct GradientTests {
+    static let seeds: [UInt64] = [1, 2, 3]
+
+    @Test(arguments: seeds) func matmulAllTransposes(seed: UInt64) {
+        var rng = RNG(seed: seed)
+        let m = 2 + rng.int(below: 4), k = 2 + rng.int(below: 4), n = 2 + rng.int(below: 4)
+        for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+            let a = randomMatrix(&rng, ta ? k : m, ta ? m : k), b = randomMatrix(&rng, tb ? n : k, tb ? k : n)
+            checkOp([a, b], seed: seed, { $0.matmul($1[0], $1[1], transposeA: ta, transposeB: tb) },
+                    reference: { (ta ? $0[0].t : $0[0]) * (tb ? $0[1].t : $0[1]) })
+        }
+    }
+
+    @Test(arguments: seeds) func binaryWithBroadcasting(seed: UInt64) {
+        var rng = RNG(seed: seed)
+        let n = 2 + rng.int(below: 4), d = 2 + rng.int(below: 4)
+        let shapes = [(n, d), (1, d), (n, 1), (1, 1)]
+        let kinds: [(BinaryKind, (Double, Double) -> Double)] = [(.add, +), (.sub, -), (.mul, *), (.div, /)]
+        for (r, c) in shapes {
+            for (kind, f) in kinds {
+                let a = randomMatrix(&rng, n, d)
+                let b = randomMatrix(&rng, r, c, awayFromZero: true, positive: kind == .div)
+                checkOp([a, b], seed: seed, { $0.binary(kind, $1[0], $1[1]) }, reference: { $0[0].bcast($0[1], f) })
+            }
+        }
+    }
+
+    @Test(arguments: seeds) func scaleAndShift(seed: UInt64) {
+        var rng = RNG(seed: seed)
+        let a = randomMatrix(&rng, 3, 4)
+        checkOp([a], { $0.scale($1[0], -2.5) }, reference: { $0[0].map { $0 * -2.5 } })
+        checkOp([a], { $1[0] + 1.5 }, reference: { $0[0].map { $0 + 1.5 } })
+    }
+
+    @Test(arguments: UnaryKind.allCases) func unary(kind: UnaryKind) {
+        var rng = RNG(seed: 7)
+        let a = randomMatrix(&rng, 3, 5, awayFromZero: true, positive: kind == .log)
+        let f: (Double) -> Double
+        switch kind {
+        case .relu: f = { max($0, 0) }
+        case .sigmoid: f = { 1 / (1 + Foundation.exp(-$0)) }
+        case .tanh: f = { Foundation.tanh($0) }
+        case .gelu: f = { 0.5 * $0 * (1 + Foundation.erf($0 / 2.0.squareRoot())) }
+        case .log: f = { Foundation.log($0) }
+        case .exp: f = { Foundation.exp($0) }
+        case .softplus: f = { Foundation.log(1 + Foundation.exp($0)) }
+        }
+        checkOp([a], { $0.unary(kind, $1[0]) }, reference: { $0[0].map(f) })
+    }
+
+    @Test(arguments: ReduceAxis.allCases) func reductions(axis: ReduceAxis) {
+        var rng = RNG(seed: 11)
+        let a = randomMatrix(&rng, 4, 3)
+        for mean in [false, true] {
+            checkOp([a], { mean ? $0.mean($1[0], axis) : $0.sum($1[0], axis) }, reference: { x in
+                switch axis {
+                case .all: let s = x[0].v.reduce(0, +); return DMat(rows: 1, cols: 1, v: [mean ? s / Double(x[0].v.count) : s])
+                case .perRow: return DMat(rows: x[0].rows, cols: 1) { i, _ in
+                    let s = (0..<x[0].cols).reduce(0) { $0 + x[0][i, $1] }; return mean ? s / Double(x[0].cols) : s }
+                case .perColumn: return DMat(rows: 1, cols: x[0].cols) { _, j in
+                    let s = (0..<x[0].rows).reduce(0) { $0 + x[0][$1, j] }; return mean ? s / Double(x[0].rows) : s }
+                }
+            })
+        }
+    }
+
+    @Test(arguments: seeds) func l2NormalizeRowDotConcat(seed: UInt64) {
+        var rng = RNG(seed: seed)
+        let n = 2 + rng.int(below: 4), d = 2 + rng.int(below: 5)
+        let a = randomMatrix(&rng, n, d), b = randomMatrix(&rng, n, d), c = randomMatrix(&rng, n, 2)
+        checkOp([a], { $0.l2Normalize($1[0]) }, reference: { x in
+            DMat(rows: n, cols: d) { i, j in x[0][i, j] / (0..<d).reduce(0) { $0 + x[0][i, $1] * x[0][i, $1] }.squareRoot() }
+        })
+        checkOp([a, b], { $0.rowDot($1[0], $1[1]) }, reference: { x in
+            DMat(rows: n, cols: 1) { i, _ in (0..<d).reduce(0) { $0 + x[0][i, $1] * x[1][i, $1] } }
+        })
+        checkOp([a, c, b], { $0.concatColumns($1) }, reference: { x in
+            DMat(rows: n, cols: 2 * d + 2) { i, j in j < d ? x[0][i, j] : j < d + 2 ? x[1][i, j - d] : x[2][i, j - d - 2] }
+        })
+    }
+
+    @Test func gatherAndSegments() {
+        var rng = RNG(seed: 5)
+        let a = randomMatrix(&rng, 5, 3)
+        let idx: [Int32] = [4, 0, 4, 2]
+        checkOp([a], { $0.gatherRows($1[0], idx) }, reference: { x in DMat(rows: 4, cols: 3) { i, j in x[0][Int(idx[i]), j] } })
+        let offsets = [0, 2, 2, 5]  // the middle segment is empty
+        for mean in [false, true] {
+            checkOp([a], { $0.segmentReduce($1[0], offsets: offsets, mean: mean) }, reference: { x in
+                DMat(rows: 3, cols: 3) { s, j in
+                    let lo = offsets[s], hi = offsets[s + 1]
+                    let sum = (lo..<hi).reduce(0) { $0 + x[0][$1, j] }
+                    return mean && hi > lo ? sum / Double(hi - lo) : sum
+                }
+            })
+        }
+    }
+
+    @Test(arguments: seeds) func sparseTimesDense(seed: UInt64) {
+        var rng = RNG(seed: seed)
+        let r = 4 + rng.int(below: 3), c = 3 + rng.int(below: 3), d = 2 + rng.int(below: 3)
+        var coo: [(row: Int32, col: Int32, value: Float)] = []
+        for i in 0..<r { for j in 0..<c where rng.uniform() < 0.5 { coo.append((Int32(i), Int32(j), rng.normal())) } }
+        let csr = CSRMatrix(rows: r, cols: c, coordinates: coo)
+        let dense = DMat(csr.toDense())
+        let x = randomMatrix(&rng, c, d)
+        checkOp([x], { $0.sparseMatmul(csr, $1[0]) }, reference: { dense * $0[0] })
+    }
+
+    @Test(arguments: seeds) func logSoftmaxAndCrossEntropy(seed: UInt64) {
+        var rng = RNG(seed: seed)
+        let n = 2 + rng.int(below: 4), d = 3 + rng.int(below: 4)
+        let a = randomMatrix(&rng, n, d)
+        func lse(_ x: DMat, _ i: Int, _ keep: (Int) -> Bool) -> Double {
+            let m = (0..<d).filter(keep).map { x[i, $0] }.max()!
+            return m + Foundation.log((0..<d).filter(keep).reduce(0) { $0 + Foundation.exp(x[i, $1] - m) })
+        }
+        checkOp([a], { $0.logSoftmax($1[0]) }, reference: { x in DMat(rows: n, cols: d) { i, j in x[0][i, j] - lse(x[0], i) { _ in true } } })
+        let targets = (0..<n).map { _ in Int32(rng.int(below: d)) }
+        var mask = Tensor(repeating: 1, shape: [n, d])
+        for i in 0..<n { for j in 0..<d where j != Int(targets[i]) && rng.uniform() < 0.3 { mask[i, j] = 0 } }
+        for m in [nil, mask] {
+            checkOp([a], { $0.crossEntropy(logits: $1[0], targets: targets, mask: m) }, reference: { x in
+                let total = (0..<n).reduce(0.0) { acc, i in
+                    acc + lse(x[0], i) { m == nil || m![i, $0] != 0 } - x[0][i, Int(targets[i])]
+                }
+                return DMat(rows: 1, cols: 1, v: [total / Double(n)])
+            })
+        }
+    }
+
+    @Test func dropoutScalesSurvivorsAndPassesGradientThroughMask() {
+        var rng = RNG(seed: 3)
+        let a = randomMatrix(&rng, 40, 50, awayFromZero: true)
+        let tape = Tape(training: true, seed: 9)
+        let x = tape.constant(a)
+        let y = tape.dropout(x, p: 0.25)
+        let mask = zip(y.value.data, a.data).map { $0 / $1 }
+        #expect(mask.allSatisfy { abs($0) < 1e-6 || abs($0 - 1 / 0.75) < 1e-5 })
+        let dropped = Double(mask.filter { $0 == 0 }.count) / Double(mask.count)
+        #expect(abs(dropped - 0.25) < 0.04)
+        let g = tape.gradients(of: y, withRespectTo: [x], seed: Tensor(repeating: 1, shape: a.shape))[0]
+        #expect(zip(g.data, mask).allSatisfy { abs($0 - $1) < 1e-5 })
+        let eval = Tape(training: false)
+        let e = eval.constant(a)
+        #expect(eval.dropout(e, p: 0.5).id == e.id)
+    }
+
+    @Test func embeddingGradientIsSparseAndMatchesDense() {
+        var rng = RNG(seed: 4)
+        let table = Parameter("emb", rng.normalTensor(shape: [6, 3], std: 1), sparse: true)
+        let dense = Parameter("w", rng.normalTensor(shape: [3, 2], std: 1))
+        let idx: [Int32] = [1, 4, 1]
+        let tape = Tape()
+        let out = tape.sum(tape.matmul(tape.embedding(table, rows: idx), tape.parameter(dense)))
+        let grads = tape.backward(out)
+        let rows = grads.coalescedRows(of: table)!
+        #expect(rows.indices == [1, 4])
+        // d/dE[r] of sum(E[idx] W) = (count of r in idx) * rowsum(W)
+        let rowSum = (0..<3).map { i in dense.value[i, 0] + dense.value[i, 1] }
+        for j in 0..<3 {
+            #expect(abs(rows.values[0, j] - 2 * rowSum[j]) < 1e-5)
+            #expect(abs(rows.values[1, j] - rowSum[j]) < 1e-5)
+        }
+        #expect(grads.denseGradient(of: table)![0, 0] == 0)
+        #expect(grads.dense[ObjectIdentifier(dense)] != nil)
+    }
+}
