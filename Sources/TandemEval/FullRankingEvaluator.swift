@@ -1,0 +1,128 @@
+import TandemTensor
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Full-ranking evaluation: every user is scored against every item, the user's known items are removed,
+/// and the top K are compared with the held-out items.
+///
+/// Scores are `U · Vᵀ`, computed in user blocks with BLAS; per-row partial top-K selection breaks ties by the
+/// lower item index. Items in `excluded` (training items, and validation items when testing) can never be
+/// recommended. Users with no held-out items are not counted.
+public struct FullRankingEvaluator: Sendable {
+    public let ks: [Int]
+    /// users × items: items that must not be recommended to each user.
+    public let excluded: CSRMatrix
+    /// users × items: the held-out relevant items.
+    public let truth: CSRMatrix
+    /// Head items (the most popular 20% in training by default); metrics are also reported on head and tail.
+    public let isHead: [Bool]?
+    public var blockSize = 512
+
+    public init(ks: [Int] = [10, 20, 50], excluded: CSRMatrix, truth: CSRMatrix, isHead: [Bool]? = nil) {
+        precondition(excluded.rows == truth.rows && excluded.cols == truth.cols, "excluded and truth shapes differ")
+        self.ks = ks.sorted(); self.excluded = excluded; self.truth = truth; self.isHead = isHead
+    }
+
+    /// The top 20% (by default) of items by training count; ties go to the lower index.
+    public static func headItems(counts: [Int], fraction: Double = 0.2) -> [Bool] {
+        let order = counts.indices.sorted { counts[$0] > counts[$1] || (counts[$0] == counts[$1] && $0 < $1) }
+        var head = [Bool](repeating: false, count: counts.count)
+        for i in order.prefix(Int((fraction * Double(counts.count)).rounded(.up))) { head[i] = true }
+        return head
+    }
+
+    /// Metrics averaged over users; with `isHead`, also `recall@K/head` and `recall@K/tail`
+    /// (recall restricted to held-out head or tail items, over users that have such items).
+    public func evaluate(users: Tensor, items: Tensor) -> [String: Double] {
+        precondition(users.rows == truth.rows, "\(users.rows) user embeddings for \(truth.rows) users")
+        precondition(items.rows == truth.cols, "\(items.rows) item embeddings for \(truth.cols) items")
+        precondition(users.cols == items.cols, "user dim \(users.cols) ≠ item dim \(items.cols)")
+        let maxK = ks.max()!
+        var total = MetricAccumulator(ks: ks), head = MetricAccumulator(ks: ks), tail = MetricAccumulator(ks: ks)
+        let nItems = items.rows
+        var start = 0
+        while start < users.rows {
+            let end = min(users.rows, start + blockSize)
+            let block = Tensor(shape: [end - start, users.cols], data: Array(users.data[(start * users.cols)..<(end * users.cols)]))
+            var scores = BLAS.matmul(block, items, transposeB: true)
+            let rows = end - start
+            var ranked = [[Int32]](repeating: [], count: rows)
+            scores.data.withUnsafeMutableBufferPointer { s in
+                let base = s.baseAddress!
+                ranked.withUnsafeMutableBufferPointer { out in
+                    let outBase = out.baseAddress!
+                    Parallel.forChunks(rows, minPerChunk: 16) { range in
+                        for r in range {
+                            let u = start + r
+                            let row = base + r * nItems
+                            for i in excluded.columns(ofRow: u) { row[Int(i)] = -.infinity }
+                            outBase[r] = TopK.select(UnsafeBufferPointer(start: row, count: nItems), k: maxK)
+                        }
+                    }
+                }
+            }
+            for r in 0..<rows {
+                let u = start + r
+                let rel = Set(truth.columns(ofRow: u))
+                total.add(ranked: ranked[r][...], relevant: rel)
+                if let isHead {
+                    head.add(ranked: ranked[r][...], relevant: rel.filter { isHead[Int($0)] })
+                    tail.add(ranked: ranked[r][...], relevant: rel.filter { !isHead[Int($0)] })
+                }
+            }
+            start = end
+        }
+        var out = total.means
+        if isHead != nil {
+            for k in ks {
+                out["recall@\(k)/head"] = head.means["recall@\(k)"]
+                out["recall@\(k)/tail"] = tail.means["recall@\(k)"]
+            }
+        }
+        out["users"] = Double(total.users)
+        return out
+    }
+}
+
+/// Wang & Isola (2020) diagnostics on L2-normalised embeddings.
+public enum Geometry {
+    /// Alignment: mean ‖f(u) − f(i)‖² over positive (user, item) pairs, after normalising rows. Lower is better.
+    public static func alignment(users: Tensor, items: Tensor, pairs: (users: [Int32], items: [Int32])) -> Double {
+        let u = normalizedRows(users), v = normalizedRows(items), d = u.cols
+        guard !pairs.users.isEmpty else { return 0 }
+        var s = 0.0
+        for (a, b) in zip(pairs.users, pairs.items) {
+            var dist: Float = 0
+            for j in 0..<d { let x = u.data[Int(a) * d + j] - v.data[Int(b) * d + j]; dist += x * x }
+            s += Double(dist)
+        }
+        return s / Double(pairs.users.count)
+    }
+
+    /// Uniformity: log of the mean of exp(−t‖x − y‖²) over distinct pairs of rows (t = 2), after normalising.
+    /// Uses at most `maxRows` rows (a seeded sample) so cost stays bounded. Lower (more negative) is more uniform.
+    public static func uniformity(_ x: Tensor, t: Double = 2, maxRows: Int = 4096, seed: UInt64 = 0) -> Double {
+        var rows = Array(0..<x.rows)
+        if rows.count > maxRows { var rng = RNG(seed: seed); rng.shuffle(&rows); rows = Array(rows.prefix(maxRows)) }
+        let sample = normalizedRows(x.gatherRows(rows.map { Int32($0) }))
+        let n = sample.rows
+        guard n > 1 else { return 0 }
+        let gram = BLAS.matmul(sample, sample, transposeB: true)
+        var s = 0.0
+        for i in 0..<n { for j in (i + 1)..<n { s += exp(-t * Double(max(0, 2 - 2 * gram.data[i * n + j]))) } }
+        return log(s / Double(n * (n - 1) / 2))
+    }
+
+    static func normalizedRows(_ x: Tensor) -> Tensor {
+        var out = x
+        let d = x.cols
+        for i in 0..<x.rows {
+            var s: Float = 0
+            for j in 0..<d { s += x.data[i * d + j] * x.data[i * d + j] }
+            let n = max(s.squareRoot(), 1e-12)
+            for j in 0..<d { out.data[i * d + j] /= n }
+        }
+        return out
+    }
+}

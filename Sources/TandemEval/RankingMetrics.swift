@@ -1,0 +1,66 @@
+import TandemTensor
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Top-K ranking metrics, named in lower case as `name@K` (e.g. `recall@20`, `ndcg@10`).
+public enum RankingMetric: String, CaseIterable, Sendable {
+    case recall, ndcg, mrr, hit, precision
+}
+
+/// Accumulates per-user top-K metrics and averages them over users that have at least one relevant item.
+///
+/// Definitions (per user, ranked list `L`, relevant set `T`, `hits@K = |L[0..<K] ∩ T|`):
+/// recall = hits / |T|; precision = hits / K (K, not the list length, even when the catalogue is smaller);
+/// hit = 1 if hits > 0; MRR = 1 / rank of the first relevant item within K, else 0;
+/// NDCG = Σ over relevant ranks r ≤ K of 1/log2(r+1), divided by the ideal Σ_{r=1}^{min(|T|, K)} 1/log2(r+1).
+public struct MetricAccumulator: Sendable {
+    public let ks: [Int]
+    public private(set) var users = 0
+    private var sums: [String: Double] = [:]
+
+    public init(ks: [Int]) {
+        precondition(!ks.isEmpty && ks.allSatisfy { $0 > 0 }, "K values must be positive")
+        self.ks = ks.sorted()
+    }
+
+    /// Adds one user's ranked list. Users with no relevant items are skipped (they are not counted).
+    public mutating func add(ranked: ArraySlice<Int32>, relevant: Set<Int32>) {
+        guard !relevant.isEmpty else { return }
+        users += 1
+        for (name, v) in MetricAccumulator.userMetrics(ranked: ranked, relevant: relevant, ks: ks) { sums[name, default: 0] += v }
+    }
+
+    public mutating func merge(_ other: MetricAccumulator) {
+        precondition(ks == other.ks)
+        users += other.users
+        for (k, v) in other.sums { sums[k, default: 0] += v }
+    }
+
+    /// Mean of each metric over counted users (0 when none were counted).
+    public var means: [String: Double] {
+        var out: [String: Double] = [:]
+        for m in RankingMetric.allCases { for k in ks { out["\(m.rawValue)@\(k)"] = users > 0 ? (sums["\(m.rawValue)@\(k)"] ?? 0) / Double(users) : 0 } }
+        return out
+    }
+
+    /// One user's metrics for every K.
+    public static func userMetrics(ranked: ArraySlice<Int32>, relevant: Set<Int32>, ks: [Int]) -> [String: Double] {
+        var out: [String: Double] = [:]
+        let maxK = ks.max() ?? 0
+        var hitRanks: [Int] = []
+        for (r, item) in ranked.prefix(maxK).enumerated() where relevant.contains(item) { hitRanks.append(r + 1) }
+        for k in ks {
+            let within = hitRanks.filter { $0 <= k }
+            let hits = Double(within.count)
+            out["recall@\(k)"] = hits / Double(relevant.count)
+            out["precision@\(k)"] = hits / Double(k)
+            out["hit@\(k)"] = hits > 0 ? 1 : 0
+            out["mrr@\(k)"] = within.first.map { 1 / Double($0) } ?? 0
+            let dcg = within.reduce(0.0) { $0 + 1 / log2(Double($1) + 1) }
+            let idcg = (1...min(relevant.count, k)).reduce(0.0) { $0 + 1 / log2(Double($1) + 1) }
+            out["ndcg@\(k)"] = dcg / idcg
+        }
+        return out
+    }
+}

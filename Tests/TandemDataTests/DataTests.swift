@@ -1,0 +1,124 @@
+import Testing
+import Foundation
+import TandemTensor
+import TandemData
+
+@Suite struct TableTests {
+    @Test func readsAtomicHeaderAndTypes() throws {
+        let t = try Table.parse("user_id:token\titem_id:token\trating:float\n1\t10\t4\n2\t11\t3.5\n", file: "x.inter", delimiter: "\t", typedHeader: true)
+        #expect(t.names == ["user_id", "item_id", "rating"])
+        #expect(t.types == [.token, .token, .float])
+        #expect(try t.floats("rating") == [4, 3.5])
+    }
+
+    @Test func malformedAtomicFileNamesFileLineAndColumn() {
+        #expect(throws: DataError(file: "x.inter", line: 3, column: 3, "field 'rating' is float, found 'high'")) {
+            try Table.parse("user_id:token\titem_id:token\trating:float\n1\t10\t4\n2\t11\thigh\n", file: "x.inter", delimiter: "\t", typedHeader: true)
+        }
+        #expect(throws: DataError(file: "x.inter", line: 2, column: 3, "expected 3 fields (user_id, item_id, rating), found 2")) {
+            try Table.parse("user_id:token\titem_id:token\trating:float\n1\t10\n", file: "x.inter", delimiter: "\t", typedHeader: true)
+        }
+        #expect(throws: DataError.self) {
+            try Table.parse("user_id\titem_id\n1\t2\n", file: "x.inter", delimiter: "\t", typedHeader: true)
+        }
+        #expect(throws: DataError(file: "x.inter", line: 1, column: 2, "unknown field type 'int' in 'item_id:int'; expected one of token, token_seq, float, float_seq")) {
+            try Table.parse("user_id:token\titem_id:int\n", file: "x.inter", delimiter: "\t", typedHeader: true)
+        }
+    }
+
+    @Test func missingColumnListsTheHeader() throws {
+        let t = try Table.parse("a,b\n1,2\n", file: "f.csv", delimiter: ",", typedHeader: false)
+        #expect(throws: DataError(file: "f.csv", line: 1, "no column 'user_id'; the header has: a, b")) { try t.column("user_id") }
+    }
+}
+
+@Suite struct SplitAndFeedbackTests {
+    func log(_ pairs: [(String, String)], ratings: [Float]? = nil) -> InteractionLog {
+        var u = IdMap(), i = IdMap()
+        let inter = Interactions(users: pairs.map { u.insert($0.0) }, items: pairs.map { i.insert($0.1) }, ratings: ratings)
+        return InteractionLog(interactions: inter, userIds: u, itemIds: i)
+    }
+
+    @Test func recBoleSplitCounts() {
+        #expect(Split.counts(total: 10, ratios: [0.8, 0.1, 0.1]) == [8, 1, 1])
+        #expect(Split.counts(total: 25, ratios: [0.8, 0.1, 0.1]) == [21, 2, 2])
+        #expect(Split.counts(total: 5, ratios: [0.8, 0.1, 0.1]) == [3, 1, 1])  // empty parts borrow from train
+        #expect(Split.counts(total: 1, ratios: [0.8, 0.1, 0.1]) == [1, 0, 0])
+    }
+
+    @Test func randomSplitIsPerUserDisjointAndSeeded() {
+        let pairs = (0..<20).flatMap { u in (0..<(10 + u)).map { ("u\(u)", "i\($0)") } }
+        let l = log(pairs)
+        let a = Split.make(l, method: .randomRatio([0.8, 0.1, 0.1]), seed: 1)
+        let b = Split.make(l, method: .randomRatio([0.8, 0.1, 0.1]), seed: 1)
+        let c = Split.make(l, method: .randomRatio([0.8, 0.1, 0.1]), seed: 2)
+        #expect(a.test.items == b.test.items && a.test.items != c.test.items)
+        #expect(a.train.count + a.valid.count + a.test.count == pairs.count)
+        func keys(_ x: Interactions) -> Set<Int64> { Set(zip(x.users, x.items).map { Int64($0) << 32 | Int64($1) }) }
+        #expect(keys(a.train).isDisjoint(with: keys(a.test)) && keys(a.valid).isDisjoint(with: keys(a.test)))
+        // user 0 has 10 interactions: 8/1/1
+        #expect(a.test.users.filter { $0 == 0 }.count == 1 && a.train.users.filter { $0 == 0 }.count == 8)
+    }
+
+    @Test func leaveOneOutUsesTime() {
+        var l = log([("u", "a"), ("u", "b"), ("u", "c"), ("u", "d")])
+        l.interactions.timestamps = [4, 1, 3, 2]
+        let s = Split.make(l, method: .leaveOneOut, seed: 0)
+        #expect(s.test.items.map { l.itemIds.token($0) } == ["a"])
+        #expect(s.valid.items.map { l.itemIds.token($0) } == ["c"])
+    }
+
+    @Test func thresholdDedupAndKCore() {
+        let l = log([("u1", "a"), ("u1", "b"), ("u2", "a"), ("u2", "b"), ("u3", "a"), ("u1", "a")], ratings: [5, 4, 5, 1, 5, 5])
+        let f = l.implicitFeedback(FeedbackOptions(ratingThreshold: 3))
+        #expect(f.interactions.count == 4)  // (u2,b) under threshold, repeated (u1,a) dropped
+        let core = l.implicitFeedback(FeedbackOptions(userCore: 2, itemCore: 2))
+        // u3 has one interaction → dropped; then every remaining user/item has ≥ 2.
+        #expect(core.numUsers == 2 && core.numItems == 2 && core.interactions.count == 4)
+    }
+
+    @Test func splitParsing() {
+        #expect(SplitMethod(parsing: "random") == .randomRatio([0.8, 0.1, 0.1]))
+        #expect(SplitMethod(parsing: "temporal:0.7,0.15,0.15") == .temporalRatio([0.7, 0.15, 0.15]))
+        #expect(SplitMethod(parsing: "loo") == .leaveOneOut)
+        #expect(SplitMethod(parsing: "random:0.5,0.1") == nil)
+    }
+}
+
+@Suite struct FeatureAndFileTests {
+    @Test func featuresAlignWithIdsAndHandleMissing() throws {
+        let t = try Table.parse("item_id:token\tyear:token\tgenres:token_seq\tprice:float\nB\t1990\tx y\t2\nA\t1995\ty\t4\nZ\t2000\tz\t9\n",
+                                file: "f.item", delimiter: "\t", typedHeader: true)
+        let ids = IdMap(tokens: ["A", "B", "C"])  // C has no feature row; Z is not in the dataset
+        let f = try FeatureSet.from(t, idField: "item_id", ids: ids)
+        #expect(f.fields.map(\.name) == ["year", "genres", "price"])
+        let year = f.fields[0], genres = f.fields[1], price = f.fields[2]
+        #expect(year.categories == [1, 2, 0])  // vocabulary in entity order: 1995, 1990
+        #expect(genres.offsets == [0, 1, 3, 3])
+        #expect(genres.values == [1, 2, 1])  // A: y; B: x y (vocab in entity order: y, x)
+        #expect(price.numbers[2] == 0 && abs(price.numbers[0] - 1) < 1e-6 && abs(price.numbers[1] + 1) < 1e-6)
+    }
+
+    @Test func preSplitFilesRoundTrip() throws {
+        let dir = NSTemporaryDirectory() + "tandem-test-\(UUID().uuidString)"
+        let syn = SyntheticData(SyntheticConfig(users: 50, items: 30, interactions: 600, clusters: 3))
+        let ds = syn.dataset()
+        try ds.writeSplit(to: dir)
+        let back = try Dataset.loadPreSplit(train: dir + "/train.tsv", valid: dir + "/valid.tsv", test: dir + "/test.tsv")
+        #expect(back.split.train.count == ds.split.train.count && back.split.test.count == ds.split.test.count)
+        let orig = Set(zip(ds.split.test.users, ds.split.test.items).map { "\(ds.userIds.token($0))/\(ds.itemIds.token($1))" })
+        let read = Set(zip(back.split.test.users, back.split.test.items).map { "\(back.userIds.token($0))/\(back.itemIds.token($1))" })
+        #expect(orig == read)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir).sorted() == ["test.tsv", "train.tsv", "valid.tsv"])
+    }
+
+    @Test func syntheticHasPlantedStructure() {
+        let syn = SyntheticData(SyntheticConfig(users: 1000, items: 500, interactions: 5000, clusters: 4))
+        let inter = syn.log.interactions
+        #expect(inter.count == 5000)
+        let same = zip(inter.users, inter.items).filter { syn.userCluster[Int($0)] == syn.itemCluster[Int($1)] }.count
+        #expect(Double(same) / 5000 > 0.7)  // affinity 0.8 plus chance
+        let stats = DataStats(users: 1000, items: 500, interactions: inter)
+        #expect(stats.top20Share > 0.4)     // power-law popularity
+    }
+}

@@ -1,0 +1,68 @@
+import Testing
+import TandemTensor
+import TandemEval
+import Foundation
+
+@Suite struct MetricTests {
+    /// Ranked [5, 1, 7, 2], relevant {1, 2, 9}: hits at ranks 2 and 4.
+    @Test func handComputedUser() {
+        let m = MetricAccumulator.userMetrics(ranked: [5, 1, 7, 2][...], relevant: [1, 2, 9], ks: [1, 2, 4])
+        #expect(m["recall@1"] == 0)
+        #expect(m["recall@2"]! == 1.0 / 3)
+        #expect(m["recall@4"]! == 2.0 / 3)
+        #expect(m["precision@4"]! == 0.5)
+        #expect(m["hit@1"] == 0 && m["hit@2"] == 1)
+        #expect(m["mrr@1"] == 0 && m["mrr@4"] == 0.5)
+        // DCG@4 = 1/log2(3) + 1/log2(5); IDCG@4 = 1 + 1/log2(3) + 1/log2(4) (3 relevant items).
+        let dcg = 1 / log2(3.0) + 1 / log2(5.0), idcg = 1 + 1 / log2(3.0) + 0.5
+        #expect(abs(m["ndcg@4"]! - dcg / idcg) < 1e-12)
+        // IDCG@2 uses min(|T|, K) = 2 positions.
+        #expect(abs(m["ndcg@2"]! - (1 / log2(3.0)) / (1 + 1 / log2(3.0))) < 1e-12)
+    }
+
+    @Test func kLargerThanCatalogueAndUsersWithoutTruth() {
+        var acc = MetricAccumulator(ks: [10])
+        acc.add(ranked: [0, 1, 2][...], relevant: [2])     // catalogue of 3 items, K = 10
+        acc.add(ranked: [0, 1, 2][...], relevant: [])      // no test items: not counted
+        let m = acc.means
+        #expect(acc.users == 1)
+        #expect(m["recall@10"] == 1)
+        #expect(m["precision@10"] == 0.1)   // divided by K, not by the list length
+        #expect(abs(m["ndcg@10"]! - 0.5) < 1e-12)  // rank 3: 1/log2(4) over ideal 1
+    }
+
+    /// Two users, four items; user 0 trained on item 0, which must not be recommended.
+    @Test func evaluatorExcludesTrainingItemsAndBreaksTiesByIndex() {
+        let users = Tensor([[1, 0], [0, 1]])
+        let items = Tensor([[10, 0], [5, 0], [5, 0], [0, 1]])  // items 1 and 2 tie for user 0
+        let excluded = CSRMatrix(rows: 2, cols: 4, coordinates: [(0, 0, 1)])
+        let truth = CSRMatrix(rows: 2, cols: 4, coordinates: [(0, 2, 1), (1, 3, 1)])
+        let ev = FullRankingEvaluator(ks: [1, 2], excluded: excluded, truth: truth)
+        let m = ev.evaluate(users: users, items: items)
+        // User 0 ranks [1, 2, …] (item 0 removed, tie → lower index): hit at rank 2. User 1: item 3 at rank 1.
+        #expect(m["recall@1"] == 0.5)
+        #expect(m["recall@2"] == 1)
+        #expect(m["mrr@2"] == 0.75)
+        #expect(m["users"] == 2)
+    }
+
+    @Test func headTailSplitAndRecall() {
+        let head = FullRankingEvaluator.headItems(counts: [5, 9, 1, 9, 0, 2, 3, 1, 1, 1])
+        #expect(head.enumerated().filter { $0.element }.map(\.offset) == [1, 3])  // 20% of 10 = 2, tie → index
+        let users = Tensor([[1]]), items = Tensor([[1], [4], [3], [2]])  // ranking 1, 2, 3, 0
+        let truth = CSRMatrix(rows: 1, cols: 4, coordinates: [(0, 1, 1), (0, 0, 1)])
+        let ev = FullRankingEvaluator(ks: [1], excluded: CSRMatrix(rows: 1, cols: 4, coordinates: []), truth: truth,
+                                      isHead: [false, true, false, false])
+        let m = ev.evaluate(users: users, items: items)
+        #expect(m["recall@1/head"] == 1 && m["recall@1/tail"] == 0 && m["recall@1"] == 0.5)
+    }
+
+    @Test func alignmentAndUniformity() {
+        let u = Tensor([[1, 0], [0, 2]]), v = Tensor([[1, 0], [0, -1]])
+        // Pair (0,0) identical: 0; pair (1,1) opposite: ‖(0,1) − (0,−1)‖² = 4.
+        #expect(abs(Geometry.alignment(users: u, items: v, pairs: ([0, 1], [0, 1])) - 2) < 1e-9)
+        // Two antipodal points: log exp(−2·4) = −8; identical points: log 1 = 0.
+        #expect(abs(Geometry.uniformity(Tensor([[1, 0], [-3, 0]])) + 8) < 1e-5)
+        #expect(abs(Geometry.uniformity(Tensor([[0, 1], [0, 1]]))) < 1e-6)
+    }
+}
