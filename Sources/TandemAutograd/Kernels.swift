@@ -58,6 +58,59 @@ enum Kernels {
         }
     }
 
+    /// `f(a[i, j], b[broadcast index])` for every element of `a`, without materialising the broadcast `b`.
+    @inline(__always)
+    static func broadcast(_ a: Tensor, _ b: Tensor, _ mode: Broadcast, _ f: (Float, Float) -> Float) -> Tensor {
+        if mode == .same { return zip(a, b, f) }
+        let n = a.rows, d = a.cols
+        var out = Tensor(zeros: a.shape)
+        a.data.withUnsafeBufferPointer { pa in
+            b.data.withUnsafeBufferPointer { pb in
+                out.data.withUnsafeMutableBufferPointer { po in
+                    for i in 0..<n {
+                        let row = i * d
+                        switch mode {
+                        case .row: for j in 0..<d { po[row + j] = f(pa[row + j], pb[j]) }
+                        case .column: let v = pb[i]; for j in 0..<d { po[row + j] = f(pa[row + j], v) }
+                        case .scalar: let v = pb[0]; for j in 0..<d { po[row + j] = f(pa[row + j], v) }
+                        case .same: break
+                        }
+                    }
+                }
+            }
+        }
+        return out
+    }
+
+    /// `f(g[i, j], a[i, j], b[broadcast index])` for every element (backward of broadcast products).
+    @inline(__always)
+    static func broadcast3(_ g: Tensor, _ a: Tensor, _ b: Tensor, _ mode: Broadcast, _ f: (Float, Float, Float) -> Float) -> Tensor {
+        if mode == .same { return zip3(g, a, b, f) }
+        let n = a.rows, d = a.cols
+        var out = Tensor(zeros: a.shape)
+        g.data.withUnsafeBufferPointer { pg in
+            a.data.withUnsafeBufferPointer { pa in
+                b.data.withUnsafeBufferPointer { pb in
+                    out.data.withUnsafeMutableBufferPointer { po in
+                        for i in 0..<n {
+                            let row = i * d
+                            for j in 0..<d {
+                                let bv: Float
+                                switch mode {
+                                case .row: bv = pb[j]
+                                case .column: bv = pb[i]
+                                case .scalar, .same: bv = pb[0]
+                                }
+                                po[row + j] = f(pg[row + j], pa[row + j], bv)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return out
+    }
+
     /// `b` expanded to `shape` according to `mode`.
     static func expand(_ b: Tensor, to shape: [Int], mode: Broadcast) -> Tensor {
         if mode == .same { return b }

@@ -70,13 +70,12 @@ extension Tape {
     /// `a ∘ b` elementwise, with `b` broadcast as a row `[1, d]`, a column `[n, 1]` or a scalar `[1, 1]`.
     public func binary(_ kind: BinaryKind, _ a: Variable, _ b: Variable) -> Variable {
         let mode = Broadcast.infer(a.shape, b.shape)
-        let bx = Kernels.expand(b.value, to: a.shape, mode: mode)
         let out: Tensor
         switch kind {
-        case .add: out = Kernels.zip(a.value, bx, +)
-        case .sub: out = Kernels.zip(a.value, bx, -)
-        case .mul: out = Kernels.zip(a.value, bx, *)
-        case .div: out = Kernels.zip(a.value, bx, /)
+        case .add: out = Kernels.broadcast(a.value, b.value, mode, +)
+        case .sub: out = Kernels.broadcast(a.value, b.value, mode, -)
+        case .mul: out = Kernels.broadcast(a.value, b.value, mode, *)
+        case .div: out = Kernels.broadcast(a.value, b.value, mode, /)
         }
         return record(out, .binary(kind, a.id, b.id, mode))
     }
@@ -220,25 +219,34 @@ extension Tape {
         if let mask { precondition(mask.shape == x.shape, "crossEntropy: mask \(mask.shape) ≠ logits \(x.shape)") }
         var probs = Tensor(zeros: x.shape)
         var losses = [Float](repeating: 0, count: n)
+        let maskData = mask?.data ?? []
+        let masked = mask != nil
         x.data.withUnsafeBufferPointer { px in
-            probs.data.withUnsafeMutableBufferPointer { pp in
-                let pb = pp.baseAddress!
-                losses.withUnsafeMutableBufferPointer { pl in
-                    let lb = pl.baseAddress!
-                    Parallel.forChunks(n, minPerChunk: max(1, 65536 / max(1, d))) { range in
-                        for i in range {
-                            let t = Int(targets[i])
-                            precondition(t >= 0 && t < d, "target \(t) out of 0..<\(d)")
-                            precondition(mask == nil || mask!.data[i * d + t] != 0, "row \(i)'s target is masked")
-                            var m = -Float.infinity
-                            for j in 0..<d where mask == nil || mask!.data[i * d + j] != 0 { m = max(m, px[i * d + j]) }
-                            var s: Float = 0
-                            for j in 0..<d {
-                                let e: Float = (mask == nil || mask!.data[i * d + j] != 0) ? expf_(px[i * d + j] - m) : 0
-                                pb[i * d + j] = e; s += e
+            maskData.withUnsafeBufferPointer { pm in
+                probs.data.withUnsafeMutableBufferPointer { pp in
+                    let pb = pp.baseAddress!
+                    losses.withUnsafeMutableBufferPointer { pl in
+                        let lb = pl.baseAddress!
+                        Parallel.forChunks(n, minPerChunk: max(1, 65536 / max(1, d))) { range in
+                            for i in range {
+                                let t = Int(targets[i]), row = i * d
+                                precondition(t >= 0 && t < d, "target \(t) out of 0..<\(d)")
+                                precondition(!masked || pm[row + t] != 0, "row \(i)'s target is masked")
+                                let m: Float
+                                if masked {
+                                    var mm = -Float.infinity
+                                    for j in 0..<d where pm[row + j] != 0 && px[row + j] > mm { mm = px[row + j] }
+                                    m = mm
+                                } else {
+                                    m = VectorMath.max(px.baseAddress! + row, count: d)
+                                }
+                                var s = VectorMath.expShiftedSum(px.baseAddress! + row, pb + row, count: d, shift: m)
+                                if masked {
+                                    for j in 0..<d where pm[row + j] == 0 { s -= pb[row + j]; pb[row + j] = 0 }
+                                }
+                                VectorMath.scale(pb + row, count: d, by: 1 / s)
+                                lb[i] = m + logf_(s) - px[row + t]
                             }
-                            for j in 0..<d { pb[i * d + j] /= s }
-                            lb[i] = m + logf_(s) - px[i * d + t]
                         }
                     }
                 }
@@ -305,19 +313,21 @@ extension Tape {
                 add(b, BLAS.matmul(g, transposeA: true, av, transposeB: true), &grads)
             }
         case .binary(let kind, let a, let b, let mode):
-            let av = values[a], bshape = values[b].shape
-            let bx = Kernels.expand(values[b], to: av.shape, mode: mode)
+            let av = values[a], bv = values[b], bshape = bv.shape
             switch kind {
             case .add:
                 add(a, g, &grads); add(b, Kernels.reduce(g, mode: mode, to: bshape), &grads)
             case .sub:
-                add(a, g, &grads); add(b, Kernels.reduce(Kernels.map(g) { -$0 }, mode: mode, to: bshape), &grads)
+                add(a, g, &grads)
+                var gb = Kernels.reduce(g, mode: mode, to: bshape)
+                for i in gb.data.indices { gb.data[i] = -gb.data[i] }
+                add(b, gb, &grads)
             case .mul:
-                add(a, Kernels.zip(g, bx, *), &grads)
+                add(a, Kernels.broadcast(g, bv, mode, *), &grads)
                 add(b, Kernels.reduce(Kernels.zip(g, av, *), mode: mode, to: bshape), &grads)
             case .div:
-                add(a, Kernels.zip(g, bx, /), &grads)
-                add(b, Kernels.reduce(Kernels.zip3(g, av, bx) { -$0 * $1 / ($2 * $2) }, mode: mode, to: bshape), &grads)
+                add(a, Kernels.broadcast(g, bv, mode, /), &grads)
+                add(b, Kernels.reduce(Kernels.broadcast3(g, av, bv, mode) { -$0 * $1 / ($2 * $2) }, mode: mode, to: bshape), &grads)
             }
         case .scale(let a, let s):
             add(a, Kernels.map(g) { $0 * s }, &grads)

@@ -13,21 +13,32 @@ public enum BLAS {
         let n = transposeB ? b.rows : b.cols
         precondition(k == kb, "gemm: inner dimensions differ (\(a.shape)\(transposeA ? "ᵀ" : "") × \(b.shape)\(transposeB ? "ᵀ" : ""))")
         precondition(c.rows == m && c.cols == n, "gemm: output is \(c.shape), expected [\(m), \(n)]")
+        _ = singleThreaded
         if m == 0 || n == 0 { return }
         if k == 0 {
             for i in c.data.indices { c.data[i] *= beta }
             return
         }
+        // OpenBLAS runs single-threaded (see `setThreads`); large products are split by rows of C across cores here,
+        // so no BLAS worker threads spin while our own parallel loops run.
+        let work = m * n * k
+        let chunks = work >= 1 << 21 ? min(Parallel.cores, m) : 1
+        let lda = a.cols, ldb = b.cols
         a.data.withUnsafeBufferPointer { pa in
             b.data.withUnsafeBufferPointer { pb in
                 c.data.withUnsafeMutableBufferPointer { pc in
-                    cblas_sgemm(CblasRowMajor,
-                                transposeA ? CblasTrans : CblasNoTrans,
-                                transposeB ? CblasTrans : CblasNoTrans,
-                                Int32(m), Int32(n), Int32(k), alpha,
-                                pa.baseAddress, Int32(a.cols),
-                                pb.baseAddress, Int32(b.cols),
-                                beta, pc.baseAddress, Int32(n))
+                    let baseA = pa.baseAddress!, baseB = pb.baseAddress!, baseC = pc.baseAddress!
+                    Parallel.forChunks(m, minPerChunk: max(1, m / max(1, chunks))) { rows in
+                        // Rows r of op(A): row r of A, or column r of A when transposed.
+                        let offsetA = transposeA ? rows.lowerBound : rows.lowerBound * lda
+                        cblas_sgemm(CblasRowMajor,
+                                    transposeA ? CblasTrans : CblasNoTrans,
+                                    transposeB ? CblasTrans : CblasNoTrans,
+                                    Int32(rows.count), Int32(n), Int32(k), alpha,
+                                    baseA + offsetA, Int32(lda),
+                                    baseB, Int32(ldb),
+                                    beta, baseC + rows.lowerBound * n, Int32(n))
+                    }
                 }
             }
         }
@@ -47,7 +58,11 @@ public enum BLAS {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(n), Int32(k), 1, a, Int32(k), b, Int32(n), 0, c, Int32(n))
     }
 
-    /// Sets OpenBLAS's own thread count (it otherwise uses every core, and fights our own parallel loops).
+    /// Runs once, before the first product: OpenBLAS itself stays single-threaded.
+    private static let singleThreaded: Bool = { openblas_set_num_threads(1); return true }()
+
+    /// Sets OpenBLAS's own thread count. Tandem keeps it at 1 and parallelises products itself: OpenBLAS's idle
+    /// workers spin in `sched_yield` and took a fifth of the CPU from our parallel kernels when left on.
     public static func setThreads(_ n: Int) { openblas_set_num_threads(Int32(n)) }
     public static var threads: Int { Int(openblas_get_num_threads()) }
 }

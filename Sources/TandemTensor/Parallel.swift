@@ -5,8 +5,8 @@ import Glibc
 
 /// Splits `0..<count` into contiguous chunks and runs them on all cores when the work is large enough.
 public enum Parallel {
-    /// Number of worker chunks to use (the machine's active processor count).
-    public static let cores: Int = max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+    /// Number of worker chunks to use: the machine's active processor count unless set (the `threads` setting).
+    public static var cores: Int = max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN)))
 
     /// Calls `body(range)` over disjoint ranges covering `0..<count`. Runs serially when `count < minPerChunk * 2`.
     public static func forChunks(_ count: Int, minPerChunk: Int = 4096, _ body: (Range<Int>) -> Void) {

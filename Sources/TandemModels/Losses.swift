@@ -1,0 +1,64 @@
+import TandemTensor
+import TandemAutograd
+
+/// Retrieval losses over a batch of (user, positive item) pairs. Embeddings come in already normalised when the
+/// similarity is cosine; `temperature` divides every score.
+public enum RetrievalLoss {
+    /// In-batch softmax (InfoNCE / sampled softmax): row `i` of `users × itemsᵀ / τ` should pick column `i`.
+    ///
+    /// - `logQ`: log sampling probability of each batch item; subtracted from its column (Yi et al. 2019), which
+    ///   corrects the popularity bias of in-batch negatives.
+    /// - `maskAccidentalHits`: a column holding the same item as the row's positive is removed from that row's softmax.
+    public static func inBatchSoftmax(_ tape: Tape, users: Variable, items: Variable, itemIds: [Int32],
+                                      temperature: Float, logQ: [Float]? = nil, maskAccidentalHits: Bool = true) -> Variable {
+        let n = itemIds.count
+        // (u/τ)·v: the temperature scales the [n, d] side, not the [n, n] logits.
+        var logits = tape.matmul(tape.scale(users, 1 / temperature), items, transposeB: true)
+        if let logQ {
+            precondition(logQ.count == n)
+            logits = logits - tape.constant(Tensor(shape: [1, n], data: logQ))
+        }
+        var mask: Tensor?
+        if maskAccidentalHits {
+            var m = Tensor(repeating: 1, shape: [n, n])
+            var firstSeen: [Int32: [Int]] = [:]
+            for (j, id) in itemIds.enumerated() { firstSeen[id, default: []].append(j) }
+            var any = false
+            for group in firstSeen.values where group.count > 1 {
+                for i in group { for j in group where j != i { m[i, j] = 0; any = true } }
+            }
+            if any { mask = m }
+        }
+        return tape.crossEntropy(logits: logits, targets: (0..<n).map(Int32.init), mask: mask)
+    }
+
+    /// Bayesian personalised ranking: mean of `softplus(−(s⁺ − s⁻)/τ)` = `−log σ(Δ/τ)` over each positive and its
+    /// negatives. `negatives` holds `k` rows per user, user-major (`[n·k, d]`).
+    public static func bpr(_ tape: Tape, users: Variable, positives: Variable, negatives: Variable, perUser k: Int,
+                           temperature: Float) -> Variable {
+        let (_, posRep, neg) = pairScores(tape, users: users, positives: positives, negatives: negatives, perUser: k)
+        return tape.mean(tape.softplus(tape.scale(neg - posRep, 1 / temperature)))
+    }
+
+    /// Binary cross-entropy: positives labelled 1, sampled negatives 0; the mean over all scored pairs
+    /// of `softplus(−s⁺/τ)` and `softplus(s⁻/τ)`.
+    public static func bce(_ tape: Tape, users: Variable, positives: Variable, negatives: Variable, perUser k: Int,
+                           temperature: Float) -> Variable {
+        let (pos, _, neg) = pairScores(tape, users: users, positives: positives, negatives: negatives, perUser: k)
+        let lp = tape.sum(tape.softplus(tape.scale(pos, -1 / temperature)))
+        let ln = tape.sum(tape.softplus(tape.scale(neg, 1 / temperature)))
+        return tape.scale(lp + ln, 1 / Float(pos.value.rows * (1 + k)))
+    }
+
+    /// Positive scores `[n, 1]`, the same repeated per negative `[n·k, 1]`, and negative scores `[n·k, 1]`
+    /// (negative row `i·k + j` is scored against user `i`).
+    static func pairScores(_ tape: Tape, users: Variable, positives: Variable, negatives: Variable, perUser k: Int) -> (Variable, Variable, Variable) {
+        let n = users.value.rows
+        precondition(negatives.value.rows == n * k, "expected \(n * k) negative rows, got \(negatives.value.rows)")
+        let pos = tape.rowDot(users, positives)
+        let repeated = tape.gatherRows(users, (0..<(n * k)).map { Int32($0 / k) })
+        let neg = tape.rowDot(repeated, negatives)   // [n·k, 1], user-major
+        let posRep = tape.gatherRows(pos, (0..<(n * k)).map { Int32($0 / k) })
+        return (pos, posRep, neg)
+    }
+}

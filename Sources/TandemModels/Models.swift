@@ -1,0 +1,121 @@
+import TandemTensor
+import TandemAutograd
+import TandemData
+
+/// A model that embeds users and items into one space; relevance is the inner product of the two
+/// (after L2 normalisation when the similarity is cosine).
+public protocol RetrievalModel: AnyObject {
+    var parameters: [Parameter] { get }
+    func userEmbeddings(_ tape: Tape, _ users: [Int32]) -> Variable
+    func itemEmbeddings(_ tape: Tape, _ items: [Int32]) -> Variable
+}
+
+extension RetrievalModel {
+    /// Embeddings of all `count` entities of one side, computed in batches without keeping a tape.
+    public func allEmbeddings(users: Bool, count: Int, normalize: Bool, batch: Int = 4096) -> Tensor {
+        var rows: [Float] = []
+        var dim = 0
+        var start = 0
+        while start < count {
+            let ids = (start..<min(count, start + batch)).map { Int32($0) }
+            let tape = Tape(training: false)
+            var e = users ? userEmbeddings(tape, ids) : itemEmbeddings(tape, ids)
+            if normalize { e = tape.l2Normalize(e) }
+            dim = e.value.cols
+            rows.append(contentsOf: e.value.data)
+            start += batch
+        }
+        return Tensor(shape: [count, dim], data: rows)
+    }
+}
+
+/// Matrix factorisation: one free embedding per user and per item.
+public final class MatrixFactorization: RetrievalModel {
+    public let users: Parameter
+    public let items: Parameter
+
+    public init(users: Int, items: Int, dim: Int, initStd: Float = 0.1, rng: inout RNG) {
+        self.users = Parameter("user.id", rng.normalTensor(shape: [users, dim], std: initStd), sparse: true)
+        self.items = Parameter("item.id", rng.normalTensor(shape: [items, dim], std: initStd), sparse: true)
+    }
+
+    public var parameters: [Parameter] { [users, items] }
+    public func userEmbeddings(_ tape: Tape, _ ids: [Int32]) -> Variable { tape.embedding(users, rows: ids) }
+    public func itemEmbeddings(_ tape: Tape, _ ids: [Int32]) -> Variable { tape.embedding(items, rows: ids) }
+}
+
+/// One tower: id embedding plus an embedding per side feature field, concatenated and passed through an MLP.
+///
+/// Categorical fields look up one row; multi-hot fields average their rows; numeric fields enter as one
+/// standardised column each. With no hidden layers and no features the tower is plain MF.
+public final class Tower {
+    public let name: String
+    public let idTable: Parameter?
+    public let fields: [FeatureField]
+    public let fieldTables: [Parameter?]
+    public let mlp: MLP?
+
+    public init(_ name: String, entities: Int, features: FeatureSet?, idDim: Int, fieldDim: Int, hidden: [Int],
+                outputDim: Int, dropout: Float, useIds: Bool = true, rng: inout RNG) {
+        self.name = name
+        idTable = useIds ? Parameter("\(name).id", rng.normalTensor(shape: [entities, idDim], std: 0.1), sparse: true) : nil
+        fields = features?.fields ?? []
+        fieldTables = fields.map { f in
+            f.kind == .numeric ? nil : Parameter("\(name).\(f.name)", rng.normalTensor(shape: [f.cardinality, fieldDim], std: 0.1), sparse: true)
+        }
+        let input = (useIds ? idDim : 0) + fields.reduce(0) { $0 + ($1.kind == .numeric ? 1 : fieldDim) }
+        precondition(input > 0, "tower \(name) has no inputs")
+        if hidden.isEmpty && fields.isEmpty && useIds && idDim == outputDim {
+            mlp = nil
+        } else {
+            mlp = MLP(name, sizes: [input] + hidden + [outputDim], dropout: dropout, rng: &rng)
+        }
+    }
+
+    public var parameters: [Parameter] { [idTable].compactMap { $0 } + fieldTables.compactMap { $0 } + (mlp?.parameters ?? []) }
+
+    public func callAsFunction(_ tape: Tape, _ ids: [Int32]) -> Variable {
+        var parts: [Variable] = []
+        if let idTable { parts.append(tape.embedding(idTable, rows: ids)) }
+        for (f, table) in zip(fields, fieldTables) {
+            switch f.kind {
+            case .categorical:
+                parts.append(tape.embedding(table!, rows: ids.map { f.categories[Int($0)] }))
+            case .multiHot:
+                var offsets = [0], values: [Int32] = []
+                for e in ids {
+                    values.append(contentsOf: f.values[f.offsets[Int(e)]..<f.offsets[Int(e) + 1]])
+                    offsets.append(values.count)
+                }
+                parts.append(tape.segmentReduce(tape.embedding(table!, rows: values), offsets: offsets, mean: true))
+            case .numeric:
+                parts.append(tape.constant(Tensor(shape: [ids.count, 1], data: ids.map { f.numbers[Int($0)] })))
+            }
+        }
+        let x = parts.count == 1 ? parts[0] : tape.concatColumns(parts)
+        return mlp.map { $0(tape, x) } ?? x
+    }
+}
+
+/// The two-tower model: a user tower and an item tower over ids and side features.
+public final class TwoTower: RetrievalModel {
+    public let userTower: Tower
+    public let itemTower: Tower
+
+    public init(userTower: Tower, itemTower: Tower) {
+        self.userTower = userTower; self.itemTower = itemTower
+    }
+
+    public var parameters: [Parameter] { userTower.parameters + itemTower.parameters }
+    public func userEmbeddings(_ tape: Tape, _ ids: [Int32]) -> Variable { userTower(tape, ids) }
+    public func itemEmbeddings(_ tape: Tape, _ ids: [Int32]) -> Variable { itemTower(tape, ids) }
+}
+
+/// Most-popular items for everyone: the protocol's sanity baseline. As embeddings: every user is `[1]`,
+/// every item is `[training count]`, so the full-ranking evaluator ranks by popularity.
+public struct Popularity {
+    public let counts: [Int]
+    public init(train: Interactions, items: Int) { counts = train.itemCounts(items: items) }
+    public func userEmbeddings(count: Int) -> Tensor { Tensor(repeating: 1, shape: [count, 1]) }
+    public var itemEmbeddings: Tensor { Tensor(shape: [counts.count, 1], data: counts.map(Float.init)) }
+}

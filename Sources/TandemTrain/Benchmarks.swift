@@ -1,0 +1,63 @@
+import Foundation
+import TandemTensor
+import TandemAutograd
+import TandemData
+import TandemModels
+import TandemEval
+
+/// Speed figures measured in one process, so ratios between them hold on a noisy machine.
+public enum Benchmarks {
+    /// Seconds per call of `body`, the best of `repeats` timings of `inner` calls each.
+    public static func time(repeats: Int = 5, inner: Int = 1, _ body: () -> Void) -> Double {
+        var best = Double.infinity
+        for _ in 0..<repeats {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            for _ in 0..<inner { body() }
+            best = min(best, Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9 / Double(inner))
+        }
+        return best
+    }
+
+    /// GFLOP/s of raw `cblas_sgemm` on preallocated buffers, and of the tape's matmul (forward + backward)
+    /// on the same shape: `[m, k] × [k, n]`.
+    public static func gemm(m: Int, k: Int, n: Int) -> (raw: Double, tape: Double) {
+        var rng = RNG(seed: 1)
+        let a = rng.normalTensor(shape: [m, k], std: 1), b = rng.normalTensor(shape: [n, k], std: 1)
+        let bt = b.transposed()
+        var c = [Float](repeating: 0, count: m * n)
+        let flops = 2.0 * Double(m * n * k)
+        BLAS.setThreads(Parallel.cores)  // the reference: OpenBLAS's own threading on every core
+        defer { BLAS.setThreads(1) }
+        let raw = time(inner: 10) {
+            a.data.withUnsafeBufferPointer { pa in bt.data.withUnsafeBufferPointer { pb in c.withUnsafeMutableBufferPointer { pc in
+                BLAS.rawSgemm(m: m, n: n, k: k, a: pa.baseAddress!, b: pb.baseAddress!, c: pc.baseAddress!)
+            } } }
+        }
+        BLAS.setThreads(1)
+        // Forward A·Bᵀ plus both backward products: three products of the same size.
+        let tape = time(inner: 5) {
+            let t = Tape()
+            let x = t.constant(a), y = t.constant(b)
+            let out = t.matmul(x, y, transposeB: true)
+            _ = t.gradients(of: out, withRespectTo: [x, y], seed: out.value)
+        }
+        return (flops / raw / 1e9, 3 * flops / tape / 1e9)
+    }
+
+    /// Training examples per second over `epochs` epochs of `config` on `dataset` (no validation).
+    public static func trainingThroughput(_ config: TrainConfig, dataset: Dataset, epochs: Int = 2) throws -> Double {
+        var c = config
+        c.epochs = epochs; c.evalEvery = epochs + 1; c.patience = epochs + 1
+        let report = try Trainer(config: c, dataset: dataset, log: { _ in }).run()
+        let rates = report.epochs.map(\.examplesPerSecond)
+        return rates.max() ?? 0
+    }
+
+    /// Seconds for one full-ranking evaluation of every user (scoring, masking, top-K, metrics).
+    public static func evaluationSeconds(dataset: Dataset, dim: Int = 64) -> Double {
+        var rng = RNG(seed: 2)
+        let u = rng.normalTensor(shape: [dataset.numUsers, dim], std: 1), v = rng.normalTensor(shape: [dataset.numItems, dim], std: 1)
+        let ev = EvaluationProtocol(dataset, ks: [10, 20, 50])
+        return time(repeats: 5) { _ = ev.test.evaluate(users: u, items: v) }
+    }
+}

@@ -1,0 +1,64 @@
+import Foundation
+import TandemTensor
+import TandemAutograd
+import TandemData
+import TandemModels
+import TandemEval
+
+extension TrainConfig {
+    /// Loads (and, for known datasets, fetches) the data this config names, and splits it.
+    public func loadDataset(log: (String) -> Void = { _ in }) throws -> Dataset {
+        if let train, let valid, let test {
+            return try Dataset.loadPreSplit(train: train, valid: valid, test: test, userFeatures: userFeatures, itemFeatures: itemFeatures)
+        }
+        guard let name = dataset else { throw ConfigError("no dataset given") }
+        let method = SplitMethod(parsing: split)!
+        let feedback = FeedbackOptions(ratingThreshold: ratingThreshold, userCore: userCore, itemCore: itemCore)
+        let splitSeed = self.splitSeed ?? seed
+        if let known = KnownDataset(rawValue: name) {
+            let dir = try DatasetFetcher.fetch(known, cacheRoot: dataDir ?? KnownDataset.cacheRoot, log: log)
+            return try Dataset.loadAtomic(directory: dir, name: known.rawValue, feedback: feedback, split: method, seed: splitSeed,
+                                          userColumns: known.userColumns, itemColumns: known.itemColumns)
+        }
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: name, isDirectory: &isDir), isDir.boolValue else {
+            throw ConfigError("dataset '\(name)' is neither a known dataset (\(KnownDataset.allCases.map(\.rawValue).joined(separator: ", "))) nor a directory of atomic files")
+        }
+        let base = (name as NSString).lastPathComponent
+        return try Dataset.loadAtomic(directory: name, name: base, feedback: feedback, split: method, seed: splitSeed)
+    }
+
+    /// A freshly initialised model for `dataset` (nil for `pop`, which has no parameters).
+    public func makeModel(for dataset: Dataset) -> RetrievalModel? {
+        var rng = RNG(seed: seed &* 0x9E37_79B9 &+ 1)
+        switch model {
+        case .pop:
+            return nil
+        case .mf:
+            return MatrixFactorization(users: dataset.numUsers, items: dataset.numItems, dim: embeddingDim, rng: &rng)
+        case .twoTower:
+            let user = Tower("user", entities: dataset.numUsers, features: useFeatures ? dataset.userFeatures : nil, idDim: embeddingDim,
+                             fieldDim: fieldDim, hidden: hidden, outputDim: embeddingDim, dropout: dropout, rng: &rng)
+            let item = Tower("item", entities: dataset.numItems, features: useFeatures ? dataset.itemFeatures : nil, idDim: embeddingDim,
+                             fieldDim: fieldDim, hidden: hidden, outputDim: embeddingDim, dropout: dropout, rng: &rng)
+            return TwoTower(userTower: user, itemTower: item)
+        }
+    }
+}
+
+/// Evaluators for one dataset: validation excludes training items; test excludes training and validation items.
+public struct EvaluationProtocol: Sendable {
+    public let valid: FullRankingEvaluator
+    public let test: FullRankingEvaluator
+    public let testPairs: (users: [Int32], items: [Int32])
+
+    public init(_ ds: Dataset, ks: [Int]) {
+        let s = ds.split
+        let head = FullRankingEvaluator.headItems(counts: s.train.itemCounts(items: ds.numItems))
+        let train = s.train.matrix(users: ds.numUsers, items: ds.numItems)
+        valid = FullRankingEvaluator(ks: ks, excluded: train, truth: s.valid.matrix(users: ds.numUsers, items: ds.numItems), isHead: head)
+        test = FullRankingEvaluator(ks: ks, excluded: (s.train + s.valid).matrix(users: ds.numUsers, items: ds.numItems),
+                                    truth: s.test.matrix(users: ds.numUsers, items: ds.numItems), isHead: head)
+        testPairs = (s.test.users, s.test.items)
+    }
+}

@@ -1,0 +1,45 @@
+import Foundation
+import TandemData
+
+extension RunReport {
+    /// The results JSON: `{"test": {"recall@20": …}, "valid": {…}, "model": …, …}` with lower-case `name@K` keys.
+    public func jsonData() throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return try encoder.encode(self)
+    }
+
+    public func writeJSON(to path: String) throws { try AtomicFile.write(jsonData(), to: path) }
+}
+
+/// Mean and sample standard deviation of a metric over several runs.
+public struct MeanStd {
+    public let mean: Double, std: Double
+    public init(_ xs: [Double]) {
+        let m = xs.reduce(0, +) / Double(max(1, xs.count))
+        mean = m
+        std = xs.count > 1 ? (xs.reduce(0) { $0 + ($1 - m) * ($1 - m) } / Double(xs.count - 1)).squareRoot() : 0
+    }
+    public var formatted: String { std > 0 ? String(format: "%.4f±%.4f", mean, std) : String(format: "%.4f", mean) }
+}
+
+/// A plain-text table of test metrics, one row per label, each cell the mean (± std) over that label's runs.
+public func resultTable(_ rows: [(label: String, reports: [RunReport])],
+                        columns: [String] = ["recall@10", "recall@20", "ndcg@10", "ndcg@20", "mrr@20", "recall@20/tail"]) -> String {
+    let extra = ["alignment", "uniformity_items", "epoch_s"]
+    var lines = [(["model", "runs"] + columns + extra)]
+    for (label, reports) in rows {
+        var cells = [label, "\(reports.count)"]
+        for c in columns { cells.append(MeanStd(reports.map { $0.test[c] ?? .nan }).formatted) }
+        cells.append(MeanStd(reports.map { $0.geometry["alignment"] ?? .nan }).formatted)
+        cells.append(MeanStd(reports.map { $0.geometry["uniformity_items"] ?? .nan }).formatted)
+        let epochTimes = reports.flatMap { $0.epochs.map(\.seconds) }
+        cells.append(epochTimes.isEmpty ? "-" : String(format: "%.2f", epochTimes.reduce(0, +) / Double(epochTimes.count)))
+        lines.append(cells)
+    }
+    let widths = (0..<lines[0].count).map { c in lines.map { $0[c].count }.max()! }
+    return lines.map { row in row.enumerated().map { $1.padding(toLength: widths[$0], withPad: " ", startingAt: 0) }.joined(separator: "  ") }
+        .joined(separator: "\n")
+}

@@ -1,0 +1,187 @@
+import Foundation
+import Yams
+import TandemAutograd
+
+public enum ModelKind: String, Codable, CaseIterable, Sendable {
+    case pop, mf
+    case twoTower = "two-tower"
+}
+
+public enum Similarity: String, Codable, CaseIterable, Sendable { case dot, cosine }
+public enum LossKind: String, Codable, CaseIterable, Sendable { case infonce, bpr, bce }
+
+/// Every setting of a training run. YAML keys and CLI flags use the snake_case / kebab-case of these names.
+/// Defaults depend on the model (`TrainConfig.defaults(for:)`): `--model mf` alone gets the tuned settings.
+public struct TrainConfig: Codable, Equatable, Sendable {
+    // Data
+    /// A known dataset (`ml-100k`, fetched into `data_dir`) or a directory holding `NAME.inter` [.user .item].
+    public var dataset: String? = "ml-100k"
+    /// Cache root for known datasets (default `$TANDEM_DATA` or `./data`).
+    public var dataDir: String?
+    /// Pre-split TSV/CSV files with `user_id` and `item_id` columns; when set, `dataset` and `split` are ignored.
+    public var train: String?
+    public var valid: String?
+    public var test: String?
+    public var userFeatures: String?
+    public var itemFeatures: String?
+    /// `random:0.8,0.1,0.1`, `temporal:0.8,0.1,0.1` or `loo`.
+    public var split = "random:0.8,0.1,0.1"
+    /// Keep interactions rated at least this (nil: all interactions are positives).
+    public var ratingThreshold: Float?
+    public var userCore = 0
+    public var itemCore = 0
+    /// Seeds the split, the initialisation and the batch order.
+    public var seed: UInt64 = 2020
+    /// Seed of the split alone when different from `seed` (so several training seeds share one split).
+    public var splitSeed: UInt64?
+
+    // Model
+    public var model: ModelKind = .mf
+    public var embeddingDim = 64
+    /// Hidden layer sizes of each tower's MLP (two-tower).
+    public var hidden: [Int] = []
+    /// Embedding size of each side-feature field (two-tower).
+    public var fieldDim = 16
+    /// Use side features when the dataset has them (two-tower).
+    public var useFeatures = true
+    public var dropout: Float = 0
+    public var similarity: Similarity = .cosine
+    public var temperature: Float = 0.1
+
+    // Objective
+    public var loss: LossKind = .infonce
+    /// Sampled negatives per positive for `bpr` and `bce`.
+    public var negatives = 1
+    /// Subtract log(item sampling probability) from in-batch logits.
+    public var logq = true
+    public var maskAccidentalHits = true
+
+    // Optimisation
+    public var optimizer: Optimizer.Kind = .adam
+    public var learningRate: Float = 0.001
+    public var weightDecay: Float = 0
+    public var batchSize = 1024
+    public var epochs = 100
+    public var evalEvery = 1
+    /// Evaluations without improvement of `valid_metric` before stopping.
+    public var patience = 10
+    public var validMetric = "ndcg@20"
+    public var ks = [10, 20, 50]
+    /// Worker threads (BLAS and our kernels); nil uses every core.
+    public var threads: Int?
+
+    // Outputs
+    /// Model directory: best checkpoint (safetensors), resolved config and id maps.
+    public var output: String?
+    /// Results JSON path.
+    public var results: String?
+
+    public init() {}
+
+    /// Tuned defaults per model (see docs/BENCHMARKS.md for the sweeps behind them).
+    public static func defaults(for model: ModelKind) -> TrainConfig {
+        var c = TrainConfig()
+        c.model = model
+        switch model {
+        case .pop:
+            break
+        case .mf:
+            c.similarity = .cosine; c.temperature = 0.1; c.logq = true; c.learningRate = 0.001; c.batchSize = 1024
+        case .twoTower:
+            c.similarity = .cosine; c.temperature = 0.1; c.logq = true; c.learningRate = 0.001; c.batchSize = 1024
+            c.hidden = [128]; c.fieldDim = 16
+        }
+        return c
+    }
+
+    /// The valid keys, in snake_case as YAML and `--set` use them.
+    public static var keys: [String] {
+        Mirror(reflecting: TrainConfig()).children.compactMap { $0.label.map(snakeCase) }
+    }
+
+    static func snakeCase(_ s: String) -> String {
+        var out = ""
+        for ch in s { if ch.isUppercase { out += "_" + ch.lowercased() } else { out.append(ch) } }
+        return out
+    }
+}
+
+/// A config file or flag that cannot be used, with what would be valid.
+public struct ConfigError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ d: String) { description = d }
+}
+
+extension TrainConfig {
+    /// Resolves a run's settings: model defaults, then the YAML file's keys, then flag overrides (raw strings,
+    /// parsed as YAML scalars or lists). Unknown keys are errors listing the valid keys.
+    public static func resolve(yaml: String? = nil, yamlFile: String = "config", overrides: [String: String] = [:]) throws -> TrainConfig {
+        var values: [String: Any] = [:]
+        if let yaml, !yaml.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+            let loaded: Any?
+            do { loaded = try Yams.load(yaml: yaml) } catch { throw ConfigError("\(yamlFile): not valid YAML: \(error)") }
+            guard let map = loaded as? [String: Any] else { throw ConfigError("\(yamlFile): expected a mapping of key: value at the top level") }
+            values = map
+        }
+        for (k, raw) in overrides {
+            values[k] = (try? Yams.load(yaml: raw)).flatMap { $0 } ?? raw
+        }
+        let valid = Set(keys)
+        let unknown = values.keys.filter { !valid.contains($0) }.sorted()
+        if !unknown.isEmpty {
+            throw ConfigError("unknown config key\(unknown.count > 1 ? "s" : "") \(unknown.map { "'\($0)'" }.joined(separator: ", ")); valid keys are: \(keys.joined(separator: ", "))")
+        }
+        let modelName = (values["model"] as? String) ?? ModelKind.mf.rawValue
+        guard let model = ModelKind(rawValue: modelName) else {
+            throw ConfigError("unknown model '\(modelName)'; choose one of \(ModelKind.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        // Merge over the model's defaults through JSON, so every value is type-checked by Codable.
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        var merged = try JSONSerialization.jsonObject(with: encoder.encode(defaults(for: model))) as! [String: Any]
+        for (k, v) in values { merged[k] = v is NSNull ? nil : v }
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        let config: TrainConfig
+        do {
+            config = try decoder.decode(TrainConfig.self, from: JSONSerialization.data(withJSONObject: merged))
+        } catch let DecodingError.typeMismatch(type, ctx), let DecodingError.valueNotFound(type, ctx) {
+            throw ConfigError("config key '\(ctx.codingPath.map(\.stringValue).joined(separator: "."))': expected \(type), got '\(ctx.codingPath.first.flatMap { merged[$0.stringValue] } ?? "null")'")
+        } catch let DecodingError.dataCorrupted(ctx) {
+            throw ConfigError("config key '\(ctx.codingPath.map(\.stringValue).joined(separator: "."))': \(ctx.debugDescription)")
+        }
+        try config.validate()
+        return config
+    }
+
+    /// Range checks that Codable cannot express.
+    public func validate() throws {
+        func need(_ ok: Bool, _ msg: String) throws { if !ok { throw ConfigError(msg) } }
+        try need(embeddingDim > 0, "embedding_dim must be positive")
+        try need(temperature > 0, "temperature must be positive")
+        try need(batchSize > 1, "batch_size must be at least 2")
+        try need(epochs >= 0, "epochs must not be negative")
+        try need(learningRate > 0, "learning_rate must be positive")
+        try need(dropout >= 0 && dropout < 1, "dropout must be in [0, 1)")
+        try need(negatives > 0, "negatives must be positive")
+        try need(!ks.isEmpty && ks.allSatisfy { $0 > 0 }, "ks must be positive integers")
+        try need(evalEvery > 0 && patience > 0, "eval_every and patience must be positive")
+        let (metric, k) = try parsedValidMetric()
+        try need(ks.contains(k), "valid_metric \(metric)@\(k) needs \(k) in ks \(ks)")
+        let presplit = [train, valid, test].compactMap { $0 }.count
+        try need(presplit == 0 || presplit == 3, "give all three of train, valid and test, or none")
+        try need(presplit == 3 || dataset != nil, "give a dataset, or train/valid/test files")
+        try need(SplitMethodParser.parse(split) != nil, "split '\(split)' is not random[:a,b,c], temporal[:a,b,c] or loo")
+    }
+
+    func parsedValidMetric() throws -> (String, Int) {
+        let parts = validMetric.split(separator: "@")
+        guard parts.count == 2, let k = Int(parts[1]), ["recall", "ndcg", "mrr", "hit", "precision"].contains(String(parts[0])) else {
+            throw ConfigError("valid_metric '\(validMetric)' is not of the form name@K (recall, ndcg, mrr, hit, precision)")
+        }
+        return (String(parts[0]), k)
+    }
+}
+
+import TandemData
+enum SplitMethodParser { static func parse(_ s: String) -> SplitMethod? { SplitMethod(parsing: s) } }

@@ -1,0 +1,176 @@
+import Foundation
+import TandemTensor
+import TandemAutograd
+import TandemData
+import TandemModels
+import TandemEval
+
+/// Training stopped because the loss stopped being a number.
+public struct NonFiniteLossError: Error, CustomStringConvertible {
+    public let epoch: Int
+    public let batch: Int
+    public let loss: Float
+    public var description: String {
+        "loss became \(loss) at epoch \(epoch), batch \(batch); training stopped. The best checkpoint so far is intact. " +
+        "Try a lower learning_rate or a higher temperature."
+    }
+}
+
+/// One epoch's progress.
+public struct EpochSummary: Codable, Sendable {
+    public let epoch: Int
+    public let loss: Double
+    public let seconds: Double
+    public let examplesPerSecond: Double
+    public let valid: [String: Double]?
+}
+
+/// What a run produced: metrics of the best epoch on validation and test, geometry, timings.
+public struct RunReport: Codable, Sendable {
+    public var model: String
+    public var dataset: String
+    public var config: TrainConfig
+    public var valid: [String: Double]
+    public var test: [String: Double]
+    public var bestEpoch: Int
+    public var epochs: [EpochSummary]
+    public var trainSeconds: Double
+    /// Alignment on test pairs; uniformity of item and user embeddings (Wang & Isola 2020).
+    public var geometry: [String: Double]
+}
+
+/// Trains a retrieval model with early stopping on a validation metric, keeping the best parameters.
+public final class Trainer {
+    public let config: TrainConfig
+    public let dataset: Dataset
+    public let model: RetrievalModel?
+    public let protocolEval: EvaluationProtocol
+    private let log: (String) -> Void
+
+    public init(config: TrainConfig, dataset: Dataset, log: @escaping (String) -> Void = { print($0) }) {
+        self.config = config
+        self.dataset = dataset
+        self.model = config.makeModel(for: dataset)
+        self.protocolEval = EvaluationProtocol(dataset, ks: config.ks)
+        self.log = log
+    }
+
+    /// User and item embeddings as the evaluator scores them (normalised for cosine similarity).
+    public func embeddings() -> (users: Tensor, items: Tensor) {
+        guard let model else {
+            let pop = Popularity(train: dataset.split.train, items: dataset.numItems)
+            return (pop.userEmbeddings(count: dataset.numUsers), pop.itemEmbeddings)
+        }
+        let norm = config.similarity == .cosine
+        return (model.allEmbeddings(users: true, count: dataset.numUsers, normalize: norm),
+                model.allEmbeddings(users: false, count: dataset.numItems, normalize: norm))
+    }
+
+    /// Runs training (nothing to train for `pop`), restores the best epoch, and evaluates it.
+    /// `onImprovement` is called with the model whenever validation improves (checkpointing).
+    public func run(onImprovement: (RetrievalModel) throws -> Void = { _ in }) throws -> RunReport {
+        let start = Date()
+        var epochs: [EpochSummary] = []
+        var bestEpoch = 0
+        if let model {
+            let (metricName, k) = try config.parsedValidMetric()
+            let key = "\(metricName)@\(k)"
+            let optimizer = Optimizer(config.optimizer, parameters: model.parameters, learningRate: config.learningRate,
+                                      weightDecay: config.weightDecay)
+            var best = -Double.infinity
+            var bestValues: [Tensor] = model.parameters.map(\.value)
+            var sinceBest = 0
+            var rng = RNG(seed: config.seed)
+            let train = dataset.split.train
+            let seen = train.matrix(users: dataset.numUsers, items: dataset.numItems)
+            let counts = train.itemCounts(items: dataset.numItems)
+            let logQ = counts.map { Float(Foundation.log(Double(max($0, 1)) / Double(train.count))) }
+            for epoch in 1...max(1, config.epochs) where config.epochs > 0 {
+                let t0 = Date()
+                var order = Array(0..<train.count)
+                rng.shuffle(&order)
+                var lossSum = 0.0, batches = 0
+                var b = 0
+                while b < order.count {
+                    let batch = Array(order[b..<min(order.count, b + config.batchSize)])
+                    b += config.batchSize
+                    if batch.count < 2 { continue }
+                    let tape = Tape(training: true, seed: rng.next())
+                    let loss = lossOnBatch(model, tape, users: batch.map { train.users[$0] }, items: batch.map { train.items[$0] },
+                                           logQ: logQ, seen: seen, rng: &rng)
+                    let value = loss.value.data[0]
+                    guard value.isFinite else { throw NonFiniteLossError(epoch: epoch, batch: batches + 1, loss: value) }
+                    optimizer.update(tape.backward(loss))
+                    lossSum += Double(value); batches += 1
+                }
+                let seconds = Date().timeIntervalSince(t0)
+                var validMetrics: [String: Double]?
+                if epoch % config.evalEvery == 0 || epoch == config.epochs {
+                    let (u, v) = embeddings()
+                    let m = protocolEval.valid.evaluate(users: u, items: v)
+                    validMetrics = m
+                    if m[key]! > best {
+                        best = m[key]!; bestEpoch = epoch; sinceBest = 0
+                        bestValues = model.parameters.map(\.value)
+                        try onImprovement(model)
+                    } else {
+                        sinceBest += 1
+                    }
+                }
+                let summary = EpochSummary(epoch: epoch, loss: lossSum / Double(max(1, batches)), seconds: seconds,
+                                           examplesPerSecond: Double(train.count) / max(seconds, 1e-9), valid: validMetrics)
+                epochs.append(summary)
+                log(String(format: "epoch %3d  loss %.4f  %7.0f ex/s  %.2fs", epoch, summary.loss, summary.examplesPerSecond, seconds)
+                    + (validMetrics.map { String(format: "  valid %@ %.4f  recall@20 %.4f", key, $0[key]!, $0["recall@20"] ?? .nan) } ?? "")
+                    + (validMetrics != nil && bestEpoch == epoch ? " *" : ""))
+                if sinceBest >= config.patience {
+                    log("early stop: no \(key) improvement in \(config.patience) evaluations; best epoch \(bestEpoch)")
+                    break
+                }
+            }
+            for (p, v) in zip(model.parameters, bestValues) { p.value = v }
+        }
+        let (u, v) = embeddings()
+        let validM = protocolEval.valid.evaluate(users: u, items: v)
+        let testM = protocolEval.test.evaluate(users: u, items: v)
+        let geometry: [String: Double] = [
+            "alignment": Geometry.alignment(users: u, items: v, pairs: protocolEval.testPairs),
+            "uniformity_items": Geometry.uniformity(v),
+            "uniformity_users": Geometry.uniformity(u),
+        ]
+        return RunReport(model: config.model.rawValue, dataset: dataset.name, config: config, valid: validM, test: testM,
+                         bestEpoch: bestEpoch, epochs: epochs, trainSeconds: Date().timeIntervalSince(start), geometry: geometry)
+    }
+
+    /// The configured loss on one batch of (user, positive item) pairs.
+    func lossOnBatch(_ model: RetrievalModel, _ tape: Tape, users: [Int32], items: [Int32], logQ: [Float], seen: CSRMatrix,
+                     rng: inout RNG) -> Variable {
+        let norm = config.similarity == .cosine
+        func embed(_ v: Variable) -> Variable { norm ? tape.l2Normalize(v) : v }
+        let u = embed(model.userEmbeddings(tape, users))
+        let v = embed(model.itemEmbeddings(tape, items))
+        switch config.loss {
+        case .infonce:
+            return RetrievalLoss.inBatchSoftmax(tape, users: u, items: v, itemIds: items, temperature: config.temperature,
+                                                logQ: config.logq ? items.map { logQ[Int($0)] } : nil,
+                                                maskAccidentalHits: config.maskAccidentalHits)
+        case .bpr, .bce:
+            let k = config.negatives
+            var negs: [Int32] = []
+            negs.reserveCapacity(users.count * k)
+            for user in users {
+                let known = seen.columns(ofRow: Int(user))
+                for _ in 0..<k {
+                    var j = Int32(rng.int(below: dataset.numItems))
+                    var tries = 0
+                    while known.contains(j) && tries < 10 { j = Int32(rng.int(below: dataset.numItems)); tries += 1 }
+                    negs.append(j)
+                }
+            }
+            let n = embed(model.itemEmbeddings(tape, negs))
+            return config.loss == .bpr
+                ? RetrievalLoss.bpr(tape, users: u, positives: v, negatives: n, perUser: k, temperature: config.temperature)
+                : RetrievalLoss.bce(tape, users: u, positives: v, negatives: n, perUser: k, temperature: config.temperature)
+        }
+    }
+}

@@ -1,0 +1,244 @@
+import ArgumentParser
+import Foundation
+import TandemTensor
+import TandemData
+import TandemTrain
+import TandemModels
+import TandemEval
+
+@main
+struct Tandem: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tandem",
+        abstract: "Train, evaluate and export contrastive retrieval models for recommender systems.",
+        subcommands: [Train.self, Compare.self, Eval.self, Export.self, DataCommand.self, Bench.self]
+    )
+}
+
+/// Prints to standard error and exits non-zero with a message a person can act on.
+func fail(_ message: String) -> Never {
+    FileHandle.standardError.write(Data("error: \(message)\n".utf8))
+    Foundation.exit(1)
+}
+
+/// Runs `body`, turning Tandem's own errors into one clear line and a non-zero exit.
+func reportingErrors<T>(_ body: () throws -> T) -> T {
+    do { return try body() } catch let e as DataError { fail(e.description) } catch let e as ConfigError { fail(e.description) } catch let e as NonFiniteLossError {
+        fail(e.description)
+    } catch { fail("\(error)") }
+}
+
+func configureThreads(_ n: Int?) {
+    if let n { Parallel.cores = max(1, n) }
+    BLAS.setThreads(1)
+}
+
+func resolveConfig(file: String?, flags: ConfigFlags, extra: [String: String] = [:]) -> TrainConfig {
+    reportingErrors {
+        let yaml = try file.map { path -> String in
+            do { return try String(contentsOfFile: path, encoding: .utf8) } catch { throw ConfigError("\(path): cannot read config file") }
+        }
+        return try TrainConfig.resolve(yaml: yaml, yamlFile: file ?? "config", overrides: flags.overrides.merging(extra) { $1 })
+    }
+}
+
+struct Train: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Train a model and evaluate it with full ranking (valid for early stopping, test at the end).",
+        discussion: "Settings come from the model's tuned defaults, then --config, then flags. Example: tandem train --model mf --dataset ml-100k")
+    @Option(name: .long, help: "YAML file of settings (keys as the flags, in snake_case).") var config: String?
+    @OptionGroup var flags: ConfigFlags
+    @Flag(name: .long, help: "Print less (no per-epoch lines).") var quiet = false
+
+    func run() throws {
+        let cfg = resolveConfig(file: config, flags: flags)
+        configureThreads(cfg.threads)
+        let log: (String) -> Void = quiet ? { _ in } : { print($0) }
+        let ds = reportingErrors { try cfg.loadDataset(log: log) }
+        print("\(ds.name): \(ds.numUsers) users, \(ds.numItems) items, train/valid/test \(ds.split.train.count)/\(ds.split.valid.count)/\(ds.split.test.count)")
+        let trainer = Trainer(config: cfg, dataset: ds, log: log)
+        let report = reportingErrors {
+            try trainer.run { model in
+                if let out = cfg.output { try ModelStore.save(model, config: cfg, dataset: ds, to: out) }
+            }
+        }
+        reportingErrors {
+            if let out = cfg.output, cfg.model == .pop || report.epochs.isEmpty {
+                try ModelStore.save(trainer.model, config: cfg, dataset: ds, to: out)
+            }
+            if let path = cfg.results { try report.writeJSON(to: path) }
+        }
+        print("")
+        print(resultTable([(cfg.model.rawValue, [report])]))
+        print(String(format: "best epoch %d, %.1fs", report.bestEpoch, report.trainSeconds))
+    }
+}
+
+struct Compare: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Train several models over several seeds on one split and print a table of test metrics (mean ± std).")
+    @Option(help: "Comma-separated models.") var models = "pop,mf,two-tower"
+    @Option(help: "Number of training seeds (the split stays fixed by --split-seed).") var seeds = 3
+    @Option(name: .long, help: "YAML file of settings applied to every model.") var config: String?
+    @Option(help: "Directory for one results JSON per run.") var resultsDir: String?
+    @OptionGroup var flags: ConfigFlags
+
+    func run() throws {
+        var rows: [(label: String, reports: [RunReport])] = []
+        for name in models.split(separator: ",").map(String.init) {
+            var reports: [RunReport] = []
+            let runs = name == "pop" ? 1 : seeds
+            for s in 0..<runs {
+                var extra = ["model": name]
+                if flags.seed == nil { extra["seed"] = "\(2020 + s)" } else { extra["seed"] = "\(UInt64(flags.seed!)! + UInt64(s))" }
+                if flags.splitSeed == nil { extra["split_seed"] = flags.seed ?? "2020" }
+                let cfg = resolveConfig(file: config, flags: flags, extra: extra)
+                configureThreads(cfg.threads)
+                let ds = reportingErrors { try cfg.loadDataset { print($0) } }
+                let report = reportingErrors { try Trainer(config: cfg, dataset: ds, log: { _ in }).run() }
+                print(String(format: "%@ seed %llu: valid ndcg@20 %.4f | test ndcg@20 %.4f recall@20 %.4f (best epoch %d, %.0fs)",
+                             name, cfg.seed, report.valid["ndcg@20"]!, report.test["ndcg@20"]!, report.test["recall@20"]!,
+                             report.bestEpoch, report.trainSeconds))
+                if let dir = resultsDir {
+                    reportingErrors {
+                        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+                        try report.writeJSON(to: "\(dir)/\(name)-seed\(cfg.seed).json")
+                    }
+                }
+                reports.append(report)
+            }
+            rows.append((name, reports))
+        }
+        print("")
+        print(resultTable(rows))
+    }
+}
+
+struct Eval: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Evaluate a saved model directory on its validation and test split.")
+    @Option(help: "Model directory written by `tandem train --output`.") var modelDir: String
+    @Option(help: "Write the results JSON here.") var results: String?
+
+    func run() throws {
+        let (cfg, ds, model) = reportingErrors { try ModelStore.load(from: modelDir) }
+        configureThreads(cfg.threads)
+        let protocolEval = EvaluationProtocol(ds, ks: cfg.ks)
+        let norm = cfg.similarity == .cosine
+        let (u, v): (Tensor, Tensor)
+        if let model {
+            u = model.allEmbeddings(users: true, count: ds.numUsers, normalize: norm)
+            v = model.allEmbeddings(users: false, count: ds.numItems, normalize: norm)
+        } else {
+            let pop = Popularity(train: ds.split.train, items: ds.numItems)
+            (u, v) = (pop.userEmbeddings(count: ds.numUsers), pop.itemEmbeddings)
+        }
+        let valid = protocolEval.valid.evaluate(users: u, items: v)
+        let test = protocolEval.test.evaluate(users: u, items: v)
+        for (name, m) in [("valid", valid), ("test", test)] {
+            print(name + "  " + ["recall@10", "recall@20", "ndcg@10", "ndcg@20", "mrr@20", "hit@20"].map { String(format: "%@ %.4f", $0, m[$0] ?? .nan) }.joined(separator: "  "))
+        }
+        if let results {
+            reportingErrors {
+                let data = try JSONSerialization.data(withJSONObject: ["valid": valid, "test": test, "model": cfg.model.rawValue], options: [.prettyPrinted, .sortedKeys])
+                try AtomicFile.write(data, to: results)
+            }
+        }
+    }
+}
+
+struct Export: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Write a saved model's user and item embeddings as .npy, with id lists.")
+    @Option(help: "Model directory written by `tandem train --output`.") var modelDir: String
+    @Option(help: "Output directory.") var out: String
+
+    func run() throws {
+        let (cfg, ds, model) = reportingErrors { try ModelStore.load(from: modelDir) }
+        guard let model else { fail("model '\(cfg.model.rawValue)' has no embeddings to export") }
+        let norm = cfg.similarity == .cosine
+        reportingErrors {
+            try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+            try AtomicFile.write(NPY.encode(model.allEmbeddings(users: true, count: ds.numUsers, normalize: norm)), to: out + "/users.npy")
+            try AtomicFile.write(NPY.encode(model.allEmbeddings(users: false, count: ds.numItems, normalize: norm)), to: out + "/items.npy")
+            try AtomicFile.write(Data((ds.userIds.tokens.joined(separator: "\n") + "\n").utf8), to: out + "/user_ids.txt")
+            try AtomicFile.write(Data((ds.itemIds.tokens.joined(separator: "\n") + "\n").utf8), to: out + "/item_ids.txt")
+        }
+        print("wrote \(out)/users.npy (\(ds.numUsers)×\(cfg.embeddingDim)), items.npy (\(ds.numItems)×\(cfg.embeddingDim)), user_ids.txt, item_ids.txt")
+    }
+}
+
+struct DataCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "data", abstract: "Fetch, describe and split datasets.",
+                                                    subcommands: [Fetch.self, Stats.self, SplitFiles.self])
+
+    struct Fetch: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Download a known dataset into the cache and verify its checksums.")
+        @Argument(help: "Dataset name (\(KnownDataset.allCases.map(\.rawValue).joined(separator: ", "))).") var name: String
+        @Option(help: "Cache root (default $TANDEM_DATA or ./data).") var dataDir: String?
+        func run() throws {
+            guard let known = KnownDataset(rawValue: name) else {
+                fail("unknown dataset '\(name)'; known: \(KnownDataset.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            let dir = reportingErrors { try DatasetFetcher.fetch(known, cacheRoot: dataDir ?? KnownDataset.cacheRoot) { print($0) } }
+            print(dir)
+        }
+    }
+
+    struct Stats: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print users, items, interactions, density and popularity skew.")
+        @OptionGroup var flags: ConfigFlags
+        func run() throws {
+            let cfg = resolveConfig(file: nil, flags: flags)
+            let ds = reportingErrors { try cfg.loadDataset { print($0) } }
+            let all = ds.split.train + ds.split.valid + ds.split.test
+            print("dataset       \(ds.name)")
+            print(DataStats(users: ds.numUsers, items: ds.numItems, interactions: all).report)
+            print("split         train \(ds.split.train.count) / valid \(ds.split.valid.count) / test \(ds.split.test.count) (\(cfg.split))")
+            for (side, f) in [("user", ds.userFeatures), ("item", ds.itemFeatures)] {
+                guard let f else { continue }
+                print("\(side) fields   " + f.fields.map { "\($0.name) (\($0.kind.rawValue)\($0.kind == .numeric ? "" : ", \($0.vocabulary.count) values"))" }.joined(separator: ", "))
+            }
+        }
+    }
+
+    struct SplitFiles: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "split",
+            abstract: "Write the split a config produces as train.tsv, valid.tsv, test.tsv (raw ids), for other tools.")
+        @OptionGroup var flags: ConfigFlags
+        @Option(help: "Output directory.") var out: String
+        func run() throws {
+            let cfg = resolveConfig(file: nil, flags: flags)
+            let ds = reportingErrors { try cfg.loadDataset { print($0) } }
+            reportingErrors { try ds.writeSplit(to: out) }
+            print("wrote \(out)/train.tsv, valid.tsv, test.tsv")
+        }
+    }
+}
+
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure training throughput, full-ranking evaluation time and GEMM efficiency against raw cblas_sgemm.")
+    @OptionGroup var flags: ConfigFlags
+    @Option(help: "Epochs timed per model.") var epochs = 2
+
+    func run() throws {
+        let base = resolveConfig(file: nil, flags: flags)
+        configureThreads(base.threads)
+        let ds = reportingErrors { try base.loadDataset { print($0) } }
+        print("machine: \(Parallel.cores) worker threads (OpenBLAS itself single-threaded); dataset \(ds.name) (\(ds.split.train.count) training interactions)")
+        let b = base.batchSize, d = base.embeddingDim
+        let g = Benchmarks.gemm(m: b, k: d, n: b)
+        print(String(format: "gemm %d×%d×%d (in-batch logits): raw cblas_sgemm %.1f GFLOP/s, tape matmul fwd+bwd %.1f GFLOP/s, ratio %.2f",
+                     b, d, b, g.raw, g.tape, g.tape / g.raw))
+        let sq = Benchmarks.gemm(m: 1024, k: 1024, n: 1024)
+        print(String(format: "gemm 1024×1024×1024: raw %.1f GFLOP/s, tape fwd+bwd %.1f GFLOP/s, ratio %.2f", sq.raw, sq.tape, sq.tape / sq.raw))
+        for model in [ModelKind.mf, .twoTower] {
+            var cfg = TrainConfig.defaults(for: model)
+            cfg.seed = base.seed
+            let rate = reportingErrors { try Benchmarks.trainingThroughput(cfg, dataset: ds, epochs: epochs) }
+            print(String(format: "train %@ (batch %d, dim %d, %@ τ=%.2f): %.0f examples/s", model.rawValue, cfg.batchSize, cfg.embeddingDim,
+                         cfg.similarity.rawValue, cfg.temperature, rate))
+        }
+        let s = Benchmarks.evaluationSeconds(dataset: ds, dim: d)
+        print(String(format: "full-ranking evaluation, %d users × %d items, K ≤ 50: %.1f ms", ds.numUsers, ds.numItems, s * 1000))
+    }
+}
