@@ -1,4 +1,5 @@
 import Testing
+import Foundation
 import TandemTensor
 
 @Suite struct TensorTests {
@@ -37,5 +38,31 @@ import TandemTensor
         #expect(xs.sorted() == Array(0..<100) && xs != Array(0..<100))
         let u = (0..<10_000).map { _ in a.uniform() }
         #expect(u.allSatisfy { $0 >= 0 && $0 < 1 } && abs(u.reduce(0, +) / 10_000 - 0.5) < 0.02)
+    }
+}
+
+@Suite struct VectorMathTests {
+    @Test func simdExpMatchesLibm() {
+        var worst: Double = 0
+        for k in 0..<2000 {
+            let x = Float(k - 1000) * 0.087  // −87 … 87
+            let e = Double(VectorMath.exp(x)), ref = Foundation.exp(Double(x))
+            worst = max(worst, abs(e - ref) / ref)
+        }
+        #expect(worst < 1e-6)
+        #expect(VectorMath.exp(-Float.infinity) < 1e-37)
+    }
+
+    @Test func expShiftedSumAndMaxOverRaggedLengths() {
+        for d in [1, 7, 8, 9, 23] {
+            let x = (0..<d).map { Float($0) * 0.37 - 2 }
+            var out = [Float](repeating: 0, count: d)
+            let m = x.withUnsafeBufferPointer { VectorMath.max($0.baseAddress!, count: d) }
+            #expect(m == x.max()!)
+            let s = x.withUnsafeBufferPointer { px in out.withUnsafeMutableBufferPointer { VectorMath.expShiftedSum(px.baseAddress!, $0.baseAddress!, count: d, shift: m) } }
+            let ref = x.map { Foundation.exp(Double($0 - m)) }
+            #expect(abs(Double(s) - ref.reduce(0, +)) < 1e-5 * Double(d))
+            #expect(zip(out, ref).allSatisfy { abs(Double($0) - $1) < 1e-6 })
+        }
     }
 }

@@ -1,0 +1,137 @@
+import Testing
+import Foundation
+import TandemTensor
+import TandemAutograd
+import TandemData
+import TandemModels
+import TandemEval
+import TandemTrain
+
+@Suite struct ConfigTests {
+    @Test func defaultsThenYamlThenFlags() throws {
+        let c = try TrainConfig.resolve(yaml: "model: mf\ntemperature: 0.3\nks: [5, 20]\n", overrides: ["temperature": "0.07", "logq": "false"])
+        #expect(c.model == .mf && c.temperature == 0.07 && c.ks == [5, 20] && c.logq == false)
+        #expect(c.embeddingDim == 64 && c.similarity == .cosine)
+    }
+
+    @Test func unknownKeysListTheValidOnes() {
+        do {
+            _ = try TrainConfig.resolve(yaml: "modle: mf\n")
+            Issue.record("an unknown key must fail")
+        } catch let e as ConfigError {
+            #expect(e.description.contains("unknown config key 'modle'"))
+            #expect(e.description.contains("learning_rate") && e.description.contains("temperature"))
+        } catch { Issue.record("unexpected \(error)") }
+    }
+
+    @Test func badValuesFailClearly() {
+        #expect(throws: ConfigError.self) { try TrainConfig.resolve(overrides: ["temperature": "hot"]) }
+        #expect(throws: ConfigError.self) { try TrainConfig.resolve(overrides: ["model": "gpt"]) }
+        #expect(throws: ConfigError.self) { try TrainConfig.resolve(overrides: ["valid_metric": "ndcg@7"]) }
+        #expect(throws: ConfigError.self) { try TrainConfig.resolve(overrides: ["train": "a.tsv"]) }
+    }
+}
+
+@Suite struct SerializationTests {
+    @Test func safetensorsRoundTripAndDamage() throws {
+        let a = Tensor([[1, 2, 3], [4, 5, 6]]), b = Tensor(shape: [3], data: [7, 8, 9])
+        let data = try SafeTensors.encode([("a", a), ("b", b)], metadata: ["k": "v"])
+        let n = data.prefix(8).withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }
+        #expect((8 + Int(n)) % 8 == 0)
+        let back = try SafeTensors.decode(data, file: "w")
+        #expect(back["a"] == a && back["b"] == b)
+        #expect(throws: DataError.self) { try SafeTensors.decode(data.prefix(20), file: "w") }
+    }
+
+    @Test func npyHeader() {
+        let d = NPY.encode(Tensor([[1, 2], [3, 4]]))
+        #expect(d.prefix(6) == Data([0x93]) + Data("NUMPY".utf8))
+        let headerLen = Int(d[8]) | Int(d[9]) << 8
+        #expect((10 + headerLen) % 64 == 0)
+        #expect(String(decoding: d[10..<(10 + headerLen)], as: UTF8.self).contains("'shape': (2, 2)"))
+        #expect(d.count == 10 + headerLen + 16)
+    }
+}
+
+@Suite(.serialized) struct TrainingTests {
+    static func smallData() -> Dataset {
+        SyntheticData(SyntheticConfig(users: 300, items: 120, interactions: 6000, clusters: 4, seed: 3)).dataset()
+    }
+
+    func config(_ model: ModelKind) throws -> TrainConfig {
+        var c = try TrainConfig.resolve(overrides: ["model": model.rawValue])
+        c.epochs = 15; c.batchSize = 256; c.learningRate = 0.02; c.patience = 15; c.ks = [10, 20]; c.embeddingDim = 16
+        if model == .twoTower { c.hidden = [32]; c.fieldDim = 8 }
+        return c
+    }
+
+    /// MF and the two-tower model must find the planted clusters: far better than popularity on held-out items.
+    @Test(arguments: [ModelKind.mf, .twoTower]) func learnsPlantedClustersBetterThanPopularity(model: ModelKind) throws {
+        let ds = Self.smallData()
+        let pop = try Trainer(config: config(.pop), dataset: ds, log: { _ in }).run()
+        let report = try Trainer(config: config(model), dataset: ds, log: { _ in }).run()
+        #expect(report.test["recall@20"]! > pop.test["recall@20"]! * 1.3, "\(model): \(report.test["recall@20"]!) vs pop \(pop.test["recall@20"]!)")
+        #expect(report.bestEpoch > 0 && report.epochs.count >= report.bestEpoch)
+    }
+
+    @Test func bprAndBceTrainToo() throws {
+        let ds = Self.smallData()
+        let pop = try Trainer(config: config(.pop), dataset: ds, log: { _ in }).run()
+        for loss in [LossKind.bpr, .bce] {
+            var c = try config(.mf)
+            c.loss = loss; c.negatives = 4; c.similarity = .dot; c.temperature = 1; c.learningRate = 0.01
+            let r = try Trainer(config: c, dataset: ds, log: { _ in }).run()
+            #expect(r.test["recall@20"]! > pop.test["recall@20"]!, "\(loss)")
+        }
+    }
+
+    @Test func nonFiniteLossStopsTrainingAndKeepsTheBestCheckpoint() throws {
+        let ds = Self.smallData()
+        var c = try config(.mf)
+        c.similarity = .dot; c.learningRate = 1e15  // weights explode, logits overflow, the loss turns NaN
+        var checkpoints: [[Tensor]] = []
+        #expect(throws: NonFiniteLossError.self) {
+            try Trainer(config: c, dataset: ds, log: { _ in }).run { model in checkpoints.append(model.parameters.map(\.value)) }
+        }
+        // Whatever was checkpointed before the failure is a finite model.
+        #expect(checkpoints.allSatisfy { $0.allSatisfy(\.isFinite) })
+    }
+
+    @Test func popularityMatchesAnIndependentComputation() throws {
+        let ds = Self.smallData()
+        let r = try Trainer(config: config(.pop), dataset: ds, log: { _ in }).run()
+        // Independent: rank items by training count (ties → lower index), drop train+valid items, recall@10.
+        let counts = ds.split.train.itemCounts(items: ds.numItems)
+        let order = counts.indices.sorted { counts[$0] > counts[$1] || (counts[$0] == counts[$1] && $0 < $1) }
+        var seen = [Set<Int32>](repeating: [], count: ds.numUsers), truth = seen
+        for (u, i) in zip(ds.split.train.users + ds.split.valid.users, ds.split.train.items + ds.split.valid.items) { seen[Int(u)].insert(i) }
+        for (u, i) in zip(ds.split.test.users, ds.split.test.items) { truth[Int(u)].insert(i) }
+        var total = 0.0, n = 0
+        for u in 0..<ds.numUsers where !truth[u].isEmpty {
+            let top = order.lazy.filter { !seen[u].contains(Int32($0)) }.prefix(10)
+            total += Double(top.filter { truth[u].contains(Int32($0)) }.count) / Double(truth[u].count); n += 1
+        }
+        #expect(abs(r.test["recall@10"]! - total / Double(n)) < 1e-9)
+    }
+
+    @Test func modelDirectoryRoundTrip() throws {
+        let dir = NSTemporaryDirectory() + "tandem-model-\(UUID().uuidString)"
+        let split = NSTemporaryDirectory() + "tandem-split-\(UUID().uuidString)"
+        let ds = Self.smallData()
+        try ds.writeSplit(to: split)
+        var c = try config(.mf)
+        c.train = split + "/train.tsv"; c.valid = split + "/valid.tsv"; c.test = split + "/test.tsv"; c.epochs = 3
+        let loaded = try c.loadDataset()
+        let trainer = Trainer(config: c, dataset: loaded, log: { _ in })
+        let report = try trainer.run { try ModelStore.save($0, config: c, dataset: loaded, to: dir) }
+        let (c2, ds2, model2) = try ModelStore.load(from: dir)
+        #expect(c2 == c)
+        let ev = EvaluationProtocol(ds2, ks: c.ks)
+        let u = model2!.allEmbeddings(users: true, count: ds2.numUsers, normalize: true)
+        let v = model2!.allEmbeddings(users: false, count: ds2.numItems, normalize: true)
+        #expect(abs(ev.test.evaluate(users: u, items: v)["ndcg@20"]! - report.test["ndcg@20"]!) < 1e-6)
+        // A damaged weights file is named in the error.
+        try Data("garbage".utf8).write(to: URL(fileURLWithPath: dir + "/weights.safetensors"))
+        #expect(throws: DataError.self) { try ModelStore.load(from: dir) }
+    }
+}
