@@ -86,10 +86,11 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         case .pop:
             break
         case .mf:
-            c.similarity = .cosine; c.temperature = 0.1; c.logq = true; c.learningRate = 0.001; c.batchSize = 1024
+            // ml-100k sweep (docs/BENCHMARKS.md): τ 0.2–0.25 best on validation; logQ is essential for in-batch negatives.
+            c.similarity = .cosine; c.temperature = 0.2; c.logq = true; c.learningRate = 0.01; c.batchSize = 1024
         case .twoTower:
-            c.similarity = .cosine; c.temperature = 0.1; c.logq = true; c.learningRate = 0.001; c.batchSize = 1024
-            c.hidden = [128]; c.fieldDim = 16
+            c.similarity = .cosine; c.temperature = 0.2; c.logq = true; c.learningRate = 0.01; c.batchSize = 1024
+            c.hidden = []; c.fieldDim = 16  // one linear layer over [id ‖ fields]: best on validation of [], [128], [256,128]
         }
         return c
     }
