@@ -163,7 +163,7 @@ public final class Trainer {
                 for _ in 0..<k {
                     var j = Int32(rng.int(below: dataset.numItems))
                     var tries = 0
-                    while known.contains(j) && tries < 10 { j = Int32(rng.int(below: dataset.numItems)); tries += 1 }
+                    while Trainer.sortedContains(known, j) && tries < 10 { j = Int32(rng.int(below: dataset.numItems)); tries += 1 }
                     negs.append(j)
                 }
             }
@@ -172,5 +172,15 @@ public final class Trainer {
                 ? RetrievalLoss.bpr(tape, users: u, positives: v, negatives: n, perUser: k, temperature: config.temperature)
                 : RetrievalLoss.bce(tape, users: u, positives: v, negatives: n, perUser: k, temperature: config.temperature)
         }
+    }
+
+    /// Binary search in a CSR row (columns are sorted).
+    static func sortedContains(_ row: ArraySlice<Int32>, _ x: Int32) -> Bool {
+        var lo = row.startIndex, hi = row.endIndex
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if row[mid] < x { lo = mid + 1 } else { hi = mid }
+        }
+        return lo < row.endIndex && row[lo] == x
     }
 }

@@ -13,6 +13,11 @@ struct Tandem: ParsableCommand {
         abstract: "Train, evaluate and export contrastive retrieval models for recommender systems.",
         subcommands: [Train.self, Compare.self, Eval.self, Export.self, DataCommand.self, Bench.self]
     )
+
+    static func main() {
+        setvbuf(stdout, nil, _IOLBF, 0)  // progress lines appear as they happen, also when piped to a file
+        main(nil)
+    }
 }
 
 /// Prints to standard error and exits non-zero with a message a person can act on.
@@ -85,13 +90,13 @@ struct Compare: ParsableCommand {
 
     func run() throws {
         var rows: [(label: String, reports: [RunReport])] = []
+        let base = resolveConfig(file: config, flags: flags)
         for name in models.split(separator: ",").map(String.init) {
             var reports: [RunReport] = []
             let runs = name == "pop" ? 1 : seeds
             for s in 0..<runs {
-                var extra = ["model": name]
-                if flags.seed == nil { extra["seed"] = "\(2020 + s)" } else { extra["seed"] = "\(UInt64(flags.seed!)! + UInt64(s))" }
-                if flags.splitSeed == nil { extra["split_seed"] = flags.seed ?? "2020" }
+                // Training seeds base.seed, base.seed + 1, …; the split stays that of base.seed (or split_seed).
+                let extra = ["model": name, "seed": "\(base.seed + UInt64(s))", "split_seed": "\(base.splitSeed ?? base.seed)"]
                 let cfg = resolveConfig(file: config, flags: flags, extra: extra)
                 configureThreads(cfg.threads)
                 let ds = reportingErrors { try cfg.loadDataset { print($0) } }

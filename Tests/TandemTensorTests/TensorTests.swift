@@ -13,6 +13,19 @@ import TandemTensor
         #expect(BLAS.matmul(a, b.transposed(), transposeB: true).isClose(to: naive, tolerance: 1e-5))
     }
 
+    /// Large enough (m·n·k ≥ 2²¹) that the product is split by rows across cores, for every transpose combination.
+    @Test func rowSplitGemmMatchesNaive() {
+        var rng = RNG(seed: 2)
+        let m = 301, k = 97, n = 103
+        let a = rng.normalTensor(shape: [m, k], std: 1), b = rng.normalTensor(shape: [k, n], std: 1)
+        var naive = Tensor(zeros: [m, n])
+        for i in 0..<m { for j in 0..<n { var s = 0.0; for p in 0..<k { s += Double(a[i, p]) * Double(b[p, j]) }; naive[i, j] = Float(s) } }
+        for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+            let c = BLAS.matmul(ta ? a.transposed() : a, transposeA: ta, tb ? b.transposed() : b, transposeB: tb)
+            #expect(c.isClose(to: naive, tolerance: 1e-4), "transposeA \(ta) transposeB \(tb)")
+        }
+    }
+
     @Test func csrBuildsSortedMergedRowsAndMultiplies() {
         let m = CSRMatrix(rows: 3, cols: 4, coordinates: [(0, 3, 1), (0, 1, 2), (2, 0, 1), (0, 1, 1)])
         #expect(m.rowPointers == [0, 2, 2, 3])
