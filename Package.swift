@@ -19,7 +19,9 @@ let package = Package(
             pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"])]
         ),
-        .target(name: "TandemTensor", dependencies: ["CBLAS"]),
+        // Hot loops in C with per-function AVX2 targets and run-time dispatch (no unsafeFlags).
+        .target(name: "CKernels"),
+        .target(name: "TandemTensor", dependencies: ["CBLAS", "CKernels"]),
         .target(name: "TandemAutograd", dependencies: ["TandemTensor"]),
         .target(name: "TandemData", dependencies: ["TandemTensor"]),
         .target(name: "TandemEval", dependencies: ["TandemTensor"]),

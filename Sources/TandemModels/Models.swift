@@ -8,9 +8,16 @@ public protocol RetrievalModel: AnyObject {
     var parameters: [Parameter] { get }
     func userEmbeddings(_ tape: Tape, _ users: [Int32]) -> Variable
     func itemEmbeddings(_ tape: Tape, _ items: [Int32]) -> Variable
+    /// Called before each training epoch (e.g. to draw new augmented views).
+    func beginEpoch()
+    /// A model-specific term added to the main loss (regularisers, contrastive views); nil when none.
+    func auxiliaryLoss(_ tape: Tape, users: [Int32], items: [Int32], negatives: [Int32]) -> Variable?
 }
 
 extension RetrievalModel {
+    public func beginEpoch() {}
+    public func auxiliaryLoss(_ tape: Tape, users: [Int32], items: [Int32], negatives: [Int32]) -> Variable? { nil }
+
     /// Embeddings of all `count` entities of one side, computed in batches without keeping a tape.
     public func allEmbeddings(users: Bool, count: Int, normalize: Bool, batch: Int = 4096) -> Tensor {
         var rows: [Float] = []

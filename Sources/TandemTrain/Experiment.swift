@@ -42,6 +42,19 @@ extension TrainConfig {
             let item = Tower("item", entities: dataset.numItems, features: useFeatures ? dataset.itemFeatures : nil, idDim: embeddingDim,
                              fieldDim: fieldDim, hidden: hidden, outputDim: embeddingDim, dropout: dropout, rng: &rng)
             return TwoTower(userTower: user, itemTower: item)
+        case .lightgcn, .sgl, .simgcl, .xsimgcl:
+            var settings = GraphModel.Settings()
+            settings.layers = layers; settings.regularization = graphReg; settings.clWeight = clWeight
+            settings.clTemperature = clTemperature; settings.noise = noiseEps; settings.dropRatio = dropRatio; settings.clLayer = clLayer
+            let variant: GraphModel.Variant
+            switch model {
+            case .sgl: variant = .sgl(GraphModel.SGLAugmentation(rawValue: augmentation) ?? .ed)
+            case .simgcl: variant = .simGCL
+            case .xsimgcl: variant = .xSimGCL
+            default: variant = .lightGCN
+            }
+            let graph = BipartiteGraph(train: dataset.split.train, users: dataset.numUsers, items: dataset.numItems)
+            return GraphModel(graph: graph, dim: embeddingDim, variant: variant, settings: settings, rng: &rng)
         }
     }
 }

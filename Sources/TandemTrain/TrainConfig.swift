@@ -5,6 +5,9 @@ import TandemAutograd
 public enum ModelKind: String, Codable, CaseIterable, Sendable {
     case pop, mf
     case twoTower = "two-tower"
+    case lightgcn, sgl, simgcl, xsimgcl
+
+    public var isGraph: Bool { [.lightgcn, .sgl, .simgcl, .xsimgcl].contains(self) }
 }
 
 public enum Similarity: String, Codable, CaseIterable, Sendable { case dot, cosine }
@@ -48,6 +51,24 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     public var similarity: Similarity = .cosine
     public var temperature: Float = 0.1
 
+    // Graph models (lightgcn, sgl, simgcl, xsimgcl)
+    /// Propagation layers K.
+    public var layers = 3
+    /// L2 penalty on the batch's ego embeddings.
+    public var graphReg: Float = 1e-4
+    /// Weight λ of the contrastive view loss (sgl, simgcl, xsimgcl).
+    public var clWeight: Float = 0.1
+    /// Temperature of the contrastive view loss.
+    public var clTemperature: Float = 0.2
+    /// SimGCL/XSimGCL noise magnitude ε.
+    public var noiseEps: Float = 0.1
+    /// SGL augmentation: ed (edge dropout), nd (node dropout), rw (random walk: edge dropout per layer).
+    public var augmentation = "ed"
+    /// SGL dropout ratio ρ.
+    public var dropRatio: Double = 0.1
+    /// XSimGCL: the layer contrasted with the final embeddings.
+    public var clLayer = 1
+
     // Objective
     public var loss: LossKind = .infonce
     /// Sampled negatives per positive for `bpr` and `bce`.
@@ -90,7 +111,17 @@ public struct TrainConfig: Codable, Equatable, Sendable {
             c.similarity = .cosine; c.temperature = 0.2; c.logq = true; c.learningRate = 0.01; c.batchSize = 1024
         case .twoTower:
             c.similarity = .cosine; c.temperature = 0.2; c.logq = true; c.learningRate = 0.01; c.batchSize = 1024
-            c.hidden = []; c.fieldDim = 16  // one linear layer over [id ‖ fields]: best on validation of [], [128], [256,128]
+            c.hidden = []; c.fieldDim = 16
+        case .lightgcn, .sgl, .simgcl, .xsimgcl:
+            // Papers' settings: BPR on the dot product, batch 2048, Adam lr 0.001, 3 layers, L2 1e-4.
+            c.loss = .bpr; c.similarity = .dot; c.temperature = 1; c.logq = false; c.learningRate = 0.001; c.batchSize = 2048
+            c.layers = 3; c.graphReg = 1e-4
+            switch model {
+            case .sgl: c.clWeight = 0.1; c.clTemperature = 0.2; c.dropRatio = 0.1
+            case .simgcl: c.clWeight = 0.5; c.clTemperature = 0.2; c.noiseEps = 0.1
+            case .xsimgcl: c.clWeight = 0.2; c.clTemperature = 0.2; c.noiseEps = 0.2; c.clLayer = 1
+            default: c.clWeight = 0
+            }  // one linear layer over [id ‖ fields]: best on validation of [], [128], [256,128]
         }
         return c
     }
@@ -172,6 +203,9 @@ extension TrainConfig {
         let presplit = [train, valid, test].compactMap { $0 }.count
         try need(presplit == 0 || presplit == 3, "give all three of train, valid and test, or none")
         try need(presplit == 3 || dataset != nil, "give a dataset, or train/valid/test files")
+        try need(["ed", "nd", "rw"].contains(augmentation), "augmentation '\(augmentation)' is not ed, nd or rw")
+        try need(layers >= 1 && clLayer >= 1 && clLayer <= layers, "layers must be ≥ 1 and cl_layer in 1…layers")
+        try need(dropRatio >= 0 && dropRatio < 1, "drop_ratio must be in [0, 1)")
         try need(SplitMethodParser.parse(split) != nil, "split '\(split)' is not random[:a,b,c], temporal[:a,b,c] or loo")
     }
 

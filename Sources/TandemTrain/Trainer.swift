@@ -89,6 +89,7 @@ public final class Trainer {
                 let t0 = Date()
                 var order = Array(0..<train.count)
                 rng.shuffle(&order)
+                model.beginEpoch()
                 var lossSum = 0.0, batches = 0
                 var b = 0
                 while b < order.count {
@@ -149,14 +150,15 @@ public final class Trainer {
         func embed(_ v: Variable) -> Variable { norm ? tape.l2Normalize(v) : v }
         let u = embed(model.userEmbeddings(tape, users))
         let v = embed(model.itemEmbeddings(tape, items))
+        var negs: [Int32] = []
+        let main: Variable
         switch config.loss {
         case .infonce:
-            return RetrievalLoss.inBatchSoftmax(tape, users: u, items: v, itemIds: items, temperature: config.temperature,
+            main = RetrievalLoss.inBatchSoftmax(tape, users: u, items: v, itemIds: items, temperature: config.temperature,
                                                 logQ: config.logq ? items.map { logQ[Int($0)] } : nil,
                                                 maskAccidentalHits: config.maskAccidentalHits)
         case .bpr, .bce:
             let k = config.negatives
-            var negs: [Int32] = []
             negs.reserveCapacity(users.count * k)
             for user in users {
                 let known = seen.columns(ofRow: Int(user))
@@ -168,10 +170,12 @@ public final class Trainer {
                 }
             }
             let n = embed(model.itemEmbeddings(tape, negs))
-            return config.loss == .bpr
+            main = config.loss == .bpr
                 ? RetrievalLoss.bpr(tape, users: u, positives: v, negatives: n, perUser: k, temperature: config.temperature)
                 : RetrievalLoss.bce(tape, users: u, positives: v, negatives: n, perUser: k, temperature: config.temperature)
         }
+        if let aux = model.auxiliaryLoss(tape, users: users, items: items, negatives: negs) { return main + aux }
+        return main
     }
 
     /// Binary search in a CSR row (columns are sorted).

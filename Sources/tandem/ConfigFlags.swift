@@ -23,6 +23,14 @@ struct ConfigFlags: ParsableArguments {
     @Option(name: .customLong("dropout"), help: "dropout") var dropout: String?
     @Option(name: .customLong("similarity"), help: "similarity") var similarity: String?
     @Option(name: .customLong("temperature"), help: "temperature") var temperature: String?
+    @Option(name: .customLong("layers"), help: "Propagation layers K.") var layers: String?
+    @Option(name: .customLong("graph-reg"), help: "L2 penalty on the batch's ego embeddings.") var graphReg: String?
+    @Option(name: .customLong("cl-weight"), help: "Weight λ of the contrastive view loss (sgl, simgcl, xsimgcl).") var clWeight: String?
+    @Option(name: .customLong("cl-temperature"), help: "Temperature of the contrastive view loss.") var clTemperature: String?
+    @Option(name: .customLong("noise-eps"), help: "SimGCL/XSimGCL noise magnitude ε.") var noiseEps: String?
+    @Option(name: .customLong("augmentation"), help: "SGL augmentation: ed (edge dropout), nd (node dropout), rw (random walk: edge dropout per layer).") var augmentation: String?
+    @Option(name: .customLong("drop-ratio"), help: "SGL dropout ratio ρ.") var dropRatio: String?
+    @Option(name: .customLong("cl-layer"), help: "XSimGCL: the layer contrasted with the final embeddings.") var clLayer: String?
     @Option(name: .customLong("loss"), help: "loss") var loss: String?
     @Option(name: .customLong("negatives"), help: "Sampled negatives per positive for bpr and bce.") var negatives: String?
     @Option(name: .customLong("logq"), help: "Subtract log(item sampling probability) from in-batch logits.") var logq: String?
@@ -64,6 +72,14 @@ struct ConfigFlags: ParsableArguments {
         if let v = dropout { o["dropout"] = v }
         if let v = similarity { o["similarity"] = v }
         if let v = temperature { o["temperature"] = v }
+        if let v = layers { o["layers"] = v }
+        if let v = graphReg { o["graph_reg"] = v }
+        if let v = clWeight { o["cl_weight"] = v }
+        if let v = clTemperature { o["cl_temperature"] = v }
+        if let v = noiseEps { o["noise_eps"] = v }
+        if let v = augmentation { o["augmentation"] = v }
+        if let v = dropRatio { o["drop_ratio"] = v }
+        if let v = clLayer { o["cl_layer"] = v }
         if let v = loss { o["loss"] = v }
         if let v = negatives { o["negatives"] = v }
         if let v = logq { o["logq"] = v }

@@ -1,0 +1,176 @@
+import TandemTensor
+import TandemAutograd
+import TandemData
+
+/// LightGCN (He et al., SIGIR 2020) and its contrastive family on the user–item graph.
+///
+/// Ego embeddings `E⁰` (users, then items) are propagated `K` times by the normalised adjacency,
+/// `E^{k+1} = Â E^k`, and read out as the layer mean. The contrastive variants add a view-vs-view InfoNCE on the
+/// batch's users and items (weight `clWeight`, temperature `clTemperature`):
+/// - **SGL** (Wu et al., SIGIR 2021): two graph views per epoch by edge dropout, node dropout, or random walk
+///   (a fresh edge dropout per layer), re-normalised.
+/// - **SimGCL** (Yu et al., SIGIR 2022): views by adding `ε`-scaled random unit noise, sign-aligned with each
+///   layer's output; the readout skips the ego layer, as in the paper.
+/// - **XSimGCL** (Yu et al., TKDE 2023): one perturbed pass; layer `clLayer`'s output is contrasted with the final
+///   readout, which also feeds the main loss.
+public final class GraphModel: RetrievalModel {
+    public enum Variant: Sendable, Equatable {
+        case lightGCN
+        case sgl(SGLAugmentation)
+        case simGCL
+        case xSimGCL
+    }
+
+    public enum SGLAugmentation: String, Sendable, Codable, CaseIterable { case ed, nd, rw }
+
+    public struct Settings: Sendable {
+        public var layers = 3
+        /// L2 penalty on the batch's ego embeddings (LightGCN's regulariser), per example.
+        public var regularization: Float = 1e-4
+        public var clWeight: Float = 0.1
+        public var clTemperature: Float = 0.2
+        /// SimGCL/XSimGCL noise magnitude ε.
+        public var noise: Float = 0.1
+        /// SGL dropout ratio ρ.
+        public var dropRatio: Double = 0.1
+        /// XSimGCL: the layer (1-based) contrasted with the final readout.
+        public var clLayer = 1
+        public init() {}
+    }
+
+    public let variant: Variant
+    public let settings: Settings
+    public let graph: BipartiteGraph
+    public let ego: Parameter
+    public let adjacency: CSRMatrix
+    private var views: [[CSRMatrix]] = []
+    private var cache: (tape: ObjectIdentifier, final: Variable)?
+    private var rng: RNG
+
+    public init(graph: BipartiteGraph, dim: Int, variant: Variant, settings: Settings, rng: inout RNG) {
+        self.graph = graph
+        self.variant = variant
+        self.settings = settings
+        // Xavier-normal-like initialisation as in the reference implementations.
+        ego = Parameter("graph.ego", rng.normalTensor(shape: [graph.nodes, dim], std: 0.1))
+        adjacency = graph.normalizedAdjacency()
+        self.rng = rng.split()
+    }
+
+    public var parameters: [Parameter] { [ego] }
+
+    /// SGL draws its two graph views once per epoch.
+    public func beginEpoch() {
+        guard case .sgl(let aug) = variant else { return }
+        views = (0..<2).map { _ in
+            switch aug {
+            case .ed: return Array(repeating: graph.edgeDropout(ratio: settings.dropRatio, rng: &rng), count: settings.layers)
+            case .nd: return Array(repeating: graph.nodeDropout(ratio: settings.dropRatio, rng: &rng), count: settings.layers)
+            case .rw: return (0..<settings.layers).map { _ in graph.edgeDropout(ratio: settings.dropRatio, rng: &rng) }
+            }
+        }
+    }
+
+    /// Propagates `E⁰` through one adjacency per layer; with `noise`, adds `ε · sign(E) ⊙ unit-noise` to each layer.
+    /// Returns the layer outputs `[E⁰, E¹, …, E^K]`.
+    func propagate(_ tape: Tape, adjacency layersAdj: [CSRMatrix], noise: Float?) -> [Variable] {
+        var outputs = [tape.parameter(ego)]
+        for k in 0..<settings.layers {
+            var e = tape.sparseMatmul(layersAdj[k], outputs[k], transposed: layersAdj[k])  // symmetric
+            if let eps = noise { e = e + tape.constant(signAlignedNoise(e.value, eps: eps)) }
+            outputs.append(e)
+        }
+        return outputs
+    }
+
+    /// `ε · sign(x) ⊙ r/‖r‖` with `r` uniform in [0, 1)^d per row (SimGCL's perturbation); a constant on the tape.
+    func signAlignedNoise(_ x: Tensor, eps: Float) -> Tensor {
+        var out = Tensor(zeros: x.shape)
+        let d = x.cols
+        for i in 0..<x.rows {
+            var norm: Float = 0
+            for j in 0..<d { let r = rng.uniform(); out.data[i * d + j] = r; norm += r * r }
+            let scale = eps / max(norm.squareRoot(), 1e-12)
+            for j in 0..<d {
+                let v = x.data[i * d + j]
+                out.data[i * d + j] *= scale * (v > 0 ? 1 : v < 0 ? -1 : 0)
+            }
+        }
+        return out
+    }
+
+    func readout(_ tape: Tape, _ layers: [Variable], skipEgo: Bool) -> Variable {
+        let used = skipEgo ? Array(layers.dropFirst()) : layers
+        var sum = used[0]
+        for l in used.dropFirst() { sum = sum + l }
+        return tape.scale(sum, 1 / Float(used.count))
+    }
+
+    /// The readout used by the main loss and by evaluation (cached per tape).
+    func final(_ tape: Tape) -> Variable {
+        if let cache, cache.tape == ObjectIdentifier(tape) { return cache.final }
+        let adj = Array(repeating: adjacency, count: settings.layers)
+        let out: Variable
+        switch variant {
+        case .lightGCN, .sgl:
+            out = readout(tape, propagate(tape, adjacency: adj, noise: nil), skipEgo: false)
+        case .simGCL:
+            out = readout(tape, propagate(tape, adjacency: adj, noise: nil), skipEgo: true)
+        case .xSimGCL:
+            let layers = propagate(tape, adjacency: adj, noise: tape.isTraining ? settings.noise : nil)
+            out = readout(tape, layers, skipEgo: true)
+            if tape.isTraining { xLayer = (ObjectIdentifier(tape), layers[settings.clLayer]) }
+        }
+        cache = (ObjectIdentifier(tape), out)
+        return out
+    }
+
+    private var xLayer: (tape: ObjectIdentifier, layer: Variable)?
+
+    public func userEmbeddings(_ tape: Tape, _ ids: [Int32]) -> Variable { tape.gatherRows(final(tape), ids) }
+    public func itemEmbeddings(_ tape: Tape, _ ids: [Int32]) -> Variable {
+        let offset = Int32(graph.users)
+        return tape.gatherRows(final(tape), ids.map { $0 + offset })
+    }
+
+    /// The L2 regulariser on the batch's ego embeddings, plus the variant's contrastive loss.
+    public func auxiliaryLoss(_ tape: Tape, users: [Int32], items: [Int32], negatives: [Int32]) -> Variable? {
+        let offset = Int32(graph.users)
+        var terms: [Variable] = []
+        if settings.regularization > 0 {
+            let rows = users + items.map { $0 + offset } + negatives.map { $0 + offset }
+            let e = tape.embedding(ego, rows: rows)
+            terms.append(tape.scale(tape.sum(e * e), settings.regularization / (2 * Float(users.count))))
+        }
+        let uniqueUsers = Array(Set(users)).sorted(), uniqueItems = Array(Set(items)).sorted().map { $0 + offset }
+        func contrast(_ a: Variable, _ b: Variable) -> Variable {
+            let za = tape.l2Normalize(tape.gatherRows(a, uniqueUsers)), zb = tape.l2Normalize(tape.gatherRows(b, uniqueUsers))
+            let ia = tape.l2Normalize(tape.gatherRows(a, uniqueItems)), ib = tape.l2Normalize(tape.gatherRows(b, uniqueItems))
+            let lu = RetrievalLoss.inBatchSoftmax(tape, users: za, items: zb, itemIds: uniqueUsers, temperature: settings.clTemperature,
+                                                  maskAccidentalHits: false)
+            let li = RetrievalLoss.inBatchSoftmax(tape, users: ia, items: ib, itemIds: uniqueItems, temperature: settings.clTemperature,
+                                                  maskAccidentalHits: false)
+            return tape.scale(lu + li, settings.clWeight)
+        }
+        switch variant {
+        case .lightGCN:
+            break
+        case .sgl:
+            if views.isEmpty { beginEpoch() }
+            let v1 = readout(tape, propagate(tape, adjacency: views[0], noise: nil), skipEgo: false)
+            let v2 = readout(tape, propagate(tape, adjacency: views[1], noise: nil), skipEgo: false)
+            terms.append(contrast(v1, v2))
+        case .simGCL:
+            let adj = Array(repeating: adjacency, count: settings.layers)
+            let v1 = readout(tape, propagate(tape, adjacency: adj, noise: settings.noise), skipEgo: true)
+            let v2 = readout(tape, propagate(tape, adjacency: adj, noise: settings.noise), skipEgo: true)
+            terms.append(contrast(v1, v2))
+        case .xSimGCL:
+            let fin = final(tape)
+            if let x = xLayer, x.tape == ObjectIdentifier(tape) { terms.append(contrast(fin, x.layer)) }
+        }
+        guard var total = terms.first else { return nil }
+        for t in terms.dropFirst() { total = total + t }
+        return total
+    }
+}
