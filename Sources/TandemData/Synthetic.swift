@@ -22,6 +22,28 @@ public struct SyntheticConfig: Sendable {
     }
 }
 
+extension SyntheticConfig {
+    /// Parses `synthetic[:users=N,items=N,interactions=N,clusters=N,seed=N]` (the `dataset` setting); nil if malformed.
+    public init?(parsing s: String) {
+        self.init()
+        let parts = s.split(separator: ":", maxSplits: 1)
+        guard parts.first == "synthetic" else { return nil }
+        guard parts.count == 2 else { return }
+        for kv in parts[1].split(separator: ",") {
+            let pair = kv.split(separator: "=")
+            guard pair.count == 2, let v = Int(pair[1]), v > 0 else { return nil }
+            switch pair[0] {
+            case "users": users = v
+            case "items": items = v
+            case "interactions": interactions = v
+            case "clusters": clusters = v
+            case "seed": seed = UInt64(v)
+            default: return nil
+            }
+        }
+    }
+}
+
 public struct SyntheticData: Sendable {
     public let log: InteractionLog
     public let userCluster: [Int]

@@ -84,7 +84,7 @@ public final class GraphModel: RetrievalModel {
     }
 
     /// `ε · sign(x) ⊙ r/‖r‖` with `r` uniform in [0, 1)^d per row (SimGCL's perturbation); a constant on the tape.
-    func signAlignedNoise(_ x: Tensor, eps: Float) -> Tensor {
+    public func signAlignedNoise(_ x: Tensor, eps: Float) -> Tensor {
         var out = Tensor(zeros: x.shape)
         let d = x.cols
         for i in 0..<x.rows {

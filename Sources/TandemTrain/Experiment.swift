@@ -15,6 +15,10 @@ extension TrainConfig {
         let method = SplitMethod(parsing: split)!
         let feedback = FeedbackOptions(ratingThreshold: ratingThreshold, userCore: userCore, itemCore: itemCore)
         let splitSeed = self.splitSeed ?? seed
+        if name == "synthetic" || name.hasPrefix("synthetic:") {
+            return try SyntheticConfig(parsing: name).map { SyntheticData($0).dataset(split: method, seed: splitSeed) }
+                ?? { throw ConfigError("dataset '\(name)': expected synthetic[:users=N,items=N,interactions=N,clusters=N,seed=N]") }()
+        }
         if let known = KnownDataset(rawValue: name) {
             let dir = try DatasetFetcher.fetch(known, cacheRoot: dataDir ?? KnownDataset.cacheRoot, log: log)
             return try Dataset.loadAtomic(directory: dir, name: known.rawValue, feedback: feedback, split: method, seed: splitSeed,

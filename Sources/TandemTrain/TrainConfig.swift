@@ -5,6 +5,7 @@ import TandemAutograd
 public enum ModelKind: String, Codable, CaseIterable, Sendable {
     case pop, mf
     case twoTower = "two-tower"
+    /// Graph recall. `sgl` and `simgcl` are experimental: their view-vs-view loss collapses training today.
     case lightgcn, sgl, simgcl, xsimgcl
 
     public var isGraph: Bool { [.lightgcn, .sgl, .simgcl, .xsimgcl].contains(self) }

@@ -236,12 +236,12 @@ struct Bench: ParsableCommand {
                      b, d, b, g.raw, g.tape, g.tape / g.raw))
         let sq = Benchmarks.gemm(m: 1024, k: 1024, n: 1024)
         print(String(format: "gemm 1024×1024×1024: raw %.1f GFLOP/s, tape fwd+bwd %.1f GFLOP/s, ratio %.2f", sq.raw, sq.tape, sq.tape / sq.raw))
-        for model in [ModelKind.mf, .twoTower] {
+        for model in [ModelKind.mf, .twoTower, .lightgcn, .xsimgcl] {
             var cfg = TrainConfig.defaults(for: model)
             cfg.seed = base.seed
             let rate = reportingErrors { try Benchmarks.trainingThroughput(cfg, dataset: ds, epochs: epochs) }
-            print(String(format: "train %@ (batch %d, dim %d, %@ τ=%.2f): %.0f examples/s", model.rawValue, cfg.batchSize, cfg.embeddingDim,
-                         cfg.similarity.rawValue, cfg.temperature, rate))
+            print(String(format: "train %@ (batch %d, dim %d, %@ %@): %.0f examples/s, %.2f s/epoch", model.rawValue, cfg.batchSize,
+                         cfg.embeddingDim, cfg.loss.rawValue, cfg.similarity.rawValue, rate, Double(ds.split.train.count) / rate))
         }
         let s = Benchmarks.evaluationSeconds(dataset: ds, dim: d)
         print(String(format: "full-ranking evaluation, %d users × %d items, K ≤ 50: %.1f ms", ds.numUsers, ds.numItems, s * 1000))

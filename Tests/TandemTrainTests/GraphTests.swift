@@ -1,0 +1,92 @@
+import Testing
+import Foundation
+import TandemTensor
+import TandemAutograd
+import TandemData
+import TandemModels
+import TandemTrain
+
+@Suite struct GraphTests {
+    /// Users {0, 1}, items {0, 1}: edges u0–i0, u0–i1, u1–i0. Degrees: u0 2, u1 1, i0 2, i1 1.
+    func tiny() -> BipartiteGraph {
+        BipartiteGraph(train: Interactions(users: [0, 0, 1, 0], items: [0, 1, 0, 0]), users: 2, items: 2)
+    }
+
+    @Test func normalisedAdjacencyByHand() {
+        let a = tiny().normalizedAdjacency().toDense()
+        // Node order: u0, u1, i0 (2), i1 (3). Â[u, i] = 1/√(d_u d_i); the repeated edge counts once.
+        #expect(abs(a[0, 2] - 0.5) < 1e-6 && abs(a[0, 3] - 1 / 2.0.squareRoot().float) < 1e-6)
+        #expect(abs(a[1, 2] - 1 / 2.0.squareRoot().float) < 1e-6 && a[1, 3] == 0)
+        #expect(a == a.transposed())
+        #expect(a[0, 1] == 0 && a[2, 3] == 0)  // bipartite: no user–user or item–item entries
+    }
+
+    @Test func dropoutViewsRenormalise() {
+        let g = BipartiteGraph(train: SyntheticData(SyntheticConfig(users: 200, items: 100, interactions: 3000)).log.interactions,
+                               users: 200, items: 100)
+        var rng = RNG(seed: 1)
+        let ed = g.edgeDropout(ratio: 0.3, rng: &rng)
+        let kept = Double(ed.nonZeros) / Double(2 * g.edgeUsers.count)
+        #expect(abs(kept - 0.7) < 0.03)
+        // Every kept entry is 1/√(d_u d_i) in the thinned graph.
+        var degree = [Float](repeating: 0, count: g.nodes)
+        for r in 0..<ed.rows { degree[r] = Float(ed.columns(ofRow: r).count) }
+        for r in 0..<ed.rows {
+            for p in ed.rowPointers[r]..<ed.rowPointers[r + 1] {
+                #expect(abs(ed.values[p] - 1 / (degree[r] * degree[Int(ed.columnIndices[p])]).squareRoot()) < 1e-5)
+            }
+        }
+        let nd = g.nodeDropout(ratio: 0.2, rng: &rng)
+        #expect(nd.nonZeros < ed.nonZeros + Int(0.2 * Double(2 * g.edgeUsers.count)))
+    }
+
+    @Test func simGCLNoiseHasNormEpsAndFollowsSigns() {
+        var rng = RNG(seed: 2)
+        let model = GraphModel(graph: tiny(), dim: 4, variant: .simGCL, settings: .init(), rng: &rng)
+        let x = Tensor([[1, -2, 0.5, -0.1], [-1, 1, -1, 1]])
+        let n = model.signAlignedNoise(x, eps: 0.1)
+        for i in 0..<2 {
+            let row = n.row(i)
+            #expect(abs(row.map { $0 * $0 }.reduce(0, +).squareRoot() - 0.1) < 1e-5)
+            for j in 0..<4 { #expect(row[j] * x[i, j] >= 0) }
+        }
+    }
+
+    /// The whole LightGCN forward (3 propagations, layer mean, gather) has the gradient finite differences give.
+    @Test func lightGCNEmbeddingGradientMatchesFiniteDifferences() throws {
+        var rng = RNG(seed: 3)
+        var settings = GraphModel.Settings()
+        settings.regularization = 0
+        let model = GraphModel(graph: tiny(), dim: 3, variant: .lightGCN, settings: settings, rng: &rng)
+        func loss() -> (Tape, Variable) {
+            let tape = Tape()
+            let u = model.userEmbeddings(tape, [0, 1]), v = model.itemEmbeddings(tape, [1, 0])
+            return (tape, tape.sum(tape.softplus(tape.rowDot(u, v))))
+        }
+        let (tape, l) = loss()
+        let g = tape.backward(l).dense[ObjectIdentifier(model.ego)]!
+        let h: Float = 1e-2
+        for k in 0..<model.ego.value.count {
+            let orig = model.ego.value.data[k]
+            model.ego.value.data[k] = orig + h; let fp = Double(loss().1.value.data[0])
+            model.ego.value.data[k] = orig - h; let fm = Double(loss().1.value.data[0])
+            model.ego.value.data[k] = orig
+            #expect(abs((fp - fm) / Double(2 * h) - Double(g.data[k])) < 2e-3)
+        }
+    }
+
+    /// LightGCN and XSimGCL learn the planted clusters: far better than popularity on held-out items.
+    /// SGL and SimGCL are left out on purpose: their view-vs-view loss currently collapses training on this data
+    /// (recall below popularity even at λ = 0.01); see the graph issue's note. Add them back when fixed.
+    @Test(arguments: [ModelKind.lightgcn, .xsimgcl]) func graphModelsBeatPopularity(model: ModelKind) throws {
+        let ds = SyntheticData(SyntheticConfig(users: 300, items: 120, interactions: 6000, clusters: 4, seed: 3)).dataset()
+        var c = try TrainConfig.resolve(overrides: ["model": model.rawValue])
+        c.epochs = 10; c.batchSize = 512; c.learningRate = 0.01; c.embeddingDim = 16; c.ks = [10, 20]; c.layers = 2; c.clLayer = 1
+        let popConfig = try TrainConfig.resolve(overrides: ["model": "pop", "ks": "[10, 20]"])
+        let pop = try Trainer(config: popConfig, dataset: ds, log: { _ in }).run()
+        let r = try Trainer(config: c, dataset: ds, log: { _ in }).run()
+        #expect(r.test["recall@20"]! > pop.test["recall@20"]! * 1.3, "\(model): \(r.test["recall@20"]!) vs pop \(pop.test["recall@20"]!)")
+    }
+}
+
+extension Double { var float: Float { Float(self) } }
