@@ -33,12 +33,19 @@ public enum TopK {
                 if worse(heap[i], heap[p]) { heap.swapAt(i, p); i = p } else { return }
             }
         }
+        // Once the heap is full, a score at or below the current worst can never enter: indices only grow, so an
+        // equal score loses the tie. That one comparison rejects almost every item of a long row.
+        var threshold = -Float.infinity
         for j in 0..<n {
             let s = scores[j]
-            if s == -Float.infinity || s.isNaN { continue }
+            if s <= threshold || s == -Float.infinity || s.isNaN { continue }
             let jj = Int32(j)
-            if heap.count < kk { heap.append(jj); siftUp(heap.count - 1) } else if worse(heap[0], jj) {
+            if heap.count < kk {
+                heap.append(jj); siftUp(heap.count - 1)
+                if heap.count == kk { threshold = scores[Int(heap[0])] }
+            } else if worse(heap[0], jj) {
                 heap[0] = jj; siftDown(0)
+                threshold = scores[Int(heap[0])]
             }
         }
         return heap.sorted { worse($1, $0) }

@@ -5,7 +5,7 @@ import TandemAutograd
 public enum ModelKind: String, Codable, CaseIterable, Sendable {
     case pop, mf
     case twoTower = "two-tower"
-    /// Graph recall. `sgl` and `simgcl` are experimental: their view-vs-view loss collapses training today.
+    /// Graph recall. `sgl` and `simgcl` are experimental: their defaults (the papers' λ) are not tuned for our data yet.
     case lightgcn, sgl, simgcl, xsimgcl
 
     public var isGraph: Bool { [.lightgcn, .sgl, .simgcl, .xsimgcl].contains(self) }

@@ -43,6 +43,17 @@ import TandemTensor
         #expect(TopK.select(s, k: 0) == [])
     }
 
+    @Test func topKAgreesWithAFullSortOnRowsWithManyTies() {
+        var rng = RNG(seed: 8)
+        for _ in 0..<50 {
+            let n = 1 + rng.int(below: 300), k = 1 + rng.int(below: 40)
+            let s = (0..<n).map { _ in Float(rng.int(below: 7)) - (rng.uniform() < 0.1 ? Float.infinity : 0) }
+            let expected = s.indices.filter { s[$0] != -.infinity }
+                .sorted { s[$0] > s[$1] || (s[$0] == s[$1] && $0 < $1) }.prefix(k).map { Int32($0) }
+            #expect(TopK.select(s, k: k) == Array(expected))
+        }
+    }
+
     @Test func rngIsDeterministicAndShuffleIsAPermutation() {
         var a = RNG(seed: 5), b = RNG(seed: 5)
         #expect((0..<10).map { _ in a.next() } == (0..<10).map { _ in b.next() })
