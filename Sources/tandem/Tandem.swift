@@ -5,13 +5,14 @@ import TandemData
 import TandemTrain
 import TandemModels
 import TandemEval
+import TandemIndex
 
 @main
 struct Tandem: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tandem",
         abstract: "Train, evaluate and export contrastive retrieval models for recommender systems.",
-        subcommands: [Train.self, Compare.self, Eval.self, Export.self, DataCommand.self, Bench.self]
+        subcommands: [Train.self, Compare.self, Eval.self, Export.self, DataCommand.self, IndexCommand.self, Bench.self]
     )
 
     static func main() {
@@ -245,5 +246,68 @@ struct Bench: ParsableCommand {
         }
         let s = Benchmarks.evaluationSeconds(dataset: ds, dim: d)
         print(String(format: "full-ranking evaluation, %d users × %d items, K ≤ 50: %.1f ms", ds.numUsers, ds.numItems, s * 1000))
+    }
+}
+
+struct IndexCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "index", abstract: "Build and measure nearest-item indexes.",
+                                                    subcommands: [Build.self, Measure.self])
+
+    /// Recall@10 against exact search and queries per second, printed for a built index.
+    static func report(_ index: VectorIndex, exact: ExactIndex, queries: Tensor, buildSeconds: Double, label: String) {
+        let t0 = Date()
+        let approx = index.search(queries, k: 10)
+        let seconds = Date().timeIntervalSince(t0)
+        let truth = exact.search(queries, k: 10)
+        print(String(format: "%@: %d vectors × %d, built in %.2fs; recall@10 vs exact %.4f over %d queries; %.0f queries/s",
+                     label, index.count, index.dimension, buildSeconds, recallAgainstExact(approx, truth, k: 10), queries.rows,
+                     Double(queries.rows) / max(seconds, 1e-9)))
+    }
+
+    struct Build: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Index a saved model's item embeddings (written next to the model) and report recall@10 against exact search, with the users as queries.")
+        @Option(help: "Model directory written by `tandem train --output`.") var modelDir: String
+        @Option(help: "Index description: Flat, or HNSW<M>[,efConstruction=N][,efSearch=N].") var factory = "HNSW32"
+
+        func run() throws {
+            let spec = reportingErrors { try IndexSpec(parsing: factory) }
+            let (cfg, ds, model) = reportingErrors { try ModelStore.load(from: modelDir) }
+            guard let model else { fail("model '\(cfg.model.rawValue)' has no embeddings to index") }
+            let metric: IndexMetric = cfg.similarity == .cosine ? .cosine : .innerProduct
+            let items = model.allEmbeddings(users: false, count: ds.numItems, normalize: false)
+            let users = model.allEmbeddings(users: true, count: ds.numUsers, normalize: false)
+            let t0 = Date()
+            let index = reportingErrors { try spec.build(items, metric: metric) }
+            let buildSeconds = Date().timeIntervalSince(t0)
+            let path = modelDir + (spec.kind == .flat ? "/index.flat" : "/index.hnsw")
+            reportingErrors { try index.save(to: path) }
+            let bytes = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+            IndexCommand.report(index, exact: ExactIndex(items, metric: metric), queries: users, buildSeconds: buildSeconds, label: spec.description)
+            print("wrote \(path) (\(bytes / 1024) KiB)")
+        }
+    }
+
+    struct Measure: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "bench",
+            abstract: "Build an index over random clustered vectors and report build time, size, recall@10 against exact, queries/s.")
+        @Option(help: "Number of item vectors.") var items = 100_000
+        @Option(help: "Dimension.") var dim = 64
+        @Option(help: "Number of queries.") var queries = 2000
+        @Option(help: "Index description.") var factory = "HNSW32"
+        @Option(help: "ip or cosine.") var metric = "cosine"
+
+        func run() throws {
+            let spec = reportingErrors { try IndexSpec(parsing: factory) }
+            guard let m = IndexMetric(rawValue: metric) else { fail("metric '\(metric)' is not ip or cosine") }
+            var rng = RNG(seed: 7)
+            let centers = rng.normalTensor(shape: [256, dim], std: 1)
+            var x = Tensor(zeros: [items, dim])
+            for i in 0..<items { let c = rng.int(below: 256); for j in 0..<dim { x[i, j] = centers[c, j] + 0.5 * rng.normal() } }
+            let q = rng.normalTensor(shape: [queries, dim], std: 1)
+            let t0 = Date()
+            let index = reportingErrors { try spec.build(x, metric: m) }
+            IndexCommand.report(index, exact: ExactIndex(x, metric: m), queries: q, buildSeconds: Date().timeIntervalSince(t0), label: spec.description)
+        }
     }
 }

@@ -1,0 +1,45 @@
+import Testing
+import Foundation
+import TandemTensor
+import TandemIndex
+
+@Suite struct IndexTests {
+    @Test func factoryStrings() throws {
+        #expect(try IndexSpec(parsing: "Flat").kind == .flat)
+        let h = try IndexSpec(parsing: "HNSW16,efSearch=128")
+        #expect(h.kind == .hnsw(m: 16) && h.efSearch == 128 && h.efConstruction == 200)
+        for bad in ["IVF1024,Flat", "HNSW", "HNSW32,efSearch=0", "HNSW32,ef=5", "Flat,efSearch=10", ""] {
+            #expect(throws: IndexError.self, "\(bad)") { try IndexSpec(parsing: bad) }
+        }
+        do { _ = try IndexSpec(parsing: "HNSW32,efSerch=10") } catch let e as IndexError { #expect(e.description.contains("efSerch")) }
+    }
+
+    @Test func exactIndexIsExactWithTiesToLowerIds() {
+        let items = Tensor([[1, 0], [0, 1], [1, 0], [0.5, 0.5]])
+        let r = ExactIndex(items).search(Tensor([[1, 0]]), k: 3)[0]
+        #expect(r.ids == [0, 2, 3] && r.scores == [1, 1, 0.5])
+        let cos = ExactIndex(Tensor([[10, 0], [0, 1], [3, 3]]), metric: .cosine).search(Tensor([[1, 1]]), k: 1)[0]
+        #expect(cos.ids == [2] && abs(cos.scores[0] - 1) < 1e-6)
+    }
+
+    /// HNSW finds what exact search finds on clustered data, and survives a save/load round trip.
+    @Test func hnswRecallAgainstExactAndRoundTrip() throws {
+        var rng = RNG(seed: 1)
+        let n = 3000, d = 16
+        let centers = rng.normalTensor(shape: [20, d], std: 1)
+        var items = Tensor(zeros: [n, d])
+        for i in 0..<n { for j in 0..<d { items[i, j] = centers[i % 20, j] + 0.3 * rng.normal() } }
+        let queries = rng.normalTensor(shape: [200, d], std: 1)
+        let exact = ExactIndex(items, metric: .cosine).search(queries, k: 10)
+        let hnsw = try HNSWIndex(items, metric: .cosine, m: 16, efConstruction: 100, efSearch: 64)
+        #expect(hnsw.count == n)
+        let approx = hnsw.search(queries, k: 10)
+        #expect(recallAgainstExact(approx, exact, k: 10) > 0.95)
+        #expect(zip(approx[0].scores, approx[0].scores.dropFirst()).allSatisfy { $0 >= $1 })  // best first
+        let path = NSTemporaryDirectory() + "tandem-hnsw-\(UUID().uuidString)"
+        try hnsw.save(to: path)
+        let loaded = try HNSWIndex(loading: path, dimension: d, metric: .cosine)
+        #expect(loaded.search(queries, k: 10) == approx)
+        #expect(throws: IndexError.self) { try HNSWIndex(loading: path + ".missing", dimension: d, metric: .cosine) }
+    }
+}
