@@ -11,6 +11,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
     ],
     targets: [
         // OpenBLAS through pkg-config; every dense matrix product goes through cblas_sgemm.
@@ -34,13 +35,21 @@ let package = Package(
             dependencies: ["TandemTensor", "TandemAutograd", "TandemData", "TandemModels", "TandemEval",
                            .product(name: "Yams", package: "Yams")]
         ),
+        // The only module that imports Hummingbird.
+        .target(
+            name: "TandemServe",
+            dependencies: ["TandemTensor", "TandemAutograd", "TandemData", "TandemModels", "TandemTrain", "TandemIndex",
+                           .product(name: "Hummingbird", package: "hummingbird")]
+        ),
         .executableTarget(
             name: "tandem",
-            dependencies: ["TandemTrain", "TandemData", "TandemEval", "TandemModels", "TandemTensor", "TandemIndex",
+            dependencies: ["TandemTrain", "TandemData", "TandemEval", "TandemModels", "TandemTensor", "TandemIndex", "TandemServe",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .testTarget(name: "TandemTensorTests", dependencies: ["TandemTensor"]),
         .testTarget(name: "TandemIndexTests", dependencies: ["TandemIndex", "TandemTensor"]),
+        .testTarget(name: "TandemServeTests", dependencies: ["TandemServe", "TandemTrain", "TandemData", "TandemTensor",
+                                                            .product(name: "HummingbirdTesting", package: "hummingbird")]),
         .testTarget(name: "TandemAutogradTests", dependencies: ["TandemAutograd", "TandemTensor"]),
         .testTarget(name: "TandemDataTests", dependencies: ["TandemData", "TandemTensor"]),
         .testTarget(name: "TandemEvalTests", dependencies: ["TandemEval", "TandemTensor"]),

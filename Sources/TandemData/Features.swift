@@ -13,6 +13,17 @@ public struct FeatureField: Sendable {
     public let values: [Int32]
     /// Numeric: one standardised value per entity (0 for missing).
     public let numbers: [Float]
+    /// Numeric: the mean and standard deviation used to standardise (to embed new entities the same way).
+    public var numericMean: Float = 0
+    public var numericStd: Float = 1
+    /// Categorical/multi-hot: tokens were cut to this many leading characters (e.g. a zip prefix).
+    public var prefixLength: Int?
+
+    /// The category index of a raw token as this field stores it (0 when unknown).
+    public func categoryIndex(of token: String) -> Int32 {
+        let t = prefixLength.map { String(token.prefix($0)) } ?? token
+        return vocabulary.lookup(t).map { $0 + 1 } ?? 0
+    }
 
     /// Number of embedding rows a categorical or multi-hot field needs (vocabulary plus the missing slot).
     public var cardinality: Int { vocabulary.count + 1 }
@@ -79,7 +90,9 @@ public struct FeatureSet: Sendable {
                     let s = clip(Substring(table.columns[c][r]))
                     return s.isEmpty ? 0 : vocab.insert(s) + 1
                 }
-                fields.append(.categorical(spec.name, vocabulary: vocab, categories: cats))
+                var field = FeatureField.categorical(spec.name, vocabulary: vocab, categories: cats)
+                field.prefixLength = spec.prefixLength
+                fields.append(field)
             case .multiHot:
                 var vocab = IdMap()
                 var offsets = [0], values: [Int32] = []
@@ -89,14 +102,18 @@ public struct FeatureSet: Sendable {
                     }
                     offsets.append(values.count)
                 }
-                fields.append(.multiHot(spec.name, vocabulary: vocab, offsets: offsets, values: values))
+                var field = FeatureField.multiHot(spec.name, vocabulary: vocab, offsets: offsets, values: values)
+                field.prefixLength = spec.prefixLength
+                fields.append(field)
             case .numeric:
                 let raw = try table.floats(spec.name)
                 let present = rowOf.filter { $0 >= 0 }.map { raw[$0] }
                 let mean = present.isEmpty ? 0 : present.reduce(0, +) / Float(present.count)
                 let variance = present.isEmpty ? 0 : present.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Float(present.count)
                 let std = variance > 0 ? variance.squareRoot() : 1
-                fields.append(.numeric(spec.name, numbers: rowOf.map { $0 >= 0 ? (raw[$0] - mean) / std : 0 }))
+                var field = FeatureField.numeric(spec.name, numbers: rowOf.map { $0 >= 0 ? (raw[$0] - mean) / std : 0 })
+                field.numericMean = mean; field.numericStd = std
+                fields.append(field)
             }
         }
         return FeatureSet(fields: fields, entityCount: ids.count)

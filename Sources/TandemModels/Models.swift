@@ -81,6 +81,29 @@ public final class Tower {
 
     public var parameters: [Parameter] { [idTable].compactMap { $0 } + fieldTables.compactMap { $0 } + (mlp?.parameters ?? []) }
 
+    /// Embeds one entity that has no id row (cold start) from raw feature values: tokens for categorical and
+    /// multi-hot fields, a number for numeric ones. The id part is zero; unknown tokens use the missing slot.
+    public func coldStart(_ tape: Tape, features: [String: [String]]) -> Variable {
+        var parts: [Variable] = []
+        if let idTable { parts.append(tape.constant(Tensor(zeros: [1, idTable.value.cols]))) }
+        for (f, table) in zip(fields, fieldTables) {
+            let raw = features[f.name] ?? []
+            switch f.kind {
+            case .categorical:
+                parts.append(tape.embedding(table!, rows: [raw.first.map { f.categoryIndex(of: $0) } ?? 0]))
+            case .multiHot:
+                let ids = raw.map { f.categoryIndex(of: $0) }.filter { $0 > 0 }
+                parts.append(ids.isEmpty ? tape.constant(Tensor(zeros: [1, table!.value.cols]))
+                                         : tape.segmentReduce(tape.embedding(table!, rows: ids), offsets: [0, ids.count], mean: true))
+            case .numeric:
+                let v = raw.first.flatMap { Float($0) }.map { ($0 - f.numericMean) / f.numericStd } ?? 0
+                parts.append(tape.constant(Tensor(shape: [1, 1], data: [v])))
+            }
+        }
+        let x = parts.count == 1 ? parts[0] : tape.concatColumns(parts)
+        return mlp.map { $0(tape, x) } ?? x
+    }
+
     public func callAsFunction(_ tape: Tape, _ ids: [Int32]) -> Variable {
         var parts: [Variable] = []
         if let idTable { parts.append(tape.embedding(idTable, rows: ids)) }

@@ -6,18 +6,24 @@ import TandemTrain
 import TandemModels
 import TandemEval
 import TandemIndex
+import TandemServe
 
 @main
-struct Tandem: ParsableCommand {
+struct Tandem: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tandem",
         abstract: "Train, evaluate and export contrastive retrieval models for recommender systems.",
-        subcommands: [Train.self, Compare.self, Eval.self, Export.self, DataCommand.self, IndexCommand.self, Bench.self]
+        subcommands: [Train.self, Compare.self, Eval.self, Export.self, DataCommand.self, IndexCommand.self, Serve.self, Bench.self]
     )
 
-    static func main() {
+    static func main() async {
         setvbuf(stdout, nil, _IOLBF, 0)  // progress lines appear as they happen, also when piped to a file
-        main(nil)
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? AsyncParsableCommand { try await asyncCommand.run() } else { try command.run() }
+        } catch {
+            exit(withError: error)
+        }
     }
 }
 
@@ -290,7 +296,7 @@ struct IndexCommand: ParsableCommand {
 
     struct Measure: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "bench",
-            abstract: "Build an index over random clustered vectors and report build time, size, recall@10 against exact, queries/s.")
+            abstract: "Build an index over clustered random vectors; report build time, recall@10 against exact on held-out queries, queries/s.")
         @Option(help: "Number of item vectors.") var items = 100_000
         @Option(help: "Dimension.") var dim = 64
         @Option(help: "Number of queries.") var queries = 2000
@@ -302,12 +308,32 @@ struct IndexCommand: ParsableCommand {
             guard let m = IndexMetric(rawValue: metric) else { fail("metric '\(metric)' is not ip or cosine") }
             var rng = RNG(seed: 7)
             let centers = rng.normalTensor(shape: [256, dim], std: 1)
-            var x = Tensor(zeros: [items, dim])
-            for i in 0..<items { let c = rng.int(below: 256); for j in 0..<dim { x[i, j] = centers[c, j] + 0.5 * rng.normal() } }
-            let q = rng.normalTensor(shape: [queries, dim], std: 1)
+            // Items and held-out queries from the same 256 clusters (queries are not in the index).
+            func draw(_ n: Int) -> Tensor {
+                var x = Tensor(zeros: [n, dim])
+                for i in 0..<n { let c = rng.int(below: 256); for j in 0..<dim { x[i, j] = centers[c, j] + 0.5 * rng.normal() } }
+                return x
+            }
+            let x = draw(items), q = draw(queries)
             let t0 = Date()
             let index = reportingErrors { try spec.build(x, metric: m) }
             IndexCommand.report(index, exact: ExactIndex(x, metric: m), queries: q, buildSeconds: Date().timeIntervalSince(t0), label: spec.description)
         }
+    }
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Serve a saved model over HTTP: /v1/recommend, /v1/similar-items, /v1/score, /healthz, /readyz, /admin/reload.")
+    @Option(help: "Model directory written by `tandem train --output`.") var modelDir: String
+    @Option(help: "Index description: Flat (exact) or HNSW<M>[,efSearch=N].") var factory = "Flat"
+    @Option(help: "Address to listen on.") var host = "127.0.0.1"
+    @Option(help: "Port.") var port = 8080
+
+    func run() async throws {
+        let backend = ServingBackend(modelDirectory: modelDir, factory: factory)
+        let m = reportingErrors { try backend.reload() }
+        print("serving \(m.version): \(m.userIds.count) users, \(m.itemIds.count) items, index \(factory), on http://\(host):\(port)")
+        try await buildApplication(backend, host: host, port: port).runService()
     }
 }

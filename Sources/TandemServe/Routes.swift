@@ -1,0 +1,95 @@
+import Foundation
+import Hummingbird
+
+/// Largest request body accepted (larger bodies get 413).
+public let maxRequestBytes = 1 << 20
+
+private let encoder: JSONEncoder = {
+    let e = JSONEncoder()
+    e.keyEncodingStrategy = .convertToSnakeCase
+    e.outputFormatting = [.sortedKeys]
+    return e
+}()
+
+private let decoder: JSONDecoder = {
+    let d = JSONDecoder()
+    d.keyDecodingStrategy = .convertFromSnakeCase
+    return d
+}()
+
+/// A JSON response with snake_case keys.
+func json<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) throws -> Response {
+    let data = try encoder.encode(value)
+    return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+}
+
+/// Decodes a JSON body, turning every decoding failure into a 400 that says which field is wrong.
+func decodeBody<T: Decodable>(_ type: T.Type, _ request: Request) async throws -> T {
+    let buffer = try await request.body.collect(upTo: maxRequestBytes)
+    do {
+        return try decoder.decode(T.self, from: Data(buffer: buffer))
+    } catch let DecodingError.keyNotFound(key, ctx) {
+        throw HTTPError(.badRequest, message: "missing field '\(path(ctx.codingPath + [key]))'")
+    } catch let DecodingError.typeMismatch(type, ctx) {
+        throw HTTPError(.badRequest, message: "field '\(path(ctx.codingPath))' must be \(type)")
+    } catch let DecodingError.valueNotFound(type, ctx) {
+        throw HTTPError(.badRequest, message: "field '\(path(ctx.codingPath))' must be \(type), not null")
+    } catch {
+        throw HTTPError(.badRequest, message: "body is not valid JSON for this endpoint")
+    }
+}
+
+private func path(_ keys: [CodingKey]) -> String {
+    keys.map { k in k.intValue.map { "[\($0)]" } ?? TrainCase.snake(k.stringValue) }.joined(separator: ".")
+}
+
+enum TrainCase {
+    static func snake(_ s: String) -> String {
+        var out = ""
+        for ch in s { if ch.isUppercase { out += "_" + ch.lowercased() } else { out.append(ch) } }
+        return out
+    }
+}
+
+/// Runs a backend call, mapping `ServingError` to an HTTP error with a JSON body.
+func serving<T>(_ body: () throws -> T) throws -> T {
+    do { return try body() } catch let e as ServingError {
+        throw HTTPError(HTTPResponse.Status(code: e.status), message: e.message)
+    }
+}
+
+/// The HTTP API: `/v1/recommend`, `/v1/similar-items`, `/v1/score`, `/healthz`, `/readyz`, `/admin/reload`.
+public func buildRouter(_ backend: ServingBackend) -> Router<BasicRequestContext> {
+    let router = Router(context: BasicRequestContext.self)
+    router.get("/healthz") { _, _ in try json(["status": "ok"]) }
+    router.get("/readyz") { _, _ -> Response in
+        guard let m = backend.model else { throw HTTPError(.serviceUnavailable, message: "no model loaded yet") }
+        return try json(["status": "ready", "model_version": m.version, "items": "\(m.itemIds.count)"])
+    }
+    router.post("/v1/recommend") { request, _ -> Response in
+        let r = try await decodeBody(RecommendRequest.self, request)
+        return try json(serving { try backend.recommend(r) })
+    }
+    router.post("/v1/similar-items") { request, _ -> Response in
+        let r = try await decodeBody(SimilarItemsRequest.self, request)
+        return try json(serving { try backend.similarItems(r) })
+    }
+    router.post("/v1/score") { request, _ -> Response in
+        let r = try await decodeBody(ScoreRequest.self, request)
+        return try json(serving { try backend.score(r) })
+    }
+    router.post("/admin/reload") { _, _ -> Response in
+        do {
+            let m = try backend.reload()
+            return try json(["status": "reloaded", "model_version": m.version])
+        } catch {
+            throw HTTPError(.internalServerError, message: "reload failed, still serving the previous model: \(error)")
+        }
+    }
+    return router
+}
+
+/// The server application on `host:port`.
+public func buildApplication(_ backend: ServingBackend, host: String = "127.0.0.1", port: Int = 8080) -> some ApplicationProtocol {
+    Application(router: buildRouter(backend), configuration: .init(address: .hostname(host, port: port), serverName: "tandem"))
+}

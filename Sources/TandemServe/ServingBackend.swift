@@ -1,0 +1,154 @@
+import Foundation
+import TandemTensor
+
+/// Request and response bodies of the HTTP API (snake_case JSON).
+public struct RecommendRequest: Codable, Sendable {
+    public var userId: String?
+    /// Raw feature values of an unknown user (cold start): a string or a list of strings per field.
+    public var userFeatures: [String: FeatureValue]?
+    public var k: Int?
+    public var excludeSeen: Bool?
+    public var excludeItems: [String]?
+}
+
+/// A feature value in a request: one token or number as a string, or a list of tokens.
+public enum FeatureValue: Codable, Sendable, Equatable {
+    case one(String)
+    case many([String])
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        if let s = try? c.decode(String.self) { self = .one(s); return }
+        if let d = try? c.decode(Double.self) { self = .one(d == d.rounded() ? String(Int(d)) : String(d)); return }
+        self = .many(try c.decode([String].self))
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.singleValueContainer()
+        switch self { case .one(let s): try c.encode(s); case .many(let l): try c.encode(l) }
+    }
+
+    var tokens: [String] { switch self { case .one(let s): return [s]; case .many(let l): return l } }
+}
+
+public struct ScoredItem: Codable, Sendable, Equatable {
+    public var itemId: String
+    public var score: Float
+}
+
+public struct RecommendResponse: Codable, Sendable {
+    public var items: [ScoredItem]
+    /// `model` (known user), `cold_start` (user tower over the given features) or `popularity` (fallback).
+    public var source: String
+    public var modelVersion: String
+}
+
+public struct SimilarItemsRequest: Codable, Sendable {
+    public var itemId: String
+    public var k: Int?
+}
+
+public struct ScoreRequest: Codable, Sendable {
+    public var userId: String
+    public var candidates: [String]
+}
+
+public struct ItemsResponse: Codable, Sendable {
+    public var items: [ScoredItem]
+    public var modelVersion: String
+}
+
+/// The serving logic behind the HTTP routes, independent of HTTP; safe to call from many requests at once.
+/// `reload()` swaps in a freshly loaded model without interrupting requests in flight (they keep the old one).
+public final class ServingBackend: @unchecked Sendable {
+    public static let maxK = 1000
+    public static let maxCandidates = 10_000
+
+    private let lock = NSLock()
+    private var current: ServingModel?
+    private let load: () throws -> ServingModel
+
+    public init(load: @escaping () throws -> ServingModel) {
+        self.load = load
+    }
+
+    /// A backend over a model directory.
+    public convenience init(modelDirectory: String, factory: String = "Flat") {
+        self.init { try ServingModel(modelDirectory: modelDirectory, factory: factory) }
+    }
+
+    public var model: ServingModel? { lock.lock(); defer { lock.unlock() }; return current }
+
+    /// Loads (or reloads) the model; on failure the model being served stays in place.
+    @discardableResult
+    public func reload() throws -> ServingModel {
+        let fresh = try load()
+        lock.lock(); current = fresh; lock.unlock()
+        return fresh
+    }
+
+    func ready() throws -> ServingModel {
+        guard let m = model else { throw ServingError(503, "no model loaded yet") }
+        return m
+    }
+
+    static func checkK(_ k: Int?) throws -> Int {
+        let k = k ?? 10
+        guard k >= 1 && k <= maxK else { throw ServingError(400, "k must be between 1 and \(maxK), got \(k)") }
+        return k
+    }
+
+    public func recommend(_ r: RecommendRequest) throws -> RecommendResponse {
+        let m = try ready()
+        let k = try ServingBackend.checkK(r.k)
+        var excluded = Set<Int32>()
+        for raw in r.excludeItems ?? [] { if let i = m.itemIds.lookup(raw) { excluded.insert(i) } }
+        if let id = r.userId, let u = m.userIds.lookup(id) {
+            if r.excludeSeen ?? true { excluded.formUnion(m.seen.columns(ofRow: Int(u))) }
+            let found = m.nearest(m.users.gatherRows([u]), k: k, excluding: excluded)
+            return RecommendResponse(items: found.map { ScoredItem(itemId: m.itemIds.token($0.0), score: $0.1) }, source: "model",
+                                     modelVersion: m.version)
+        }
+        if r.userId == nil && r.userFeatures == nil {
+            throw ServingError(400, "give user_id or user_features")
+        }
+        if let features = r.userFeatures, let e = m.coldStartEmbedding(features.mapValues(\.tokens)) {
+            let found = m.nearest(e, k: k, excluding: excluded)
+            return RecommendResponse(items: found.map { ScoredItem(itemId: m.itemIds.token($0.0), score: $0.1) }, source: "cold_start",
+                                     modelVersion: m.version)
+        }
+        let items = m.popular.lazy.filter { !excluded.contains($0) }.prefix(k)
+        return RecommendResponse(items: items.enumerated().map { ScoredItem(itemId: m.itemIds.token($0.element), score: Float(-$0.offset)) },
+                                 source: "popularity", modelVersion: m.version)
+    }
+
+    public func similarItems(_ r: SimilarItemsRequest) throws -> ItemsResponse {
+        let m = try ready()
+        let k = try ServingBackend.checkK(r.k)
+        guard let i = m.itemIds.lookup(r.itemId) else { throw ServingError(404, "unknown item_id '\(r.itemId)'") }
+        let found = m.nearest(m.items.gatherRows([i]), k: k, excluding: [i])
+        return ItemsResponse(items: found.map { ScoredItem(itemId: m.itemIds.token($0.0), score: $0.1) }, modelVersion: m.version)
+    }
+
+    /// Pre-ranking: the model's scores for the given candidates, best first. Unknown candidates are an error.
+    public func score(_ r: ScoreRequest) throws -> ItemsResponse {
+        let m = try ready()
+        guard let u = m.userIds.lookup(r.userId) else { throw ServingError(404, "unknown user_id '\(r.userId)'") }
+        guard r.candidates.count <= ServingBackend.maxCandidates else {
+            throw ServingError(400, "at most \(ServingBackend.maxCandidates) candidates, got \(r.candidates.count)")
+        }
+        let unknown = r.candidates.filter { m.itemIds.lookup($0) == nil }
+        guard unknown.isEmpty else {
+            throw ServingError(404, "unknown candidate item_id\(unknown.count > 1 ? "s" : "") \(unknown.prefix(5).map { "'\($0)'" }.joined(separator: ", "))")
+        }
+        let d = m.users.cols
+        let ue = m.users.row(Int(u))
+        let scored = r.candidates.map { id -> ScoredItem in
+            let i = Int(m.itemIds.lookup(id)!)
+            var s: Float = 0
+            for j in 0..<d { s += ue[j] * m.items.data[i * d + j] }
+            return ScoredItem(itemId: id, score: s)
+        }
+        return ItemsResponse(items: scored.sorted { $0.score > $1.score }, modelVersion: m.version)
+    }
+}

@@ -1,0 +1,77 @@
+import Foundation
+import TandemTensor
+import TandemAutograd
+import TandemData
+import TandemModels
+import TandemTrain
+import TandemIndex
+
+/// A client-visible failure: an HTTP status code and a message (the router turns it into a JSON error body).
+public struct ServingError: Error, CustomStringConvertible, Equatable {
+    public let status: Int
+    public let message: String
+    public init(_ status: Int, _ message: String) { self.status = status; self.message = message }
+    public var description: String { message }
+}
+
+/// One loaded model, immutable once built: embeddings, the item index, id maps, known interactions and the
+/// popularity ranking. Hot reload builds a new one and swaps it in (`ServingBackend`).
+public final class ServingModel: @unchecked Sendable {
+    public let version: String
+    public let modelKind: String
+    public let userIds: IdMap
+    public let itemIds: IdMap
+    public let users: Tensor
+    public let items: Tensor
+    public let index: VectorIndex
+    /// Every known interaction of each user (train, valid and test), for `exclude_seen`.
+    public let seen: CSRMatrix
+    /// Items by training count, most popular first (the fallback for unknown users without features).
+    public let popular: [Int32]
+    let userTower: Tower?
+    let normalize: Bool
+
+    /// Loads a model directory and builds its index (`factory`, e.g. `Flat` or `HNSW32`).
+    public init(modelDirectory: String, factory: String = "Flat") throws {
+        let spec = try IndexSpec(parsing: factory)
+        let (config, dataset, model) = try ModelStore.load(from: modelDirectory)
+        normalize = config.similarity == .cosine
+        if let model {
+            users = model.allEmbeddings(users: true, count: dataset.numUsers, normalize: normalize)
+            items = model.allEmbeddings(users: false, count: dataset.numItems, normalize: normalize)
+            userTower = (model as? TwoTower)?.userTower
+        } else {
+            let pop = Popularity(train: dataset.split.train, items: dataset.numItems)
+            users = pop.userEmbeddings(count: dataset.numUsers)
+            items = pop.itemEmbeddings
+            userTower = nil
+        }
+        // Embeddings are already normalised for cosine models, so the index scores inner products.
+        index = try spec.build(items, metric: .innerProduct)
+        let s = dataset.split
+        seen = (s.train + s.valid + s.test).matrix(users: dataset.numUsers, items: dataset.numItems)
+        let counts = s.train.itemCounts(items: dataset.numItems)
+        popular = counts.indices.sorted { counts[$0] > counts[$1] || (counts[$0] == counts[$1] && $0 < $1) }.map { Int32($0) }
+        userIds = dataset.userIds
+        itemIds = dataset.itemIds
+        modelKind = config.model.rawValue
+        let stamp = ISO8601DateFormatter().string(from: Date())
+        version = "\(config.model.rawValue)@\((modelDirectory as NSString).lastPathComponent)@\(stamp)"
+    }
+
+    /// The embedding of a cold-start user from raw feature values, or nil when the model has no user tower.
+    func coldStartEmbedding(_ features: [String: [String]]) -> Tensor? {
+        guard let tower = userTower else { return nil }
+        let tape = Tape(training: false)
+        var e = tower.coldStart(tape, features: features)
+        if normalize { e = tape.l2Normalize(e) }
+        return e.value
+    }
+
+    /// The `k` best items for `query`, skipping `excluded` item indices.
+    func nearest(_ query: Tensor, k: Int, excluding excluded: Set<Int32>) -> [(Int32, Float)] {
+        let wanted = min(itemIds.count, k + excluded.count)
+        let found = index.search(query, k: wanted)[0]
+        return Array(zip(found.ids, found.scores).filter { !excluded.contains($0.0) }.prefix(k))
+    }
+}

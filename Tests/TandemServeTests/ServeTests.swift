@@ -1,0 +1,127 @@
+import Testing
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import TandemTensor
+import TandemData
+import TandemTrain
+import TandemServe
+
+/// A small two-tower model on synthetic data (with user features, so cold start works), saved once.
+let servedModelDirectory: String = {
+    let dir = NSTemporaryDirectory() + "tandem-serve-\(UUID().uuidString)"
+    var c = try! TrainConfig.resolve(overrides: ["model": "two-tower", "dataset": "synthetic:users=200,items=80,interactions=3000,clusters=4",
+                                                 "epochs": "3", "embedding_dim": "8", "field_dim": "4", "batch_size": "256", "ks": "[10, 20]"])
+    c.output = dir
+    let ds = try! c.loadDataset()
+    let trainer = Trainer(config: c, dataset: ds, log: { _ in })
+    _ = try! trainer.run { try ModelStore.save($0, config: c, dataset: ds, to: dir) }
+    return dir
+}()
+
+func body(_ s: String) -> ByteBuffer { ByteBuffer(string: s) }
+
+func decoded(_ b: ByteBuffer) -> [String: Any] {
+    (try? JSONSerialization.jsonObject(with: Data(buffer: b))) as? [String: Any] ?? [:]
+}
+
+@Suite(.serialized) struct ServeTests {
+    func app() throws -> (some ApplicationProtocol, ServingBackend) {
+        let backend = ServingBackend(modelDirectory: servedModelDirectory, factory: "Flat")
+        try backend.reload()
+        return (Application(router: buildRouter(backend)), backend)
+    }
+
+    @Test func healthAndReadiness() async throws {
+        let empty = ServingBackend { throw ServingError(500, "never loads") }
+        try await Application(router: buildRouter(empty)).test(.router) { client in
+            try await client.execute(uri: "/healthz", method: .get) { #expect($0.status == .ok) }
+            try await client.execute(uri: "/readyz", method: .get) { #expect($0.status == .serviceUnavailable) }
+            try await client.execute(uri: "/v1/recommend", method: .post, body: body(#"{"user_id": "u1"}"#)) {
+                #expect($0.status == .serviceUnavailable)
+            }
+            try await client.execute(uri: "/admin/reload", method: .post) { #expect($0.status == .internalServerError) }
+        }
+        let (a, _) = try app()
+        try await a.test(.router) { client in
+            try await client.execute(uri: "/readyz", method: .get) { #expect($0.status == .ok) }
+        }
+    }
+
+    @Test func recommendForKnownUnknownAndColdStartUsers() async throws {
+        let (a, backend) = try app()
+        let m = backend.model!
+        let user = "u3", u = m.userIds.lookup(user)!
+        let seen = Set(m.seen.columns(ofRow: Int(u)).map { m.itemIds.token($0) })
+        try await a.test(.router) { client in
+            try await client.execute(uri: "/v1/recommend", method: .post, body: body(#"{"user_id": "u3", "k": 5, "exclude_items": ["i0"]}"#)) { r in
+                #expect(r.status == .ok)
+                let j = decoded(r.body)
+                let items = (j["items"] as! [[String: Any]]).map { $0["item_id"] as! String }
+                #expect(items.count == 5 && j["source"] as? String == "model")
+                #expect(seen.isDisjoint(with: items) && !items.contains("i0"))
+                let scores = (j["items"] as! [[String: Any]]).map { ($0["score"] as! NSNumber).doubleValue }
+                #expect(scores == scores.sorted(by: >))
+            }
+            try await client.execute(uri: "/v1/recommend", method: .post, body: body(#"{"user_id": "nobody", "k": 3}"#)) { r in
+                #expect(r.status == .ok && decoded(r.body)["source"] as? String == "popularity")
+                let items = (decoded(r.body)["items"] as! [[String: Any]]).map { $0["item_id"] as! String }
+                #expect(items == m.popular.prefix(3).map { m.itemIds.token($0) })
+            }
+            try await client.execute(uri: "/v1/recommend", method: .post, body: body(#"{"user_features": {"segment": "c2"}, "k": 4}"#)) { r in
+                #expect(r.status == .ok && decoded(r.body)["source"] as? String == "cold_start")
+                #expect((decoded(r.body)["items"] as! [Any]).count == 4)
+            }
+        }
+    }
+
+    @Test func badInputGetsJSONErrors() async throws {
+        let (a, _) = try app()
+        let cases: [(String, String, HTTPResponse.Status)] = [
+            ("/v1/recommend", #"{"user_id": "u1", "k": 0}"#, .badRequest),
+            ("/v1/recommend", #"{"user_id": "u1", "k": 1000000}"#, .badRequest),
+            ("/v1/recommend", #"{"user_id": "u1", "k": "ten"}"#, .badRequest),
+            ("/v1/recommend", #"{"k": 3}"#, .badRequest),
+            ("/v1/recommend", #"{"user_id": "#, .badRequest),
+            ("/v1/recommend", #"[1, 2, 3]"#, .badRequest),
+            ("/v1/similar-items", #"{"k": 3}"#, .badRequest),
+            ("/v1/similar-items", #"{"item_id": "no-such-item"}"#, .notFound),
+            ("/v1/score", #"{"user_id": "u1", "candidates": ["i1", "nope"]}"#, .notFound),
+            ("/v1/score", #"{"user_id": "ghost", "candidates": ["i1"]}"#, .notFound),
+        ]
+        try await a.test(.router) { client in
+            for (uri, text, status) in cases {
+                try await client.execute(uri: uri, method: .post, body: body(text)) { r in
+                    #expect(r.status == status, "\(uri) \(text)")
+                    let err = decoded(r.body)["error"] as? [String: Any]
+                    #expect((err?["message"] as? String)?.isEmpty == false, "\(uri) \(text): \(String(buffer: r.body))")
+                }
+            }
+            try await client.execute(uri: "/v1/recommend", method: .post, body: body(#"{"user_id": "u1", "k": "ten"}"#)) { r in
+                #expect(String(buffer: r.body).contains("'k'"))
+            }
+            let huge = "{\"user_id\": \"u1\", \"exclude_items\": [" + String(repeating: "\"x\",", count: 2_500_000) + "\"x\"]}"
+            try await client.execute(uri: "/v1/recommend", method: .post, body: body(huge)) { #expect($0.status == .contentTooLarge) }
+        }
+    }
+
+    @Test func similarItemsScoreAndReload() async throws {
+        let (a, backend) = try app()
+        let before = backend.model!.version
+        try await a.test(.router) { client in
+            try await client.execute(uri: "/v1/similar-items", method: .post, body: body(#"{"item_id": "i5", "k": 5}"#)) { r in
+                let items = (decoded(r.body)["items"] as! [[String: Any]]).map { $0["item_id"] as! String }
+                #expect(r.status == .ok && items.count == 5 && !items.contains("i5"))
+            }
+            try await client.execute(uri: "/v1/score", method: .post, body: body(#"{"user_id": "u1", "candidates": ["i1", "i2", "i3"]}"#)) { r in
+                let items = decoded(r.body)["items"] as! [[String: Any]]
+                #expect(Set(items.map { $0["item_id"] as! String }) == ["i1", "i2", "i3"])
+                let s = items.map { ($0["score"] as! NSNumber).doubleValue }
+                #expect(s == s.sorted(by: >))
+            }
+            try await Task.sleep(for: .milliseconds(1100))
+            try await client.execute(uri: "/admin/reload", method: .post) { #expect($0.status == .ok) }
+        }
+        #expect(backend.model!.version != before)
+    }
+}
