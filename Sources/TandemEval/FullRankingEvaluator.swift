@@ -89,7 +89,7 @@ public struct FullRankingEvaluator: Sendable {
 public enum Geometry {
     /// Alignment: mean ‖f(u) − f(i)‖² over positive (user, item) pairs, after normalising rows. Lower is better.
     public static func alignment(users: Tensor, items: Tensor, pairs: (users: [Int32], items: [Int32])) -> Double {
-        let u = normalizedRows(users), v = normalizedRows(items), d = u.cols
+        let u = users.rowsNormalized(), v = items.rowsNormalized(), d = u.cols
         guard !pairs.users.isEmpty else { return 0 }
         var s = 0.0
         for (a, b) in zip(pairs.users, pairs.items) {
@@ -105,24 +105,12 @@ public enum Geometry {
     public static func uniformity(_ x: Tensor, t: Double = 2, maxRows: Int = 4096, seed: UInt64 = 0) -> Double {
         var rows = Array(0..<x.rows)
         if rows.count > maxRows { var rng = RNG(seed: seed); rng.shuffle(&rows); rows = Array(rows.prefix(maxRows)) }
-        let sample = normalizedRows(x.gatherRows(rows.map { Int32($0) }))
+        let sample = x.gatherRows(rows.map { Int32($0) }).rowsNormalized()
         let n = sample.rows
         guard n > 1 else { return 0 }
         let gram = BLAS.matmul(sample, sample, transposeB: true)
         var s = 0.0
         for i in 0..<n { for j in (i + 1)..<n { s += exp(-t * Double(max(0, 2 - 2 * gram.data[i * n + j]))) } }
         return log(s / Double(n * (n - 1) / 2))
-    }
-
-    static func normalizedRows(_ x: Tensor) -> Tensor {
-        var out = x
-        let d = x.cols
-        for i in 0..<x.rows {
-            var s: Float = 0
-            for j in 0..<d { s += x.data[i * d + j] * x.data[i * d + j] }
-            let n = max(s.squareRoot(), 1e-12)
-            for j in 0..<d { out.data[i * d + j] /= n }
-        }
-        return out
     }
 }

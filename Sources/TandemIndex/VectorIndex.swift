@@ -29,16 +29,7 @@ public struct IndexError: Error, CustomStringConvertible {
 }
 
 func normalizedIfCosine(_ x: Tensor, _ metric: IndexMetric) -> Tensor {
-    guard metric == .cosine else { return x }
-    var out = x
-    let d = x.cols
-    for i in 0..<x.rows {
-        var s: Float = 0
-        for j in 0..<d { s += x.data[i * d + j] * x.data[i * d + j] }
-        let n = max(s.squareRoot(), 1e-12)
-        for j in 0..<d { out.data[i * d + j] /= n }
-    }
-    return out
+    metric == .cosine ? x.rowsNormalized() : x
 }
 
 /// Exact search: blocked BLAS scoring of queries against every vector, then partial top-K (ties → lower id).

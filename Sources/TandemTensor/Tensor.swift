@@ -78,6 +78,19 @@ public struct Tensor: Equatable, Sendable, CustomStringConvertible {
         return Tensor(shape: [indices.count, c], data: out)
     }
 
+    /// Each row divided by its L2 norm (rows of norm below 1e-12 are divided by 1e-12): points on the unit sphere.
+    public func rowsNormalized() -> Tensor {
+        var out = self
+        let d = cols
+        for i in 0..<rows {
+            var s: Float = 0
+            for j in 0..<d { s += data[i * d + j] * data[i * d + j] }
+            let n = max(s.squareRoot(), 1e-12)
+            for j in 0..<d { out.data[i * d + j] /= n }
+        }
+        return out
+    }
+
     /// True when every element is finite.
     public var isFinite: Bool { data.allSatisfy { $0.isFinite } }
 
