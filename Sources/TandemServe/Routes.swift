@@ -26,8 +26,13 @@ func json<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) throws ->
 /// Decodes a JSON body, turning every decoding failure into a 400 that says which field is wrong.
 func decodeBody<T: Decodable>(_ type: T.Type, _ request: Request) async throws -> T {
     let buffer = try await request.body.collect(upTo: maxRequestBytes)
+    return try decodeJSON(T.self, Data(buffer: buffer))
+}
+
+/// Decodes a request body; every failure is a 400 `HTTPError` naming the field (shared by the routes and the fuzzer).
+func decodeJSON<T: Decodable>(_ type: T.Type, _ data: Data) throws -> T {
     do {
-        return try decoder.decode(T.self, from: Data(buffer: buffer))
+        return try decoder.decode(T.self, from: data)
     } catch let DecodingError.keyNotFound(key, ctx) {
         throw HTTPError(.badRequest, message: "missing field '\(path(ctx.codingPath + [key]))'")
     } catch let DecodingError.typeMismatch(type, ctx) {

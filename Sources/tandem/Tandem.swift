@@ -324,7 +324,25 @@ struct IndexCommand: ParsableCommand {
 
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Serve a saved model over HTTP: /v1/recommend, /v1/similar-items, /v1/score, /healthz, /readyz, /admin/reload.")
+        abstract: "Serve a saved model over HTTP: /v1/recommend, /v1/similar-items, /v1/score, /healthz, /readyz, /admin/reload.",
+        subcommands: [Fuzz.self])
+
+    struct Fuzz: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Feed random and mutated bodies through the API's decoding and handlers; any crash fails the run.")
+        @Option(help: "Model directory written by `tandem train --output`.") var modelDir: String
+        @Option(help: "Number of bodies.") var iterations = 1_000_000
+        @Option(help: "Seed of the body stream.") var seed: UInt64 = 1
+
+        func run() throws {
+            let backend = ServingBackend(modelDirectory: modelDir, factory: "Flat")
+            reportingErrors { try backend.reload() }
+            let t0 = Date()
+            let o = RequestFuzzer(backend: backend).run(iterations: iterations, seed: seed)
+            print(String(format: "fuzz: %d bodies in %.1fs, no crash; %d answered, %d rejected with an error",
+                         iterations, Date().timeIntervalSince(t0), o.accepted, o.rejected))
+        }
+    }
     @Option(help: "Model directory written by `tandem train --output`.") var modelDir: String
     @Option(help: "Index description: Flat (exact) or HNSW<M>[,efSearch=N].") var factory = "Flat"
     @Option(help: "Address to listen on.") var host = "127.0.0.1"

@@ -125,3 +125,13 @@ func decoded(_ b: ByteBuffer) -> [String: Any] {
         #expect(backend.model!.version != before)
     }
 }
+
+@Suite struct FuzzTests {
+    @Test func mutatedBodiesNeverCrashAndSomeAreAnswered() throws {
+        let backend = ServingBackend(modelDirectory: servedModelDirectory, factory: "Flat")
+        try backend.reload()
+        let o = RequestFuzzer(backend: backend).run(iterations: 20_000, seed: 3)
+        #expect(o.accepted + o.rejected == 20_000)
+        #expect(o.accepted > 100 && o.rejected > 1000)
+    }
+}
