@@ -19,7 +19,11 @@ public enum FeatureValue: Codable, Sendable, Equatable {
     public init(from decoder: Decoder) throws {
         let c = try decoder.singleValueContainer()
         if let s = try? c.decode(String.self) { self = .one(s); return }
-        if let d = try? c.decode(Double.self) { self = .one(d == d.rounded() ? String(Int(d)) : String(d)); return }
+        if let d = try? c.decode(Double.self) {
+            // Whole numbers print without ".0" ("24", as feature files write them); huge ones stay in Double form.
+            self = .one(d == d.rounded() && abs(d) < 1e15 ? String(Int(d)) : String(d))
+            return
+        }
         self = .many(try c.decode([String].self))
     }
 

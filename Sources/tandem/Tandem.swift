@@ -13,7 +13,7 @@ struct Tandem: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tandem",
         abstract: "Train, evaluate and export contrastive retrieval models for recommender systems.",
-        subcommands: [Train.self, Compare.self, Eval.self, Export.self, DataCommand.self, IndexCommand.self, Serve.self, Bench.self]
+        subcommands: [Train.self, Compare.self, Eval.self, Export.self, DataCommand.self, IndexCommand.self, Serve.self, Serve.Fuzz.self, Bench.self]
     )
 
     static func main() async {
@@ -324,12 +324,11 @@ struct IndexCommand: ParsableCommand {
 
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Serve a saved model over HTTP: /v1/recommend, /v1/similar-items, /v1/score, /healthz, /readyz, /admin/reload.",
-        subcommands: [Fuzz.self])
+        abstract: "Serve a saved model over HTTP: /v1/recommend, /v1/similar-items, /v1/score, /healthz, /readyz, /admin/reload.")
 
     struct Fuzz: ParsableCommand {
-        static let configuration = CommandConfiguration(
-            abstract: "Feed random and mutated bodies through the API's decoding and handlers; any crash fails the run.")
+        static let configuration = CommandConfiguration(commandName: "fuzz-api",
+            abstract: "Feed random and mutated bodies through the serving API's decoding and handlers; any crash fails the run.")
         @Option(help: "Model directory written by `tandem train --output`.") var modelDir: String
         @Option(help: "Number of bodies.") var iterations = 1_000_000
         @Option(help: "Seed of the body stream.") var seed: UInt64 = 1

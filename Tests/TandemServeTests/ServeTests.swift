@@ -68,6 +68,10 @@ func decoded(_ b: ByteBuffer) -> [String: Any] {
                 let items = (decoded(r.body)["items"] as! [[String: Any]]).map { $0["item_id"] as! String }
                 #expect(items == m.popular.prefix(3).map { m.itemIds.token($0) })
             }
+            // Found by the fuzzer: a huge number as a feature value used to trap converting to Int.
+            try await client.execute(uri: "/v1/recommend", method: .post, body: body(#"{"user_features": {"segment": 1e300}, "k": 2}"#)) { r in
+                #expect(r.status == .ok && decoded(r.body)["source"] as? String == "cold_start")
+            }
             try await client.execute(uri: "/v1/recommend", method: .post, body: body(#"{"user_features": {"segment": "c2"}, "k": 4}"#)) { r in
                 #expect(r.status == .ok && decoded(r.body)["source"] as? String == "cold_start")
                 #expect((decoded(r.body)["items"] as! [Any]).count == 4)
