@@ -63,10 +63,13 @@ func serving<T>(_ body: () throws -> T) throws -> T {
     }
 }
 
-/// The HTTP API: `/v1/recommend`, `/v1/similar-items`, `/v1/score`, `/healthz`, `/readyz`, `/admin/reload`.
+/// The HTTP API: `/v1/recommend`, `/v1/similar-items`, `/v1/score`, `/healthz`, `/readyz`, `/openapi.json`, `/admin/reload`.
 public func buildRouter(_ backend: ServingBackend) -> Router<BasicRequestContext> {
     let router = Router(context: BasicRequestContext.self)
     router.get("/healthz") { _, _ in try json(["status": "ok"]) }
+    router.get("/openapi.json") { _, _ in
+        Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: openAPIDocument)))
+    }
     router.get("/readyz") { _, _ -> Response in
         guard let m = backend.model else { throw HTTPError(.serviceUnavailable, message: "no model loaded yet") }
         return try json(["status": "ready", "model_version": m.version, "items": "\(m.itemIds.count)"])

@@ -45,6 +45,11 @@ func decoded(_ b: ByteBuffer) -> [String: Any] {
         let (a, _) = try app()
         try await a.test(.router) { client in
             try await client.execute(uri: "/readyz", method: .get) { #expect($0.status == .ok) }
+            try await client.execute(uri: "/openapi.json", method: .get) { r in
+                let doc = decoded(r.body)
+                #expect(r.status == .ok && doc["openapi"] as? String == "3.0.3")
+                #expect(Set((doc["paths"] as? [String: Any] ?? [:]).keys).isSuperset(of: ["/v1/recommend", "/v1/similar-items", "/v1/score"]))
+            }
         }
     }
 

@@ -1,0 +1,56 @@
+/// The OpenAPI 3.0 description of the HTTP API, served at `/openapi.json`.
+public let openAPIDocument = #"""
+{
+  "openapi": "3.0.3",
+  "info": {"title": "Tandem serving API", "version": "1.0.0",
+           "description": "Recall from a trained Tandem model: nearest items for a user, similar items, and pre-ranking scores."},
+  "paths": {
+    "/v1/recommend": {"post": {
+      "summary": "Top-k items for a known user, a cold-start user given by features, or the popularity fallback.",
+      "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/RecommendRequest"}}}},
+      "responses": {
+        "200": {"description": "Recommended items, best first.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/RecommendResponse"}}}},
+        "400": {"$ref": "#/components/responses/Error"}, "413": {"$ref": "#/components/responses/Error"}, "503": {"$ref": "#/components/responses/Error"}}}},
+    "/v1/similar-items": {"post": {
+      "summary": "Items nearest to an item (the item itself excluded).",
+      "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SimilarItemsRequest"}}}},
+      "responses": {
+        "200": {"description": "Similar items, best first.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ItemsResponse"}}}},
+        "400": {"$ref": "#/components/responses/Error"}, "404": {"$ref": "#/components/responses/Error"}, "503": {"$ref": "#/components/responses/Error"}}}},
+    "/v1/score": {"post": {
+      "summary": "Pre-ranking: the model's score of each candidate item for a user, best first.",
+      "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ScoreRequest"}}}},
+      "responses": {
+        "200": {"description": "Scored candidates, best first.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ItemsResponse"}}}},
+        "400": {"$ref": "#/components/responses/Error"}, "404": {"$ref": "#/components/responses/Error"}, "503": {"$ref": "#/components/responses/Error"}}}},
+    "/healthz": {"get": {"summary": "The process is up.", "responses": {"200": {"description": "ok"}}}},
+    "/readyz": {"get": {"summary": "A model is loaded.", "responses": {"200": {"description": "ready"}, "503": {"$ref": "#/components/responses/Error"}}}},
+    "/admin/reload": {"post": {"summary": "Reload the model directory; requests in flight keep the previous model.",
+      "responses": {"200": {"description": "reloaded"}, "500": {"$ref": "#/components/responses/Error"}}}}
+  },
+  "components": {
+    "responses": {"Error": {"description": "An error with a message.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}},
+    "schemas": {
+      "RecommendRequest": {"type": "object", "properties": {
+        "user_id": {"type": "string"},
+        "user_features": {"type": "object", "additionalProperties": {"oneOf": [{"type": "string"}, {"type": "number"}, {"type": "array", "items": {"type": "string"}}]}},
+        "k": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 10},
+        "exclude_seen": {"type": "boolean", "default": true},
+        "exclude_items": {"type": "array", "items": {"type": "string"}}}},
+      "SimilarItemsRequest": {"type": "object", "required": ["item_id"], "properties": {
+        "item_id": {"type": "string"}, "k": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 10}}},
+      "ScoreRequest": {"type": "object", "required": ["user_id", "candidates"], "properties": {
+        "user_id": {"type": "string"}, "candidates": {"type": "array", "maxItems": 10000, "items": {"type": "string"}}}},
+      "ScoredItem": {"type": "object", "required": ["item_id", "score"], "properties": {"item_id": {"type": "string"}, "score": {"type": "number"}}},
+      "RecommendResponse": {"type": "object", "required": ["items", "source", "model_version"], "properties": {
+        "items": {"type": "array", "items": {"$ref": "#/components/schemas/ScoredItem"}},
+        "source": {"type": "string", "enum": ["model", "cold_start", "popularity"]},
+        "model_version": {"type": "string"}}},
+      "ItemsResponse": {"type": "object", "required": ["items", "model_version"], "properties": {
+        "items": {"type": "array", "items": {"$ref": "#/components/schemas/ScoredItem"}}, "model_version": {"type": "string"}}},
+      "Error": {"type": "object", "required": ["error"], "properties": {
+        "error": {"type": "object", "required": ["message"], "properties": {"message": {"type": "string"}}}}}
+    }
+  }
+}
+"""#
