@@ -36,3 +36,14 @@ status, body = call("/v1/similar-items", {"item_id": "242", "k": 5})
 assert status == 200 and len(body["items"]) == 5, (status, body)
 print("smoke: serve answered /readyz, /v1/recommend, /v1/similar-items over a real socket")
 PY
+# SIGHUP reloads: the model version (it carries the load time) changes.
+before=$(python3 -c "import json,urllib.request;print(json.load(urllib.request.urlopen('http://127.0.0.1:$port/readyz'))['model_version'])")
+sleep 1.1
+kill -HUP $pid
+for _ in $(seq 50); do
+  after=$(python3 -c "import json,urllib.request;print(json.load(urllib.request.urlopen('http://127.0.0.1:$port/readyz'))['model_version'])")
+  [ "$after" != "$before" ] && break
+  sleep 0.2
+done
+[ "$after" != "$before" ] || { echo "smoke: SIGHUP did not reload the model" >&2; exit 1; }
+echo "smoke: SIGHUP reloaded the model ($before -> $after)"

@@ -351,6 +351,14 @@ struct Serve: AsyncParsableCommand {
         let backend = ServingBackend(modelDirectory: modelDir, factory: factory)
         let m = reportingErrors { try backend.reload() }
         print("serving \(m.version): \(m.userIds.count) users, \(m.itemIds.count) items, index \(factory), on http://\(host):\(port)")
+        // SIGHUP reloads the model directory, like POST /admin/reload; a failed reload keeps the current model.
+        signal(SIGHUP, SIG_IGN)
+        let hangup = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
+        hangup.setEventHandler {
+            do { print("SIGHUP: reloaded \(try backend.reload().version)") } catch { print("SIGHUP: reload failed, still serving the previous model: \(error)") }
+        }
+        hangup.resume()
+        defer { hangup.cancel() }
         try await buildApplication(backend, host: host, port: port).runService()
     }
 }
