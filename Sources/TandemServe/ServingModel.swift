@@ -46,8 +46,18 @@ public final class ServingModel: @unchecked Sendable {
             items = pop.itemEmbeddings
             userTower = nil
         }
-        // Embeddings are already normalised for cosine models, so the index scores inner products.
-        index = try spec.build(items, metric: .innerProduct)
+        // Embeddings are already normalised for cosine models, so the index scores inner products. An HNSW index
+        // written by `tandem index build` is loaded instead of rebuilt (ModelStore deletes it when weights change).
+        let saved = modelDirectory + "/index.hnsw"
+        if case .hnsw = spec.kind, FileManager.default.fileExists(atPath: saved) {
+            let loaded = try HNSWIndex(loading: saved, dimension: items.cols, metric: .innerProduct, efSearch: spec.efSearch)
+            guard loaded.count == items.rows else {
+                throw IndexError("\(saved) holds \(loaded.count) vectors but the model has \(items.rows) items; run `tandem index build` again")
+            }
+            index = loaded
+        } else {
+            index = try spec.build(items, metric: .innerProduct)
+        }
         let s = dataset.split
         seen = (s.train + s.valid + s.test).matrix(users: dataset.numUsers, items: dataset.numItems)
         let counts = s.train.itemCounts(items: dataset.numItems)

@@ -18,6 +18,8 @@ public enum ModelStore {
         try AtomicFile.write(SafeTensors.encode(tensors, metadata: ["model": config.model.rawValue, "format": "tandem-1"]),
                              to: dir + "/weights.safetensors")
         try AtomicFile.write(encoder.encode(config), to: dir + "/config.json")
+        // An index built from the previous weights no longer matches them.
+        for stale in ["index.hnsw", "index.flat"] { try? FileManager.default.removeItem(atPath: dir + "/" + stale) }
     }
 
     /// Loads a saved model: rebuilds the dataset from the saved config, checks the id maps match, loads weights.

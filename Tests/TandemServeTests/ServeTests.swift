@@ -135,6 +135,19 @@ func decoded(_ b: ByteBuffer) -> [String: Any] {
     }
 }
 
+@Suite(.serialized) struct SavedIndexTests {
+    /// `tandem index build` output is loaded by serving and gives the same answers as an index built at start.
+    @Test func servingLoadsTheSavedHNSWIndex() throws {
+        let built = try ServingModel(modelDirectory: servedModelDirectory, factory: "HNSW16")
+        try built.index.save(to: servedModelDirectory + "/index.hnsw")
+        defer { try? FileManager.default.removeItem(atPath: servedModelDirectory + "/index.hnsw") }
+        let loaded = try ServingModel(modelDirectory: servedModelDirectory, factory: "HNSW16")
+        #expect(loaded.index.count == built.index.count)
+        let q = built.users.gatherRows([0, 1, 2])
+        #expect(loaded.index.search(q, k: 5) == built.index.search(q, k: 5))
+    }
+}
+
 @Suite struct FuzzTests {
     @Test func mutatedBodiesNeverCrashAndSomeAreAnswered() throws {
         let backend = ServingBackend(modelDirectory: servedModelDirectory, factory: "Flat")
