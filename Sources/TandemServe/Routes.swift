@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import TandemTrain
 
 /// Largest request body accepted (larger bodies get 413).
 public let maxRequestBytes = 1 << 20
@@ -45,15 +46,7 @@ func decodeJSON<T: Decodable>(_ type: T.Type, _ data: Data) throws -> T {
 }
 
 private func path(_ keys: [CodingKey]) -> String {
-    keys.map { k in k.intValue.map { "[\($0)]" } ?? TrainCase.snake(k.stringValue) }.joined(separator: ".")
-}
-
-enum TrainCase {
-    static func snake(_ s: String) -> String {
-        var out = ""
-        for ch in s { if ch.isUppercase { out += "_" + ch.lowercased() } else { out.append(ch) } }
-        return out
-    }
+    keys.map { k in k.intValue.map { "[\($0)]" } ?? TrainConfig.snakeCase(k.stringValue) }.joined(separator: ".")
 }
 
 /// Runs a backend call, mapping `ServingError` to an HTTP error with a JSON body.

@@ -1,6 +1,7 @@
 import Foundation
 import Yams
 import TandemAutograd
+import TandemData
 
 public enum ModelKind: String, Codable, CaseIterable, Sendable {
     case pop, mf
@@ -132,7 +133,8 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         Mirror(reflecting: TrainConfig()).children.compactMap { $0.label.map(snakeCase) }
     }
 
-    static func snakeCase(_ s: String) -> String {
+    /// `learningRate` → `learning_rate`: how config keys (and API field names) are spelled.
+    public static func snakeCase(_ s: String) -> String {
         var out = ""
         for ch in s { if ch.isUppercase { out += "_" + ch.lowercased() } else { out.append(ch) } }
         return out
@@ -207,7 +209,7 @@ extension TrainConfig {
         try need(["ed", "nd", "rw"].contains(augmentation), "augmentation '\(augmentation)' is not ed, nd or rw")
         try need(layers >= 1 && clLayer >= 1 && clLayer <= layers, "layers must be ≥ 1 and cl_layer in 1…layers")
         try need(dropRatio >= 0 && dropRatio < 1, "drop_ratio must be in [0, 1)")
-        try need(SplitMethodParser.parse(split) != nil, "split '\(split)' is not random[:a,b,c], temporal[:a,b,c] or loo")
+        try need(SplitMethod(parsing: split) != nil, "split '\(split)' is not random[:a,b,c], temporal[:a,b,c] or loo")
     }
 
     func parsedValidMetric() throws -> (String, Int) {
@@ -218,6 +220,3 @@ extension TrainConfig {
         return (String(parts[0]), k)
     }
 }
-
-import TandemData
-enum SplitMethodParser { static func parse(_ s: String) -> SplitMethod? { SplitMethod(parsing: s) } }
