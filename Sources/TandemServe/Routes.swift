@@ -56,10 +56,17 @@ func serving<T>(_ body: () throws -> T) throws -> T {
     }
 }
 
-/// The HTTP API: `/v1/recommend`, `/v1/similar-items`, `/v1/score`, `/healthz`, `/readyz`, `/openapi.json`, `/admin/reload`.
-public func buildRouter(_ backend: ServingBackend) -> Router<BasicRequestContext> {
+/// The HTTP API: `/v1/recommend`, `/v1/similar-items`, `/v1/score`, `/healthz`, `/readyz`, `/metrics`, `/openapi.json`,
+/// `/admin/reload`. Every request is counted and timed (`backend.metrics`) and answered 503 after `timeout`.
+public func buildRouter(_ backend: ServingBackend, timeout: Duration = .seconds(2)) -> Router<BasicRequestContext> {
     let router = Router(context: BasicRequestContext.self)
+    router.add(middleware: MetricsMiddleware(metrics: backend.metrics))
+    router.add(middleware: RequestTimeoutMiddleware(limit: timeout))
     router.get("/healthz") { _, _ in try json(["status": "ok"]) }
+    router.get("/metrics") { _, _ in
+        Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+                 body: .init(byteBuffer: ByteBuffer(string: backend.metrics.render(model: backend.model))))
+    }
     router.get("/openapi.json") { _, _ in
         Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: openAPIDocument)))
     }
@@ -91,6 +98,7 @@ public func buildRouter(_ backend: ServingBackend) -> Router<BasicRequestContext
 }
 
 /// The server application on `host:port`.
-public func buildApplication(_ backend: ServingBackend, host: String = "127.0.0.1", port: Int = 8080) -> some ApplicationProtocol {
-    Application(router: buildRouter(backend), configuration: .init(address: .hostname(host, port: port), serverName: "tandem"))
+public func buildApplication(_ backend: ServingBackend, host: String = "127.0.0.1", port: Int = 8080,
+                             timeout: Duration = .seconds(2)) -> some ApplicationProtocol {
+    Application(router: buildRouter(backend, timeout: timeout), configuration: .init(address: .hostname(host, port: port), serverName: "tandem"))
 }

@@ -71,6 +71,8 @@ public final class ServingBackend: @unchecked Sendable {
     private let lock = NSLock()
     private var current: ServingModel?
     private let load: () throws -> ServingModel
+    /// Request counts, latencies and reloads, for `GET /metrics`.
+    public let metrics = ServingMetrics()
 
     public init(load: @escaping () throws -> ServingModel) {
         self.load = load
@@ -86,8 +88,10 @@ public final class ServingBackend: @unchecked Sendable {
     /// Loads (or reloads) the model; on failure the model being served stays in place.
     @discardableResult
     public func reload() throws -> ServingModel {
-        let fresh = try load()
+        let fresh: ServingModel
+        do { fresh = try load() } catch { metrics.recordReload(succeeded: false); throw error }
         lock.lock(); current = fresh; lock.unlock()
+        metrics.recordReload(succeeded: true)
         return fresh
     }
 

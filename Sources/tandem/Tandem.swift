@@ -324,7 +324,7 @@ struct IndexCommand: ParsableCommand {
 
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Serve a saved model over HTTP: /v1/recommend, /v1/similar-items, /v1/score, /healthz, /readyz, /admin/reload.")
+        abstract: "Serve a saved model over HTTP: /v1/recommend, /v1/similar-items, /v1/score, /healthz, /readyz, /metrics, /admin/reload.")
 
     struct Fuzz: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "fuzz-api",
@@ -346,6 +346,7 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Index description: Flat (exact) or HNSW<M>[,efSearch=N].") var factory = "Flat"
     @Option(help: "Address to listen on.") var host = "127.0.0.1"
     @Option(help: "Port.") var port = 8080
+    @Option(help: "Per-request time limit in milliseconds; slower requests are answered 503.") var timeoutMs = 2000
 
     func run() async throws {
         let backend = ServingBackend(modelDirectory: modelDir, factory: factory)
@@ -359,6 +360,6 @@ struct Serve: AsyncParsableCommand {
         }
         hangup.resume()
         defer { hangup.cancel() }
-        try await buildApplication(backend, host: host, port: port).runService()
+        try await buildApplication(backend, host: host, port: port, timeout: .milliseconds(timeoutMs)).runService()
     }
 }

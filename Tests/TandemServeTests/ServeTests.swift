@@ -135,6 +135,47 @@ func decoded(_ b: ByteBuffer) -> [String: Any] {
     }
 }
 
+@Suite struct MetricsAndTimeoutTests {
+    /// Requests are counted by route and status, timed, and the served model and index size are exported.
+    @Test func metricsCountRequestsAndDescribeTheModel() async throws {
+        let backend = ServingBackend(modelDirectory: servedModelDirectory, factory: "Flat")
+        try backend.reload()
+        try await Application(router: buildRouter(backend)).test(.router) { client in
+            for _ in 0..<3 { try await client.execute(uri: "/v1/recommend", method: .post, body: body(#"{"user_id": "u1", "k": 2}"#)) { _ in } }
+            try await client.execute(uri: "/v1/recommend", method: .post, body: body(#"{"user_id": "u1", "k": 0}"#)) { _ in }
+            try await client.execute(uri: "/no/such/path", method: .get) { #expect($0.status == .notFound) }
+            try await client.execute(uri: "/metrics", method: .get) { r in
+                #expect(r.status == .ok)
+                let text = String(buffer: r.body)
+                #expect(text.contains(#"tandem_requests_total{endpoint="/v1/recommend",method="POST",status="200"} 3"#), "\(text)")
+                #expect(text.contains(#"tandem_requests_total{endpoint="/v1/recommend",method="POST",status="400"} 1"#))
+                #expect(text.contains(#"endpoint="NotFound",method="GET",status="404"} 1"#))
+                #expect(text.contains(#"tandem_request_duration_seconds_count{endpoint="/v1/recommend"} 4"#))
+                #expect(text.contains("tandem_index_items 80"))
+                #expect(text.contains(#"tandem_model_info{version="\#(backend.model!.version)",kind="two-tower"} 1"#))
+                #expect(text.contains(#"tandem_reloads_total{result="ok"} 1"#))
+            }
+        }
+    }
+
+    /// A handler that runs past the limit is answered 503 with a JSON error; fast ones pass through untouched.
+    @Test func slowRequestsAreAnswered503() async throws {
+        let router = Router(context: BasicRequestContext.self)
+        router.add(middleware: RequestTimeoutMiddleware(limit: .milliseconds(100)))
+        router.get("/slow") { _, _ -> String in try await Task.sleep(for: .seconds(5)); return "late" }
+        router.get("/fast") { _, _ -> String in "quick" }
+        let start = ContinuousClock.now
+        try await Application(router: router).test(.router) { client in
+            try await client.execute(uri: "/slow", method: .get) { r in
+                #expect(r.status == .serviceUnavailable)
+                #expect(String(buffer: r.body).contains("longer than"))
+            }
+            try await client.execute(uri: "/fast", method: .get) { #expect($0.status == .ok && String(buffer: $0.body) == "quick") }
+        }
+        #expect(ContinuousClock.now - start < .seconds(3))
+    }
+}
+
 @Suite(.serialized) struct SavedIndexTests {
     /// `tandem index build` output is loaded by serving and gives the same answers as an index built at start.
     @Test func servingLoadsTheSavedHNSWIndex() throws {

@@ -1,0 +1,90 @@
+import Foundation
+import Hummingbird
+import Prometheus
+
+/// Prometheus metrics of a running server, rendered by `GET /metrics` in the text exposition format:
+/// `tandem_requests_total{endpoint,method,status}`, `tandem_request_duration_seconds{endpoint}` (histogram),
+/// `tandem_index_items`, `tandem_model_info{version,kind}` (1 for the model being served) and `tandem_reloads_total{result}`.
+public final class ServingMetrics: @unchecked Sendable {
+    public let registry = PrometheusCollectorRegistry()
+    /// Latency buckets from 100 µs to 1 s: serving requests take well under a millisecond on ml-100k.
+    static let buckets: [Duration] = [.microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2),
+                                      .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(100), .milliseconds(250), .seconds(1)]
+    private let lock = NSLock()
+    private var modelInfo: (version: String, gauge: Gauge)?
+
+    public init() {}
+
+    func recordRequest(endpoint: String, method: String, status: Int, nanoseconds: Int64) {
+        registry.makeCounter(descriptor: .init(metricName: "tandem_requests", unitName: "total", helpText: "HTTP requests answered"),
+                             labels: [("endpoint", endpoint), ("method", method), ("status", String(status))]).increment()
+        registry.makeDurationHistogram(descriptor: .init(metricName: "tandem_request_duration", unitName: "seconds",
+                                                         helpText: "Time from request to response"),
+                                       labels: [("endpoint", endpoint)], buckets: Self.buckets).recordNanoseconds(nanoseconds)
+    }
+
+    func recordReload(succeeded: Bool) {
+        registry.makeCounter(descriptor: .init(metricName: "tandem_reloads", unitName: "total", helpText: "Model reloads by result"),
+                             labels: [("result", succeeded ? "ok" : "failed")]).increment()
+    }
+
+    /// The exposition text, with the model gauges brought up to date first.
+    func render(model: ServingModel?) -> String {
+        lock.lock(); defer { lock.unlock() }
+        if let m = model, modelInfo?.version != m.version {
+            if let old = modelInfo { registry.unregisterGauge(old.gauge) }
+            let g = registry.makeGauge(descriptor: .init(metricName: "tandem_model_info", unitName: "", helpText: "The model being served"),
+                                       labels: [("version", m.version), ("kind", m.modelKind)])
+            g.set(to: 1.0)
+            modelInfo = (m.version, g)
+            registry.makeGauge(descriptor: .init(metricName: "tandem_index_items", unitName: "", helpText: "Items in the served index"))
+                .set(to: Double(m.index.count))
+        }
+        return registry.emitToString()
+    }
+}
+
+/// Counts every request and times it into `ServingMetrics`, labelled by the matched route (not the raw path, so
+/// unknown paths cannot blow up the number of series; Hummingbird labels every unknown path `NotFound`).
+struct MetricsMiddleware<Context: RequestContext>: RouterMiddleware {
+    let metrics: ServingMetrics
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let start = DispatchTime.now().uptimeNanoseconds
+        func record(_ status: Int) {
+            let elapsed = Int64(DispatchTime.now().uptimeNanoseconds - start)
+            metrics.recordRequest(endpoint: context.endpointPath ?? "unmatched", method: request.method.rawValue, status: status, nanoseconds: elapsed)
+        }
+        do {
+            let response = try await next(request, context)
+            record(response.status.code)
+            return response
+        } catch {
+            record((error as? any HTTPResponseError)?.status.code ?? 500)
+            throw error
+        }
+    }
+}
+
+/// Answers 503 with a JSON error when a request takes longer than `limit` (a slow client body or a stuck handler).
+/// The handler is cancelled; work that never suspends finishes first, then the timeout answer is sent.
+public struct RequestTimeoutMiddleware<Context: RequestContext>: RouterMiddleware {
+    public let limit: Duration
+
+    public init(limit: Duration) { self.limit = limit }
+
+    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let limit = self.limit
+        return try await withoutActuallyEscaping(next) { next in
+            try await withThrowingTaskGroup(of: Response?.self) { group in
+                group.addTask { try await next(request, context) }
+                group.addTask { try await Task.sleep(for: limit); return nil }
+                defer { group.cancelAll() }
+                guard let first = try await group.next(), let response = first else {
+                    throw HTTPError(.serviceUnavailable, message: "request took longer than the server's limit of \(limit)")
+                }
+                return response
+            }
+        }
+    }
+}
