@@ -13,6 +13,7 @@ struct Tandem: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tandem",
         abstract: "Train, evaluate and export contrastive retrieval models for recommender systems.",
+        version: tandemVersion,
         subcommands: [Train.self, Compare.self, Eval.self, Export.self, DataCommand.self, IndexCommand.self, Serve.self, Serve.Fuzz.self, Bench.self]
     )
 
@@ -78,6 +79,7 @@ struct Train: ParsableCommand {
             if let out = cfg.output, cfg.model == .pop || report.epochs.isEmpty {
                 try ModelStore.save(trainer.model, config: cfg, dataset: ds, to: out)
             }
+            if let out = cfg.output { try ModelStore.recordResults(report, in: out) }
             if let path = cfg.results { try report.writeJSON(to: path) }
         }
         print("")

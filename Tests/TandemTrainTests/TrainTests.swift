@@ -130,8 +130,22 @@ import TandemTrain
         let u = model2!.allEmbeddings(users: true, count: ds2.numUsers, normalize: true)
         let v = model2!.allEmbeddings(users: false, count: ds2.numItems, normalize: true)
         #expect(abs(ev.test.evaluate(users: u, items: v)["ndcg@20"]! - report.test["ndcg@20"]!) < 1e-6)
+        // The manifest says what wrote the model and how well it did.
+        try ModelStore.recordResults(report, in: dir)
+        let manifest = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/manifest.json"))) as! [String: Any]
+        #expect(manifest["tandem_version"] as? String == tandemVersion && manifest["model"] as? String == c.model.rawValue)
+        #expect((manifest["test"] as? [String: Double])?["ndcg@20"] == report.test["ndcg@20"])
+        // One flipped byte in the weights (same size, still valid safetensors framing) is caught by the checksum.
+        var weights = try Data(contentsOf: URL(fileURLWithPath: dir + "/weights.safetensors"))
+        weights[weights.count - 1] ^= 0x40
+        try weights.write(to: URL(fileURLWithPath: dir + "/weights.safetensors"))
+        #expect(throws: DataError.self) { try ModelStore.load(from: dir) }
+        do { _ = try ModelStore.load(from: dir) } catch { #expect("\(error)".contains("damaged")) }
         // A damaged weights file is named in the error.
         try Data("garbage".utf8).write(to: URL(fileURLWithPath: dir + "/weights.safetensors"))
         #expect(throws: DataError.self) { try ModelStore.load(from: dir) }
+        // So is a missing manifest.
+        try FileManager.default.removeItem(atPath: dir + "/manifest.json")
+        do { _ = try ModelStore.load(from: dir) } catch { #expect("\(error)".contains("manifest.json")) }
     }
 }
