@@ -26,7 +26,7 @@ let package = Package(
         .target(name: "TandemTensor", dependencies: ["CBLAS", "CKernels"]),
         // hnswlib (Debian libhnswlib-dev, header-only C++) behind extern "C" functions.
         .target(name: "CHNSW"),
-        .target(name: "TandemIndex", dependencies: ["TandemTensor", "CHNSW"]),
+        .target(name: "TandemIndex", dependencies: ["TandemTensor", "CBLAS", "CHNSW"]),
         .target(name: "TandemAutograd", dependencies: ["TandemTensor"]),
         .target(name: "TandemData", dependencies: ["TandemTensor"]),
         .target(name: "TandemEval", dependencies: ["TandemTensor"]),
@@ -39,7 +39,7 @@ let package = Package(
         // The only module that imports Hummingbird.
         .target(
             name: "TandemServe",
-            dependencies: ["TandemTensor", "TandemAutograd", "TandemData", "TandemModels", "TandemTrain", "TandemIndex",
+            dependencies: ["TandemTensor", "TandemAutograd", "TandemData", "TandemModels", "TandemTrain", "TandemIndex", "TandemEval",
                            .product(name: "Hummingbird", package: "hummingbird"),
                            .product(name: "Prometheus", package: "swift-prometheus")]
         ),

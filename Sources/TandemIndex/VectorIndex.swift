@@ -1,5 +1,6 @@
 import Foundation
 import TandemTensor
+import CBLAS
 import CHNSW
 
 /// The nearest stored vectors of one query, best first.
@@ -69,6 +70,27 @@ public final class ExactIndex: VectorIndex {
             start = end
         }
         return out
+    }
+
+    /// The `k` best vectors for one query, never returning the ids in `excluded` (their scores are masked before
+    /// selection, so a user with hundreds of seen items costs no more than one without). One matrix-vector product,
+    /// no packing or threads: the serving path for a single request.
+    public func search(_ query: [Float], k: Int, excluding excluded: [Int32]) -> Neighbors {
+        precondition(query.count == dimension, "query dimension \(query.count) ≠ index dimension \(dimension)")
+        var q = query
+        if metric == .cosine {
+            let n = q.reduce(0) { $0 + $1 * $1 }.squareRoot()
+            if n > 0 { for j in q.indices { q[j] /= n } }
+        }
+        var scores = [Float](repeating: 0, count: count)
+        vectors.data.withUnsafeBufferPointer { v in
+            cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(count), Int32(dimension), 1, v.baseAddress!, Int32(dimension), q, 1, 0, &scores, 1)
+        }
+        for i in excluded where i >= 0 && Int(i) < count { scores[Int(i)] = -.infinity }
+        return scores.withUnsafeBufferPointer { s in
+            let ids = TopK.select(s, k: k)
+            return Neighbors(ids: ids, scores: ids.map { s[Int($0)] })
+        }
     }
 
     public func save(to path: String) throws {

@@ -109,10 +109,9 @@ public final class ServingBackend: @unchecked Sendable {
     public func recommend(_ r: RecommendRequest) throws -> RecommendResponse {
         let m = try ready()
         let k = try ServingBackend.checkK(r.k)
-        var excluded = Set<Int32>()
-        for raw in r.excludeItems ?? [] { if let i = m.itemIds.lookup(raw) { excluded.insert(i) } }
+        var excluded = (r.excludeItems ?? []).compactMap { m.itemIds.lookup($0) }
         if let id = r.userId, let u = m.userIds.lookup(id) {
-            if r.excludeSeen ?? true { excluded.formUnion(m.seen.columns(ofRow: Int(u))) }
+            if r.excludeSeen ?? true { excluded += m.seen.columns(ofRow: Int(u)) }
             let found = m.nearest(m.users.gatherRows([u]), k: k, excluding: excluded)
             return RecommendResponse(items: found.map { ScoredItem(itemId: m.itemIds.token($0.0), score: $0.1) }, source: "model",
                                      modelVersion: m.version)
@@ -125,7 +124,8 @@ public final class ServingBackend: @unchecked Sendable {
             return RecommendResponse(items: found.map { ScoredItem(itemId: m.itemIds.token($0.0), score: $0.1) }, source: "cold_start",
                                      modelVersion: m.version)
         }
-        let items = m.popular.lazy.filter { !excluded.contains($0) }.prefix(k)
+        let skip = Set(excluded)
+        let items = m.popular.lazy.filter { !skip.contains($0) }.prefix(k)
         return RecommendResponse(items: items.enumerated().map { ScoredItem(itemId: m.itemIds.token($0.element), score: Float(-$0.offset)) },
                                  source: "popularity", modelVersion: m.version)
     }

@@ -28,6 +28,8 @@ public final class ServingModel: @unchecked Sendable {
     public let seen: CSRMatrix
     /// Items by training count, most popular first (the fallback for unknown users without features).
     public let popular: [Int32]
+    /// The data the model was trained on, rebuilt from its config (the split, for offline cascade evaluation).
+    public let dataset: Dataset
     let userTower: Tower?
     let normalize: Bool
 
@@ -64,6 +66,7 @@ public final class ServingModel: @unchecked Sendable {
         popular = counts.indices.sorted { counts[$0] > counts[$1] || (counts[$0] == counts[$1] && $0 < $1) }.map { Int32($0) }
         userIds = dataset.userIds
         itemIds = dataset.itemIds
+        self.dataset = dataset
         modelKind = config.model.rawValue
         let stamp = ISO8601DateFormatter().string(from: Date())
         version = "\(config.model.rawValue)@\((modelDirectory as NSString).lastPathComponent)@\(stamp)"
@@ -78,10 +81,15 @@ public final class ServingModel: @unchecked Sendable {
         return e.value
     }
 
-    /// The `k` best items for `query`, skipping `excluded` item indices.
-    func nearest(_ query: Tensor, k: Int, excluding excluded: Set<Int32>) -> [(Int32, Float)] {
-        let wanted = min(itemIds.count, k + excluded.count)
-        let found = index.search(query, k: wanted)[0]
-        return Array(zip(found.ids, found.scores).filter { !excluded.contains($0.0) }.prefix(k))
+    /// The `k` best items for one query row, skipping `excluded` item indices: masked before selection by the exact
+    /// index; asked for `k + excluded.count` and filtered after by an ANN index.
+    public func nearest(_ query: Tensor, k: Int, excluding excluded: [Int32]) -> [(Int32, Float)] {
+        if let exact = index as? ExactIndex {
+            let found = exact.search(query.data, k: k, excluding: excluded)
+            return Array(zip(found.ids, found.scores))
+        }
+        let skip = Set(excluded)
+        let found = index.search(query, k: min(itemIds.count, k + skip.count))[0]
+        return Array(zip(found.ids, found.scores).filter { !skip.contains($0.0) }.prefix(k))
     }
 }

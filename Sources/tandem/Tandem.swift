@@ -14,7 +14,7 @@ struct Tandem: AsyncParsableCommand {
         commandName: "tandem",
         abstract: "Train, evaluate and export contrastive retrieval models for recommender systems.",
         version: tandemVersion,
-        subcommands: [Train.self, Compare.self, Eval.self, Export.self, DataCommand.self, IndexCommand.self, Serve.self, Serve.Fuzz.self, Bench.self]
+        subcommands: [Train.self, Compare.self, Eval.self, Export.self, DataCommand.self, IndexCommand.self, Serve.self, Serve.Fuzz.self, CascadeCommand.self, Bench.self]
     )
 
     static func main() async {
@@ -348,7 +348,7 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Index description: Flat (exact) or HNSW<M>[,efSearch=N].") var factory = "Flat"
     @Option(help: "Address to listen on.") var host = "127.0.0.1"
     @Option(help: "Port.") var port = 8080
-    @Option(help: "Per-request time limit in milliseconds; slower requests are answered 503.") var timeoutMs = 2000
+    @Option(help: "Per-request time limit in milliseconds; slower requests are answered 503 (0: no limit).") var timeoutMs = 2000
 
     func run() async throws {
         let backend = ServingBackend(modelDirectory: modelDir, factory: factory)
@@ -362,6 +362,38 @@ struct Serve: AsyncParsableCommand {
         }
         hangup.resume()
         defer { hangup.cancel() }
-        try await buildApplication(backend, host: host, port: port, timeout: .milliseconds(timeoutMs)).runService()
+        try await buildApplication(backend, host: host, port: port, timeout: timeoutMs > 0 ? .milliseconds(timeoutMs) : nil).runService()
+    }
+}
+
+struct CascadeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "cascade", abstract: "The serving cascade: recall channels, then pre-ranking.",
+                                                    subcommands: [EvalCascade.self])
+
+    struct EvalCascade: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "eval",
+            abstract: "Recall per channel and of the union, and metrics after pre-ranking, on the test split.",
+            discussion: "Example: tandem cascade eval --channel runs/two-tower --channel runs/lightgcn --channel pop --ranker runs/two-tower")
+        @Option(name: .customLong("channel"), help: "A model directory, or `pop`; repeat for each channel.") var channels: [String]
+        @Option(help: "Model directory whose exact scores re-rank the union.") var ranker: String
+        @Option(help: "Candidates each channel recalls per user.") var perChannel = 100
+        @Option(help: "Index for the model channels: Flat or HNSW<M>[,efSearch=N].") var factory = "HNSW32"
+        @Option(help: "Cut-offs after pre-ranking, comma-separated.") var ks = "10,20"
+
+        func run() throws {
+            guard let cuts = Optional(ks.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }),
+                  !cuts.isEmpty, cuts.allSatisfy({ $0 > 0 }) else { fail("--ks must be positive integers separated by commas, got '\(ks)'") }
+            let rankerModel = reportingErrors { try ServingModel(modelDirectory: ranker, factory: "Flat") }
+            let list: [RecallChannel] = channels.map { c in
+                if c == "pop" { return .popularity(rankerModel) }
+                let m = reportingErrors { try ServingModel(modelDirectory: c, factory: factory) }
+                return .model(name: "\(m.modelKind) (\((c as NSString).lastPathComponent), \(factory))", m)
+            }
+            let t0 = Date()
+            let evaluation = reportingErrors { try CascadeEvaluation(channels: list, ranker: rankerModel, perChannel: perChannel, ks: cuts) }
+            let rows = evaluation.run()
+            print(CascadeEvaluation.table(rows, perChannel: perChannel, ks: cuts.sorted()))
+            print(String(format: "pre-ranked by %@ (%@); %.1fs", rankerModel.modelKind, (ranker as NSString).lastPathComponent, Date().timeIntervalSince(t0)))
+        }
     }
 }

@@ -22,6 +22,22 @@ import TandemIndex
         #expect(cos.ids == [2] && abs(cos.scores[0] - 1) < 1e-6)
     }
 
+    /// The single-query path masks excluded ids before selection and agrees with the batch path otherwise.
+    @Test func singleQuerySearchWithExclusions() {
+        var rng = RNG(seed: 4)
+        let items = rng.normalTensor(shape: [50, 8], std: 1), q = rng.normalTensor(shape: [1, 8], std: 1)
+        for metric in [IndexMetric.innerProduct, .cosine] {
+            let index = ExactIndex(items, metric: metric)
+            let all = index.search(q, k: 50)[0]
+            let one = index.search(q.data, k: 10, excluding: [])
+            #expect(one.ids == Array(all.ids.prefix(10)))
+            for (a, b) in zip(one.scores, all.scores) { #expect(abs(a - b) < 1e-5) }
+            let skip = Array(all.ids.prefix(3)) + [999, -1]  // out-of-range ids are ignored
+            let rest = index.search(q.data, k: 10, excluding: skip)
+            #expect(rest.ids == Array(all.ids.dropFirst(3).prefix(10)))
+        }
+    }
+
     /// HNSW finds what exact search finds on clustered data, and survives a save/load round trip.
     @Test func hnswRecallAgainstExactAndRoundTrip() throws {
         var rng = RNG(seed: 1)

@@ -5,7 +5,7 @@ import HummingbirdTesting
 import TandemTensor
 import TandemData
 import TandemTrain
-import TandemServe
+@testable import TandemServe
 
 /// A small two-tower model on synthetic data (with user features, so cold start works), saved once.
 let servedModelDirectory: String = {
@@ -132,6 +132,40 @@ func decoded(_ b: ByteBuffer) -> [String: Any] {
             try await client.execute(uri: "/admin/reload", method: .post) { #expect($0.status == .ok) }
         }
         #expect(backend.model!.version != before)
+    }
+}
+
+@Suite struct CascadeTests {
+    /// One exact channel re-ranked by its own model gives the model's full-ranking metrics; adding channels can only
+    /// grow the union's recall.
+    @Test func cascadeOfOneExactChannelEqualsFullRanking() throws {
+        let m = try ServingModel(modelDirectory: servedModelDirectory, factory: "Flat")
+        let reference = EvaluationProtocol(m.dataset, ks: [10, 20]).test.evaluate(users: m.users, items: m.items)
+        let alone = try CascadeEvaluation(channels: [.model(name: "tt", m)], ranker: m, perChannel: 25).run()
+        let preRanked = alone.last!.metrics
+        for key in ["recall@10", "recall@20", "ndcg@10", "ndcg@20"] { #expect(abs(preRanked[key]! - reference[key]!) < 1e-9, "\(key)") }
+        #expect(abs(alone[0].metrics["recall@25"]! - alone[1].metrics["recall@25"]!) < 1e-12)  // union of one = that channel
+        let both = try CascadeEvaluation(channels: [.model(name: "tt", m), .popularity(m)], ranker: m, perChannel: 10).run()
+        let (tt, pop, union) = (both[0].metrics["recall@10"]!, both[1].metrics["recall@10"]!, both[2].metrics["recall@10"]!)
+        #expect(union >= max(tt, pop) && union <= tt + pop + 1e-12)
+        #expect(both[2].candidatesPerUser >= 10 && both[2].candidatesPerUser <= 20)
+        #expect(CascadeEvaluation.table(both, perChannel: 10, ks: [10, 20]).contains("pre-ranked"))
+    }
+}
+
+@Suite struct ResponseWriterTests {
+    /// The hand-written JSON of item lists parses to the same object as JSONEncoder's, with awkward ids escaped.
+    @Test func itemListJSONMatchesTheCodableForm() throws {
+        let items = [ScoredItem(itemId: "plain", score: 0.25), ScoredItem(itemId: "q\"uo\\te\n\t\u{01}é😀", score: -1.5e-7),
+                     ScoredItem(itemId: "", score: 3)]
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        for r in [RecommendResponse(items: items, source: "model", modelVersion: "mf@x\"y") as any ItemListResponse & Encodable,
+                  ItemsResponse(items: items, modelVersion: "v1")] {
+            let ours = try JSONSerialization.jsonObject(with: Data(itemListJSON(r).utf8)) as! NSDictionary
+            let reference = try JSONSerialization.jsonObject(with: encoder.encode(r)) as! NSDictionary
+            #expect(ours == reference, "\(itemListJSON(r))")
+        }
     }
 }
 

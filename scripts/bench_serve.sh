@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Serving benchmark with wrk on loopback (a benchmark, not a test; CI does not run it):
+#   1. paced load at ~1,000 requests/s for 30 s: POST /v1/recommend, random known users, k = 100, exact index;
+#   2. 60 s at saturation: zero non-2xx responses, RSS before and after;
+#   3. hot reload under load: 20 s of wrk while the model is reloaded 10 times (5 SIGHUP, 5 POST /admin/reload).
+# Usage: bash scripts/bench_serve.sh [model-dir]   (without one, trains MF on ml-100k first)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+command -v wrk >/dev/null || { sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo; $sudo apt-get install -y -qq wrk >/dev/null; }
+bin=.build/release/tandem
+[ -x $bin ] || swift build -c release
+work=$(mktemp -d)
+port=${PORT:-18090}
+trap 'kill $pid 2>/dev/null || true; rm -rf "$work"' EXIT
+model=${1:-}
+if [ -z "$model" ]; then
+  model=$work/model
+  $bin train --model mf --dataset ml-100k --output "$model" --quiet >/dev/null
+fi
+$bin serve --model-dir "$model" --factory Flat --port "$port" > "$work/serve.log" 2>&1 &
+pid=$!
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.2; done
+users=$(python3 -c "import json;print(len(json.load(open('$model/user_ids.json'))))")
+
+# Each request asks for a random known user's top 100. `delay()` paces each connection (wrk has no rate option).
+cat > "$work/recommend.lua" <<LUA
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+local pace_ms = tonumber(os.getenv("PACE_MS") or "0")
+request = function()
+  return wrk.format(nil, "/v1/recommend", nil, string.format('{"user_id": "%d", "k": 100}', math.random(1, $users)))
+end
+function delay() return pace_ms end
+LUA
+rss() { awk '/VmRSS/ {print $2}' /proc/$pid/status; }
+url=http://127.0.0.1:$port
+echo "== warm-up 5 s"; wrk -t1 -c8 -d5s -s "$work/recommend.lua" $url > /dev/null
+echo "== paced: 20 connections, one request per connection every 20 ms (~1,000/s), 30 s"
+PACE_MS=20 wrk -t1 -c20 -d30s --latency -s "$work/recommend.lua" $url
+echo "== saturation: 2 threads, 32 connections, 60 s"
+before=$(rss)
+wrk -t2 -c32 -d60s --latency -s "$work/recommend.lua" $url
+after=$(rss)
+echo "RSS before ${before} kB, after ${after} kB"
+echo "== hot reload under load: 20 s of wrk, 10 reloads"
+wrk -t2 -c16 -d20s -s "$work/recommend.lua" $url > "$work/reload.txt" &
+wrkpid=$!
+sleep 2
+for i in 1 2 3 4 5; do
+  kill -HUP $pid; sleep 0.8
+  code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "$url/admin/reload"); [ "$code" = 200 ] || echo "reload answered $code"
+  sleep 0.8
+done
+wait $wrkpid
+cat "$work/reload.txt"
+echo "reloads logged by the server (SIGHUP): $(grep -c 'SIGHUP: reloaded' "$work/serve.log")"
+curl -s "$url/metrics" | grep -E '^tandem_reloads_total|^tandem_requests_total' | sort
