@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Serving benchmark with wrk on loopback (a benchmark, not a test; CI does not run it):
-#   1. paced load at ~1,000 requests/s for 30 s: POST /v1/recommend, random known users, k = 100, exact index;
+#   1. paced load at ~1,000 requests/s for 30 s (12 connections): POST /v1/recommend, random known users, k = 100, exact index;
 #   2. 60 s at saturation: zero non-2xx responses, RSS before and after;
 #   3. hot reload under load: 20 s of wrk while the model is reloaded 10 times (5 SIGHUP, 5 POST /admin/reload).
 # Usage: bash scripts/bench_serve.sh [model-dir]   (without one, trains MF on ml-100k first)
@@ -35,8 +35,8 @@ LUA
 rss() { awk '/VmRSS/ {print $2}' /proc/$pid/status; }
 url=http://127.0.0.1:$port
 echo "== warm-up 5 s"; wrk -t1 -c8 -d5s -s "$work/recommend.lua" $url > /dev/null
-echo "== paced: 20 connections, one request per connection every 20 ms (~1,000/s), 30 s"
-PACE_MS=20 wrk -t1 -c20 -d30s --latency -s "$work/recommend.lua" $url
+echo "== paced: 12 connections, one request per connection every 10 ms after its answer (~1,000/s), 30 s"
+PACE_MS=10 wrk -t1 -c12 -d30s --latency -s "$work/recommend.lua" $url
 echo "== saturation: 2 threads, 32 connections, 60 s"
 before=$(rss)
 wrk -t2 -c32 -d60s --latency -s "$work/recommend.lua" $url

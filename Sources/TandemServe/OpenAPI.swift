@@ -25,6 +25,7 @@ public let openAPIDocument = #"""
         "400": {"$ref": "#/components/responses/Error"}, "404": {"$ref": "#/components/responses/Error"}, "503": {"$ref": "#/components/responses/Error"}}}},
     "/healthz": {"get": {"summary": "The process is up.", "responses": {"200": {"description": "ok"}}}},
     "/readyz": {"get": {"summary": "A model is loaded.", "responses": {"200": {"description": "ready"}, "503": {"$ref": "#/components/responses/Error"}}}},
+    "/metrics": {"get": {"summary": "Prometheus metrics: requests by endpoint and status, latency histogram, model info, index size, reloads.", "responses": {"200": {"description": "text exposition format", "content": {"text/plain": {"schema": {"type": "string"}}}}}}},
     "/admin/reload": {"post": {"summary": "Reload the model directory; requests in flight keep the previous model.",
       "responses": {"200": {"description": "reloaded"}, "500": {"$ref": "#/components/responses/Error"}}}}
   },
