@@ -44,6 +44,7 @@ indirect enum Op {
     case dropout(Int, mask: [Float])
     case segmentReduce(Int, offsets: [Int], mean: Bool)
     case sparseMatmul(CSRMatrix, transposed: CSRMatrix, Int)
+    case propagationMean(transposed: CSRMatrix, layers: Int, Int)
     case logSoftmax(Int)
     case crossEntropy(Int, targets: [Int32], probabilities: Tensor)
 }
@@ -192,6 +193,14 @@ extension Tape {
     /// `A × x` for a constant sparse `A` (graph propagation); backward is `Aᵀ × g`.
     public func sparseMatmul(_ a: CSRMatrix, _ x: Variable, transposed: CSRMatrix? = nil) -> Variable {
         record(a.multiply(x.value), .sparseMatmul(a, transposed: transposed ?? a.transposed(), x.id))
+    }
+
+    /// LightGCN's propagation and layer-mean readout in one op: `(1/(K+1)) Σ_{k=0}^{K} Aᵏ x` (square `A`).
+    /// Forward and backward (`Aᵀ` in place of `A`) each take K sparse products by Horner's rule.
+    public func propagationMean(_ a: CSRMatrix, _ x: Variable, layers: Int, transposed: CSRMatrix? = nil) -> Variable {
+        var out = a.powerSum(x.value, layers: layers)
+        out.scale(by: 1 / Float(layers + 1))
+        return record(out, .propagationMean(transposed: transposed ?? a.transposed(), layers: layers, x.id))
     }
 
     /// Row-wise log-softmax.
@@ -401,6 +410,10 @@ extension Tape {
             add(a, dx, &grads)
         case .sparseMatmul(_, let transposed, let x):
             add(x, transposed.multiply(g), &grads)
+        case .propagationMean(let transposed, let layers, let x):
+            var dx = transposed.powerSum(g, layers: layers)
+            dx.scale(by: 1 / Float(layers + 1))
+            add(x, dx, &grads)
         case .logSoftmax(let a):
             let n = y.rows, d = y.cols
             var dx = Tensor(zeros: y.shape)

@@ -85,7 +85,8 @@ public final class Optimizer {
                         if let rows {
                             for (k, r) in rows.enumerated() { span(Int(r) * d, k * d, d) }
                         } else {
-                            span(0, 0, n)
+                            // Dense updates of large tables (a graph model's 150k × 64 ego embeddings) use every core.
+                            Parallel.forChunks(n, minPerChunk: 1 << 16) { r in span(r.lowerBound, r.lowerBound, r.count) }
                         }
                     }
                 }

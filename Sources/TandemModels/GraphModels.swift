@@ -99,6 +99,15 @@ public final class GraphModel: RetrievalModel {
         return out
     }
 
+    /// The layer mean `[E⁰ … E^K]` without noise: one fused op (Horner's rule, two buffers) when every layer uses
+    /// the same adjacency, as in LightGCN and SGL's ED/ND views; layer by layer for SGL's random walk.
+    func meanOfLayers(_ tape: Tape, views layersAdj: [CSRMatrix]) -> Variable {
+        if let first = layersAdj.first, layersAdj.allSatisfy({ $0 == first }) {  // same storage: a pointer compare
+            return tape.propagationMean(first, tape.parameter(ego), layers: layersAdj.count, transposed: first)  // symmetric
+        }
+        return readout(tape, propagate(tape, adjacency: layersAdj, noise: nil), skipEgo: false)
+    }
+
     func readout(_ tape: Tape, _ layers: [Variable], skipEgo: Bool) -> Variable {
         let used = skipEgo ? Array(layers.dropFirst()) : layers
         var sum = used[0]
@@ -113,7 +122,7 @@ public final class GraphModel: RetrievalModel {
         let out: Variable
         switch variant {
         case .lightGCN, .sgl:
-            out = readout(tape, propagate(tape, adjacency: adj, noise: nil), skipEgo: false)
+            out = meanOfLayers(tape, views: adj)
         case .simGCL:
             out = readout(tape, propagate(tape, adjacency: adj, noise: nil), skipEgo: true)
         case .xSimGCL:
@@ -157,8 +166,7 @@ public final class GraphModel: RetrievalModel {
             break
         case .sgl:
             if views.isEmpty { beginEpoch() }
-            let v1 = readout(tape, propagate(tape, adjacency: views[0], noise: nil), skipEgo: false)
-            let v2 = readout(tape, propagate(tape, adjacency: views[1], noise: nil), skipEgo: false)
+            let v1 = meanOfLayers(tape, views: views[0]), v2 = meanOfLayers(tape, views: views[1])
             terms.append(contrast(v1, v2))
         case .simGCL:
             let adj = Array(repeating: adjacency, count: settings.layers)

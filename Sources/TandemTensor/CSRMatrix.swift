@@ -72,26 +72,62 @@ public struct CSRMatrix: Sendable, Equatable {
 
     /// `self × dense`, parallel over rows (the inner loop is C, AVX2 when available).
     public func multiply(_ dense: Tensor) -> Tensor {
+        var out = Tensor(zeros: [rows, dense.cols])
+        multiply(dense, adding: nil, into: &out)
+        return out
+    }
+
+    /// `Σ_{k=0}^{K} selfᵏ x` by Horner's rule, `y ← x + self·y` K times: K products and two buffers, instead of K
+    /// layer tensors and their sums (LightGCN's layer sum, and its backward with `selfᵀ`). Square matrices only.
+    public func powerSum(_ x: Tensor, layers: Int) -> Tensor {
+        precondition(rows == cols, "power sum needs a square matrix, got \(rows)×\(cols)")
+        var y = x, next = Tensor(zeros: x.shape)
+        for _ in 0..<layers {
+            multiply(y, adding: x, into: &next)
+            swap(&y, &next)
+        }
+        return y
+    }
+
+    /// `out = base + self × dense` (`base` nil: zero), writing every element of `out`.
+    public func multiply(_ dense: Tensor, adding base: Tensor?, into out: inout Tensor) {
         precondition(dense.rows == cols, "CSR × dense: \(rows)×\(cols) times \(dense.shape)")
         let d = dense.cols
-        var out = Tensor(zeros: [rows, d])
+        precondition(out.rows == rows && out.cols == d && (base == nil || base!.shape == out.shape), "CSR × dense: output shapes")
+        let baseData = base?.data ?? []
         dense.data.withUnsafeBufferPointer { x in
+          baseData.withUnsafeBufferPointer { b in
             out.data.withUnsafeMutableBufferPointer { y in
-                let yb = y.baseAddress!, xb = x.baseAddress
+                let yb = y.baseAddress!, xb = x.baseAddress, bb = base == nil ? nil : b.baseAddress
                 rowPointers.withUnsafeBufferPointer { ptr in
                     columnIndices.withUnsafeBufferPointer { ci in
                         values.withUnsafeBufferPointer { vv in
                             let pp = UnsafeRawPointer(ptr.baseAddress!).assumingMemoryBound(to: Int64.self)
-                            Parallel.forChunks(rows, minPerChunk: max(1, 32768 / max(1, d))) { range in
-                                tandem_spmm_rows(Int64(range.lowerBound), Int64(range.upperBound), pp, ci.baseAddress,
-                                                 vv.baseAddress, xb, yb, Int64(d))
+                            // Chunks of equal non-zero counts, not equal rows: in a bipartite graph the item rows are
+                            // far denser than the user rows. Four chunks per core, taken dynamically.
+                            let bounds = nonZeroBalancedChunks(count: nonZeros * d >= 1 << 16 ? Parallel.cores * 4 : 1)
+                            Parallel.forEach(bounds.count - 1) { c in
+                                tandem_spmm_rows(Int64(bounds[c]), Int64(bounds[c + 1]), pp, ci.baseAddress, vv.baseAddress, xb, bb, yb, Int64(d))
                             }
                         }
                     }
                 }
             }
+          }
         }
-        return out
+    }
+
+    /// Row boundaries `[0, …, rows]` splitting the matrix into `count` runs of rows with about equal non-zeros.
+    func nonZeroBalancedChunks(count: Int) -> [Int] {
+        var bounds = [0]
+        for c in 1..<max(1, count) {
+            let target = Int64(nonZeros) * Int64(c) / Int64(count)
+            var lo = bounds.last!, hi = rows  // first row whose start reaches the target
+            while lo < hi { let mid = (lo + hi) / 2; if Int64(rowPointers[mid]) < target { lo = mid + 1 } else { hi = mid } }
+            if lo > bounds.last! && lo < rows { bounds.append(lo) }
+        }
+        bounds.append(rows)
+        return bounds
     }
 
     /// A dense copy (tests).

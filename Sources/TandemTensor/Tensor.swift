@@ -91,6 +91,11 @@ public struct Tensor: Equatable, Sendable, CustomStringConvertible {
         return out
     }
 
+    /// Multiplies every element by `factor` in place.
+    public mutating func scale(by factor: Float) {
+        data.withUnsafeMutableBufferPointer { p in for i in p.indices { p[i] *= factor } }
+    }
+
     /// True when every element is finite.
     public var isFinite: Bool { data.allSatisfy { $0.isFinite } }
 

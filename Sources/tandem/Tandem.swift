@@ -19,6 +19,7 @@ struct Tandem: AsyncParsableCommand {
 
     static func main() async {
         setvbuf(stdout, nil, _IOLBF, 0)  // progress lines appear as they happen, also when piped to a file
+        Memory.reuseFreedMemory()
         do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? AsyncParsableCommand { try await asyncCommand.run() } else { try command.run() }

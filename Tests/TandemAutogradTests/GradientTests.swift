@@ -183,6 +183,29 @@ struct GradientTests {
         checkOp([x], { $0.sparseMatmul(csr, $1[0]) }, reference: { dense * $0[0] })
     }
 
+    /// LightGCN's fused propagation + layer mean against (1/(K+1)) Σ Aᵏ x in Float64, on a non-symmetric A
+    /// (so the backward's use of Aᵀ is checked too), for K = 0…3.
+    @Test(arguments: seeds) func propagationMean(seed: UInt64) {
+        var rng = RNG(seed: seed)
+        let n = 3 + rng.int(below: 4), d = 2 + rng.int(below: 3)
+        var coo: [(row: Int32, col: Int32, value: Float)] = []
+        for i in 0..<n { for j in 0..<n where rng.uniform() < 0.5 { coo.append((Int32(i), Int32(j), rng.uniform() - 0.5)) } }
+        let csr = CSRMatrix(rows: n, cols: n, coordinates: coo)
+        let dense = DMat(csr.toDense())
+        let x = randomMatrix(&rng, n, d)
+        for layers in 0...3 {
+            checkOp([x], { $0.propagationMean(csr, $1[0], layers: layers) }, reference: { x in
+                var power = x[0], sum = x[0]
+                for _ in 0..<layers {
+                    power = dense * power
+                    let (p, s) = (power, sum)
+                    sum = DMat(rows: n, cols: d) { i, j in s[i, j] + p[i, j] }
+                }
+                return DMat(rows: n, cols: d) { i, j in sum[i, j] / Double(layers + 1) }
+            })
+        }
+    }
+
     @Test(arguments: seeds) func logSoftmaxAndCrossEntropy(seed: UInt64) {
         var rng = RNG(seed: seed)
         let n = 2 + rng.int(below: 4), d = 3 + rng.int(below: 4)

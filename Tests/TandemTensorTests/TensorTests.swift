@@ -36,6 +36,28 @@ import TandemTensor
         #expect(m.transposed().toDense() == m.toDense().transposed())
     }
 
+    /// Large enough to be split into chunks of equal non-zeros across cores, with skewed rows (some dense, many empty),
+    /// as in a user–item graph; the sum Σ Aᵏx by Horner's rule matches explicit powers.
+    @Test func parallelSkewedSparseProductsAndPowerSum() {
+        var rng = RNG(seed: 9)
+        let n = 600, d = 8
+        var coo: [(row: Int32, col: Int32, value: Float)] = []
+        for i in 0..<n where i % 3 != 0 {
+            let density = i < 40 ? 0.9 : 0.05
+            for j in 0..<n where Double(rng.uniform()) < density { coo.append((Int32(i), Int32(j), rng.normal() * 0.1)) }
+        }
+        let a = CSRMatrix(rows: n, cols: n, coordinates: coo)
+        #expect(a.nonZeros * d >= 1 << 16)
+        let x = rng.normalTensor(shape: [n, d], std: 1)
+        let dense = a.toDense()
+        let product = a.multiply(x)
+        #expect(product.isClose(to: BLAS.matmul(dense, x), tolerance: 1e-4))
+        var power = x, sum = x
+        for _ in 0..<3 { power = BLAS.matmul(dense, power); for i in sum.data.indices { sum.data[i] += power.data[i] } }
+        #expect(a.powerSum(x, layers: 3).isClose(to: sum, tolerance: 1e-4))
+        #expect(a.powerSum(x, layers: 0) == x)
+    }
+
     @Test func topKOrdersByScoreThenIndexAndSkipsMasked() {
         let s: [Float] = [0.5, 0.9, -.infinity, 0.9, 0.1]
         #expect(TopK.select(s, k: 3) == [1, 3, 0])
