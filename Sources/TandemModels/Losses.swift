@@ -32,6 +32,46 @@ public enum RetrievalLoss {
         return tape.crossEntropy(logits: logits, targets: (0..<n).map(Int32.init), mask: mask)
     }
 
+    /// Sampled softmax over the batch's own items (when `inBatch`) and `sampled` extra negatives shared by the whole
+    /// batch (uniform, popularity, a MoCo queue): row `i` should pick its positive, item `itemIds[i]`.
+    ///
+    /// Columns are `[batch items (if inBatch) | sampled items]`; without in-batch negatives the first column is each
+    /// row's own positive. `logQ(id)` is subtracted from every column holding item `id` (the log of how often that
+    /// item shows up as a candidate, Yi et al. 2019; for mixed sources, Yang et al. 2020). Columns holding the row's
+    /// own positive item (other than its target) are removed from that row's softmax.
+    public static func sampledSoftmax(_ tape: Tape, users: Variable, positives: Variable, itemIds: [Int32],
+                                      sampled: Variable?, sampledIds: [Int32], inBatch: Bool, temperature: Float,
+                                      logQ: ((Int32) -> Float)? = nil) -> Variable {
+        let n = itemIds.count
+        let scaled = tape.scale(users, 1 / temperature)
+        var parts: [Variable] = []
+        var columnIds: [Int32] = []
+        if inBatch {
+            parts.append(tape.matmul(scaled, positives, transposeB: true)); columnIds += itemIds
+        } else {
+            parts.append(tape.rowDot(scaled, positives)); columnIds.append(-1)  // per-row positive
+        }
+        if let sampled {
+            precondition(sampled.value.rows == sampledIds.count)
+            parts.append(tape.matmul(scaled, sampled, transposeB: true)); columnIds += sampledIds
+        }
+        var logits = parts.count == 1 ? parts[0] : tape.concatColumns(parts)
+        let width = columnIds.count
+        if let logQ {
+            let row = columnIds.enumerated().map { j, id in id >= 0 ? logQ(id) : 0 }
+            var shift = Tensor(repeating: 0, shape: [n, width])
+            for i in 0..<n { for j in 0..<width { shift[i, j] = inBatch || j > 0 ? row[j] : logQ(itemIds[i]) } }
+            logits = logits - tape.constant(shift)
+        }
+        var mask = Tensor(repeating: 1, shape: [n, width])
+        var masked = false
+        for i in 0..<n {
+            let target = inBatch ? i : 0
+            for j in 0..<width where j != target && columnIds[j] == itemIds[i] { mask[i, j] = 0; masked = true }
+        }
+        return tape.crossEntropy(logits: logits, targets: (0..<n).map { Int32(inBatch ? $0 : 0) }, mask: masked ? mask : nil)
+    }
+
     /// Bayesian personalised ranking: mean of `softplus(−(s⁺ − s⁻)/τ)` = `−log σ(Δ/τ)` over each positive and its
     /// negatives. `negatives` holds `k` rows per user, user-major (`[n·k, d]`).
     public static func bpr(_ tape: Tape, users: Variable, positives: Variable, negatives: Variable, perUser k: Int,

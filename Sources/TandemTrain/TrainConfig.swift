@@ -75,6 +75,14 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     public var loss: LossKind = .infonce
     /// Sampled negatives per positive for `bpr` and `bce`.
     public var negatives = 1
+    /// Negatives of the InfoNCE softmax: `in_batch` (the batch's other positives), `uniform` or `popularity`
+    /// (`sampled_negatives` items drawn for the whole batch, uniformly or ∝ count^`popularity_alpha`), or both:
+    /// `mixed` (= `in_batch+uniform`, Yang et al. 2020) and `in_batch+popularity`.
+    public var negativeSampling = "in_batch"
+    /// Items drawn per batch for the `uniform` / `popularity` samplers (shared by every row of the batch).
+    public var sampledNegatives = 256
+    /// Exponent of the popularity sampler: items drawn ∝ training count^α (word2vec's 0.75).
+    public var popularityAlpha: Float = 0.75
     /// Subtract log(item sampling probability) from in-batch logits.
     public var logq = true
     public var maskAccidentalHits = true
@@ -213,8 +221,13 @@ extension TrainConfig {
         try need(["ed", "nd", "rw"].contains(augmentation), "augmentation '\(augmentation)' is not ed, nd or rw")
         try need(layers >= 1 && clLayer >= 1 && clLayer <= layers, "layers must be ≥ 1 and cl_layer in 1…layers")
         try need(dropRatio >= 0 && dropRatio < 1, "drop_ratio must be in [0, 1)")
+        try need(NegativeSampling(parsing: negativeSampling) != nil,
+                 "negative_sampling '\(negativeSampling)' is not in_batch, uniform, popularity, mixed or in_batch+popularity")
+        try need(sampledNegatives > 0 && popularityAlpha >= 0, "sampled_negatives must be positive and popularity_alpha ≥ 0")
         try need(SplitMethod(parsing: split) != nil, "split '\(split)' is not random[:a,b,c], temporal[:a,b,c] or loo")
     }
+
+    public var parsedNegativeSampling: NegativeSampling { NegativeSampling(parsing: negativeSampling)! }
 
     func parsedValidMetric() throws -> (String, Int) {
         let parts = validMetric.split(separator: "@")
@@ -222,5 +235,26 @@ extension TrainConfig {
             throw ConfigError("valid_metric '\(validMetric)' is not of the form name@K (recall, ndcg, mrr, hit, precision)")
         }
         return (String(parts[0]), k)
+    }
+}
+
+/// Where the InfoNCE softmax's negatives come from: the batch's own positives, and/or items drawn for the batch.
+public struct NegativeSampling: Equatable, Sendable {
+    public enum Sampler: String, Sendable { case uniform, popularity }
+    public var inBatch: Bool
+    public var sampler: Sampler?
+
+    /// `in_batch`, `uniform`, `popularity`, `mixed` (= `in_batch+uniform`), `in_batch+popularity`.
+    public init?(parsing text: String) {
+        let parts = Set((text == "mixed" ? "in_batch+uniform" : text).split(separator: "+").map(String.init))
+        inBatch = parts.contains("in_batch")
+        let samplers = parts.subtracting(["in_batch"])
+        guard samplers.count <= 1, inBatch || !samplers.isEmpty else { return nil }
+        if let name = samplers.first {
+            guard let s = Sampler(rawValue: name) else { return nil }
+            sampler = s
+        } else {
+            sampler = nil
+        }
     }
 }

@@ -154,9 +154,22 @@ public final class Trainer {
         let main: Variable
         switch config.loss {
         case .infonce:
-            main = RetrievalLoss.inBatchSoftmax(tape, users: u, items: v, itemIds: items, temperature: config.temperature,
-                                                logQ: config.logq ? items.map { logQ[Int($0)] } : nil,
-                                                maskAccidentalHits: config.maskAccidentalHits)
+            let sampling = config.parsedNegativeSampling
+            if let sampler = sampling.sampler {
+                let drawn = (0..<config.sampledNegatives).map { _ in negativeSampler.draw(sampler, &rng) }
+                let b = Float(sampling.inBatch ? items.count : 0), nDrawn = Float(drawn.count)
+                // Expected count of item j among the candidates: B·p_train(j) in-batch plus N·q_sampler(j) drawn.
+                let correction: ((Int32) -> Float)? = config.logq ? { j in
+                    Foundation.log(b * Foundation.exp(logQ[Int(j)]) + nDrawn * self.negativeSampler.probability(sampler, j))
+                } : nil
+                main = RetrievalLoss.sampledSoftmax(tape, users: u, positives: v, itemIds: items, sampled: embed(model.itemEmbeddings(tape, drawn)),
+                                                    sampledIds: drawn, inBatch: sampling.inBatch, temperature: config.temperature,
+                                                    logQ: correction)
+            } else {
+                main = RetrievalLoss.inBatchSoftmax(tape, users: u, items: v, itemIds: items, temperature: config.temperature,
+                                                    logQ: config.logq ? items.map { logQ[Int($0)] } : nil,
+                                                    maskAccidentalHits: config.maskAccidentalHits)
+            }
         case .bpr, .bce:
             let k = config.negatives
             negs.reserveCapacity(users.count * k)
@@ -178,6 +191,9 @@ public final class Trainer {
         return main
     }
 
+    /// Global negative samplers over the catalogue (uniform, and ∝ training count^α).
+    lazy var negativeSampler = NegativeSampler(counts: dataset.split.train.itemCounts(items: dataset.numItems), alpha: config.popularityAlpha)
+
     /// Binary search in a CSR row (columns are sorted).
     static func sortedContains(_ row: ArraySlice<Int32>, _ x: Int32) -> Bool {
         var lo = row.startIndex, hi = row.endIndex
@@ -186,5 +202,37 @@ public final class Trainer {
             if row[mid] < x { lo = mid + 1 } else { hi = mid }
         }
         return lo < row.endIndex && row[lo] == x
+    }
+}
+
+/// Draws items for the `uniform` and `popularity` negative samplers and knows each item's draw probability (for logQ).
+public struct NegativeSampler {
+    let items: Int
+    let popularity: AliasTable
+    let popularityProbability: [Float]
+
+    public init(counts: [Int], alpha: Float) {
+        items = counts.count
+        let weights = counts.map { Foundation.pow(Double($0), Double(alpha)) }
+        let total = weights.reduce(0, +)
+        // An empty training log leaves nothing to weight by: fall back to uniform.
+        let w = total > 0 ? weights : [Double](repeating: 1, count: counts.count)
+        popularity = AliasTable(w)
+        let sum = w.reduce(0, +)
+        popularityProbability = w.map { Float($0 / sum) }
+    }
+
+    public func draw(_ sampler: NegativeSampling.Sampler, _ rng: inout RNG) -> Int32 {
+        switch sampler {
+        case .uniform: return Int32(rng.int(below: items))
+        case .popularity: return Int32(popularity.sample(&rng))
+        }
+    }
+
+    public func probability(_ sampler: NegativeSampling.Sampler, _ item: Int32) -> Float {
+        switch sampler {
+        case .uniform: return 1 / Float(items)
+        case .popularity: return popularityProbability[Int(item)]
+        }
     }
 }

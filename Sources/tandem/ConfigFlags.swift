@@ -33,6 +33,9 @@ struct ConfigFlags: ParsableArguments {
     @Option(name: .customLong("cl-layer"), help: "XSimGCL: the layer contrasted with the final embeddings.") var clLayer: String?
     @Option(name: .customLong("loss"), help: "loss") var loss: String?
     @Option(name: .customLong("negatives"), help: "Sampled negatives per positive for bpr and bce.") var negatives: String?
+    @Option(name: .customLong("negative-sampling"), help: "Negatives of the InfoNCE softmax: in_batch (the batch's other positives), uniform or popularity (sampled_negatives items drawn for the whole batch, uniformly or ∝ count^popularity_alpha), or both: mixed (= in_batch+uniform, Yang et al. 2020) and in_batch+popularity.") var negativeSampling: String?
+    @Option(name: .customLong("sampled-negatives"), help: "Items drawn per batch for the uniform / popularity samplers (shared by every row of the batch).") var sampledNegatives: String?
+    @Option(name: .customLong("popularity-alpha"), help: "Exponent of the popularity sampler: items drawn ∝ training count^α (word2vec's 0.75).") var popularityAlpha: String?
     @Option(name: .customLong("logq"), help: "Subtract log(item sampling probability) from in-batch logits.") var logq: String?
     @Option(name: .customLong("mask-accidental-hits"), help: "mask accidental hits") var maskAccidentalHits: String?
     @Option(name: .customLong("optimizer"), help: "optimizer") var optimizer: String?
@@ -82,6 +85,9 @@ struct ConfigFlags: ParsableArguments {
         if let v = clLayer { o["cl_layer"] = v }
         if let v = loss { o["loss"] = v }
         if let v = negatives { o["negatives"] = v }
+        if let v = negativeSampling { o["negative_sampling"] = v }
+        if let v = sampledNegatives { o["sampled_negatives"] = v }
+        if let v = popularityAlpha { o["popularity_alpha"] = v }
         if let v = logq { o["logq"] = v }
         if let v = maskAccidentalHits { o["mask_accidental_hits"] = v }
         if let v = optimizer { o["optimizer"] = v }

@@ -85,6 +85,30 @@ import TandemTrain
         }
     }
 
+    /// Every InfoNCE negative source trains a model that beats popularity on planted clusters.
+    @Test(arguments: ["uniform", "popularity", "mixed", "in_batch+popularity"]) func negativeSamplersTrain(sampling: String) throws {
+        let ds = Self.smallData()
+        let pop = try Trainer(config: config(.pop), dataset: ds, log: { _ in }).run()
+        var c = try config(.mf)
+        c.negativeSampling = sampling; c.sampledNegatives = 64
+        let r = try Trainer(config: c, dataset: ds, log: { _ in }).run()
+        #expect(r.test["recall@20"]! > pop.test["recall@20"]!, "\(sampling): \(r.test["recall@20"]!) vs pop \(pop.test["recall@20"]!)")
+    }
+
+    @Test func negativeSamplingParsesAndRejectsUnknownNames() throws {
+        #expect(NegativeSampling(parsing: "mixed") == NegativeSampling(parsing: "uniform+in_batch"))
+        #expect(NegativeSampling(parsing: "in_batch")?.sampler == nil)
+        #expect(NegativeSampling(parsing: "popularity")?.inBatch == false)
+        for bad in ["", "random", "uniform+popularity", "in_batch+zipf"] { #expect(NegativeSampling(parsing: bad) == nil, "\(bad)") }
+        #expect(throws: ConfigError.self) { try TrainConfig.resolve(overrides: ["negative_sampling": "hard"]) }
+        // Popularity draws follow count^α.
+        let sampler = NegativeSampler(counts: [1, 0, 16], alpha: 0.5)
+        #expect(abs(sampler.probability(.popularity, 2) - 0.8) < 1e-6 && sampler.probability(.popularity, 1) == 0)
+        var rng = RNG(seed: 1)
+        let draws = (0..<20_000).map { _ in sampler.draw(.popularity, &rng) }
+        #expect(abs(Double(draws.filter { $0 == 2 }.count) / 20_000 - 0.8) < 0.02 && !draws.contains(1))
+    }
+
     @Test func nonFiniteLossStopsTrainingAndKeepsTheBestCheckpoint() throws {
         let ds = Self.smallData()
         var c = try config(.mf)
