@@ -12,11 +12,15 @@ public protocol RetrievalModel: AnyObject {
     func beginEpoch()
     /// A model-specific term added to the main loss (regularisers, contrastive views); nil when none.
     func auxiliaryLoss(_ tape: Tape, users: [Int32], items: [Int32], negatives: [Int32]) -> Variable?
+    /// The parameters that `itemEmbeddings` reads and nothing on the user side does (a MoCo momentum copy of the
+    /// item tower copies exactly these); empty when the two sides share parameters (graph models).
+    var itemParameters: [Parameter] { get }
 }
 
 extension RetrievalModel {
     public func beginEpoch() {}
     public func auxiliaryLoss(_ tape: Tape, users: [Int32], items: [Int32], negatives: [Int32]) -> Variable? { nil }
+    public var itemParameters: [Parameter] { [] }
 
     /// Embeddings of all `count` entities of one side, computed in batches without keeping a tape.
     public func allEmbeddings(users: Bool, count: Int, normalize: Bool, batch: Int = 4096) -> Tensor {
@@ -47,6 +51,7 @@ public final class MatrixFactorization: RetrievalModel {
     }
 
     public var parameters: [Parameter] { [users, items] }
+    public var itemParameters: [Parameter] { [items] }
     public func userEmbeddings(_ tape: Tape, _ ids: [Int32]) -> Variable { tape.embedding(users, rows: ids) }
     public func itemEmbeddings(_ tape: Tape, _ ids: [Int32]) -> Variable { tape.embedding(items, rows: ids) }
 }
@@ -137,6 +142,7 @@ public final class TwoTower: RetrievalModel {
     }
 
     public var parameters: [Parameter] { userTower.parameters + itemTower.parameters }
+    public var itemParameters: [Parameter] { itemTower.parameters }
     public func userEmbeddings(_ tape: Tape, _ ids: [Int32]) -> Variable { userTower(tape, ids) }
     public func itemEmbeddings(_ tape: Tape, _ ids: [Int32]) -> Variable { itemTower(tape, ids) }
 }

@@ -83,6 +83,12 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     public var sampledNegatives = 256
     /// Exponent of the popularity sampler: items drawn ∝ training count^α (word2vec's 0.75).
     public var popularityAlpha: Float = 0.75
+    /// MoCo: item embeddings of the last `queue_size` positives, from a momentum copy of the item tower, join the
+    /// in-batch negatives (0: off). Needs `loss: infonce`, `negative_sampling: in_batch` and a model with its own
+    /// item tower (mf, two-tower).
+    public var queueSize = 0
+    /// MoCo: the momentum copy moves as `key ← m·key + (1 − m)·θ` after every step.
+    public var momentum: Float = 0.99
     /// Subtract log(item sampling probability) from in-batch logits.
     public var logq = true
     public var maskAccidentalHits = true
@@ -224,6 +230,9 @@ extension TrainConfig {
         try need(NegativeSampling(parsing: negativeSampling) != nil,
                  "negative_sampling '\(negativeSampling)' is not in_batch, uniform, popularity, mixed or in_batch+popularity")
         try need(sampledNegatives > 0 && popularityAlpha >= 0, "sampled_negatives must be positive and popularity_alpha ≥ 0")
+        try need(queueSize >= 0 && momentum >= 0 && momentum < 1, "queue_size must be ≥ 0 and momentum in [0, 1)")
+        try need(queueSize == 0 || (loss == .infonce && negativeSampling == "in_batch" && !model.isGraph),
+                 "queue_size needs loss infonce, negative_sampling in_batch and a model with its own item tower (mf, two-tower)")
         try need(SplitMethod(parsing: split) != nil, "split '\(split)' is not random[:a,b,c], temporal[:a,b,c] or loo")
     }
 

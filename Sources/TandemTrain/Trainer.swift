@@ -85,6 +85,11 @@ public final class Trainer {
             let seen = train.matrix(users: dataset.numUsers, items: dataset.numItems)
             let counts = train.itemCounts(items: dataset.numItems)
             let logQ = counts.map { Float(Foundation.log(Double(max($0, 1)) / Double(train.count))) }
+            if config.queueSize > 0 {
+                let encoder = MomentumEncoder(model: model, momentum: config.momentum)
+                let dim = encoder.itemEmbeddings(model, [0], normalize: false).cols
+                moco = (encoder, EmbeddingQueue(capacity: config.queueSize, dimension: dim))
+            }
             for epoch in 1...max(1, config.epochs) where config.epochs > 0 {
                 let t0 = Date()
                 var order = Array(0..<train.count)
@@ -102,6 +107,10 @@ public final class Trainer {
                     let value = loss.value.data[0]
                     guard value.isFinite else { throw NonFiniteLossError(epoch: epoch, batch: batches + 1, loss: value) }
                     optimizer.update(tape.backward(loss))
+                    if moco != nil, let keys = pendingKeys {
+                        moco!.encoder.update()
+                        moco!.queue.enqueue(keys.embeddings, ids: keys.ids)
+                    }
                     lossSum += Double(value); batches += 1
                 }
                 let seconds = Date().timeIntervalSince(t0)
@@ -155,7 +164,17 @@ public final class Trainer {
         switch config.loss {
         case .infonce:
             let sampling = config.parsedNegativeSampling
-            if let sampler = sampling.sampler {
+            if let m = moco {
+                // MoCo: this batch's positives through the momentum copy go into the queue after the step; the queue's
+                // past positives are extra negatives now, logQ-corrected like in-batch ones (they follow the same
+                // training frequency), the row's own item masked wherever it sits in the queue.
+                pendingKeys = (m.encoder.itemEmbeddings(model, items, normalize: norm), items)
+                let (queued, queuedIds) = m.queue.contents
+                main = RetrievalLoss.sampledSoftmax(tape, users: u, positives: v, itemIds: items,
+                                                    sampled: queuedIds.isEmpty ? nil : tape.constant(queued), sampledIds: queuedIds,
+                                                    inBatch: true, temperature: config.temperature,
+                                                    logQ: config.logq ? { logQ[Int($0)] } : nil)
+            } else if let sampler = sampling.sampler {
                 let drawn = (0..<config.sampledNegatives).map { _ in negativeSampler.draw(sampler, &rng) }
                 let b = Float(sampling.inBatch ? items.count : 0), nDrawn = Float(drawn.count)
                 // Expected count of item j among the candidates: B·p_train(j) in-batch plus N·q_sampler(j) drawn.
@@ -190,6 +209,10 @@ public final class Trainer {
         if let aux = model.auxiliaryLoss(tape, users: users, items: items, negatives: negs) { return main + aux }
         return main
     }
+
+    /// MoCo's momentum item encoder and negative queue (`queue_size` > 0), and the keys waiting to be enqueued.
+    var moco: (encoder: MomentumEncoder, queue: EmbeddingQueue)?
+    var pendingKeys: (embeddings: Tensor, ids: [Int32])?
 
     /// Global negative samplers over the catalogue (uniform, and ∝ training count^α).
     lazy var negativeSampler = NegativeSampler(counts: dataset.split.train.itemCounts(items: dataset.numItems), alpha: config.popularityAlpha)

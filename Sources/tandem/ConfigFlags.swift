@@ -36,6 +36,8 @@ struct ConfigFlags: ParsableArguments {
     @Option(name: .customLong("negative-sampling"), help: "Negatives of the InfoNCE softmax: in_batch (the batch's other positives), uniform or popularity (sampled_negatives items drawn for the whole batch, uniformly or ∝ count^popularity_alpha), or both: mixed (= in_batch+uniform, Yang et al. 2020) and in_batch+popularity.") var negativeSampling: String?
     @Option(name: .customLong("sampled-negatives"), help: "Items drawn per batch for the uniform / popularity samplers (shared by every row of the batch).") var sampledNegatives: String?
     @Option(name: .customLong("popularity-alpha"), help: "Exponent of the popularity sampler: items drawn ∝ training count^α (word2vec's 0.75).") var popularityAlpha: String?
+    @Option(name: .customLong("queue-size"), help: "MoCo: item embeddings of the last queue_size positives, from a momentum copy of the item tower, join the in-batch negatives (0: off). Needs loss: infonce, negative_sampling: in_batch and a model with its own item tower (mf, two-tower).") var queueSize: String?
+    @Option(name: .customLong("momentum"), help: "MoCo: the momentum copy moves as key ← m·key + (1 − m)·θ after every step.") var momentum: String?
     @Option(name: .customLong("logq"), help: "Subtract log(item sampling probability) from in-batch logits.") var logq: String?
     @Option(name: .customLong("mask-accidental-hits"), help: "mask accidental hits") var maskAccidentalHits: String?
     @Option(name: .customLong("optimizer"), help: "optimizer") var optimizer: String?
@@ -88,6 +90,8 @@ struct ConfigFlags: ParsableArguments {
         if let v = negativeSampling { o["negative_sampling"] = v }
         if let v = sampledNegatives { o["sampled_negatives"] = v }
         if let v = popularityAlpha { o["popularity_alpha"] = v }
+        if let v = queueSize { o["queue_size"] = v }
+        if let v = momentum { o["momentum"] = v }
         if let v = logq { o["logq"] = v }
         if let v = maskAccidentalHits { o["mask_accidental_hits"] = v }
         if let v = optimizer { o["optimizer"] = v }

@@ -109,6 +109,46 @@ import TandemTrain
         #expect(abs(Double(draws.filter { $0 == 2 }.count) / 20_000 - 0.8) < 0.02 && !draws.contains(1))
     }
 
+    /// The queue keeps the newest `capacity` rows in arrival order, with their ids.
+    @Test func embeddingQueueIsFIFO() {
+        var q = EmbeddingQueue(capacity: 3, dimension: 2)
+        #expect(q.contents.ids.isEmpty)
+        q.enqueue(Tensor([[1, 1], [2, 2]]), ids: [10, 20])
+        #expect(q.contents.ids == [10, 20] && q.contents.embeddings == Tensor([[1, 1], [2, 2]]))
+        q.enqueue(Tensor([[3, 3], [4, 4]]), ids: [30, 40])
+        #expect(q.count == 3 && q.contents.ids == [20, 30, 40])
+        #expect(q.contents.embeddings == Tensor([[2, 2], [3, 3], [4, 4]]))
+    }
+
+    /// The momentum copy lags the live item parameters by m, is used only inside its own forward pass, and
+    /// never touches user-side parameters.
+    @Test func momentumEncoderTracksItemParameters() {
+        var rng = RNG(seed: 2)
+        let mf = MatrixFactorization(users: 2, items: 3, dim: 2, rng: &rng)
+        let before = mf.items.value
+        let encoder = MomentumEncoder(model: mf, momentum: 0.5)
+        mf.items.value = Tensor(zeros: [3, 2])
+        #expect(encoder.itemEmbeddings(mf, [0, 1, 2], normalize: false) == before)  // the copy, not the live table
+        #expect(mf.items.value == Tensor(zeros: [3, 2]))                            // live values restored
+        encoder.update()
+        var half = before; half.scale(by: 0.5)
+        #expect(encoder.itemEmbeddings(mf, [0, 1, 2], normalize: false).isClose(to: half))
+        #expect(mf.itemParameters.map(\.name) == ["item.id"])
+    }
+
+    /// MoCo (momentum item tower, queue of past positives) trains a model that beats popularity; graph models and
+    /// non-InfoNCE losses are refused with a message.
+    @Test func mocoTrains() throws {
+        let ds = Self.smallData()
+        let pop = try Trainer(config: config(.pop), dataset: ds, log: { _ in }).run()
+        var c = try config(.mf)
+        c.queueSize = 512; c.momentum = 0.9
+        let r = try Trainer(config: c, dataset: ds, log: { _ in }).run()
+        #expect(r.test["recall@20"]! > pop.test["recall@20"]!)
+        #expect(throws: ConfigError.self) { try TrainConfig.resolve(overrides: ["model": "lightgcn", "queue_size": "1024"]) }
+        #expect(throws: ConfigError.self) { try TrainConfig.resolve(overrides: ["loss": "bpr", "queue_size": "1024"]) }
+    }
+
     @Test func nonFiniteLossStopsTrainingAndKeepsTheBestCheckpoint() throws {
         let ds = Self.smallData()
         var c = try config(.mf)
