@@ -41,7 +41,9 @@ public enum RetrievalLoss {
     /// own positive item (other than its target) are removed from that row's softmax.
     public static func sampledSoftmax(_ tape: Tape, users: Variable, positives: Variable, itemIds: [Int32],
                                       sampled: Variable?, sampledIds: [Int32], inBatch: Bool, temperature: Float,
-                                      logQ: ((Int32) -> Float)? = nil) -> Variable {
+                                      logQ: ((Int32) -> Float)? = nil, sampledLogQ: ((Int32) -> Float)?? = .none) -> Variable {
+        // `sampledLogQ` (when given) corrects the sampled columns instead of `logQ`; `.some(nil)` leaves them as they are.
+        let sampledCorrection: ((Int32) -> Float)? = sampledLogQ ?? logQ
         let n = itemIds.count
         let scaled = tape.scale(users, 1 / temperature)
         var parts: [Variable] = []
@@ -57,10 +59,14 @@ public enum RetrievalLoss {
         }
         var logits = parts.count == 1 ? parts[0] : tape.concatColumns(parts)
         let width = columnIds.count
-        if let logQ {
-            let row = columnIds.enumerated().map { j, id in id >= 0 ? logQ(id) : 0 }
+        let batchColumns = inBatch ? n : 1
+        if logQ != nil || sampledCorrection != nil {
+            let row = columnIds.enumerated().map { j, id -> Float in
+                guard id >= 0 else { return 0 }
+                return (j < batchColumns ? logQ : sampledCorrection)?(id) ?? 0
+            }
             var shift = Tensor(repeating: 0, shape: [n, width])
-            for i in 0..<n { for j in 0..<width { shift[i, j] = inBatch || j > 0 ? row[j] : logQ(itemIds[i]) } }
+            for i in 0..<n { for j in 0..<width { shift[i, j] = inBatch || j > 0 ? row[j] : logQ?(itemIds[i]) ?? 0 } }
             logits = logits - tape.constant(shift)
         }
         var mask = Tensor(repeating: 1, shape: [n, width])

@@ -89,6 +89,9 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     public var queueSize = 0
     /// MoCo: the momentum copy moves as `key ← m·key + (1 − m)·θ` after every step.
     public var momentum: Float = 0.99
+    /// MoCo: also subtract log p(item) from the queued columns (the in-batch columns always get it with `logq`).
+    /// Off by default: queued rows are constants, and correcting them cost 0.07 NDCG@20 on ml-100k.
+    public var queueLogq = false
     /// Subtract log(item sampling probability) from in-batch logits.
     public var logq = true
     public var maskAccidentalHits = true

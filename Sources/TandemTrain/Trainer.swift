@@ -166,14 +166,16 @@ public final class Trainer {
             let sampling = config.parsedNegativeSampling
             if let m = moco {
                 // MoCo: this batch's positives through the momentum copy go into the queue after the step; the queue's
-                // past positives are extra negatives now, logQ-corrected like in-batch ones (they follow the same
-                // training frequency), the row's own item masked wherever it sits in the queue.
+                // past positives are extra negatives now, the row's own item masked wherever it sits in the queue.
+                // Queued columns are not logQ-corrected unless `queue_logq` (measured: correcting them hurts, see
+                // docs/BENCHMARKS.md).
                 pendingKeys = (m.encoder.itemEmbeddings(model, items, normalize: norm), items)
                 let (queued, queuedIds) = m.queue.contents
                 main = RetrievalLoss.sampledSoftmax(tape, users: u, positives: v, itemIds: items,
                                                     sampled: queuedIds.isEmpty ? nil : tape.constant(queued), sampledIds: queuedIds,
                                                     inBatch: true, temperature: config.temperature,
-                                                    logQ: config.logq ? { logQ[Int($0)] } : nil)
+                                                    logQ: config.logq ? { logQ[Int($0)] } : nil,
+                                                    sampledLogQ: config.queueLogq ? .none : .some(nil))
             } else if let sampler = sampling.sampler {
                 let drawn = (0..<config.sampledNegatives).map { _ in negativeSampler.draw(sampler, &rng) }
                 let b = Float(sampling.inBatch ? items.count : 0), nDrawn = Float(drawn.count)

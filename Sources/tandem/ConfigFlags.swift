@@ -38,6 +38,7 @@ struct ConfigFlags: ParsableArguments {
     @Option(name: .customLong("popularity-alpha"), help: "Exponent of the popularity sampler: items drawn ∝ training count^α (word2vec's 0.75).") var popularityAlpha: String?
     @Option(name: .customLong("queue-size"), help: "MoCo: item embeddings of the last queue_size positives, from a momentum copy of the item tower, join the in-batch negatives (0: off). Needs loss: infonce, negative_sampling: in_batch and a model with its own item tower (mf, two-tower).") var queueSize: String?
     @Option(name: .customLong("momentum"), help: "MoCo: the momentum copy moves as key ← m·key + (1 − m)·θ after every step.") var momentum: String?
+    @Option(name: .customLong("queue-logq"), help: "MoCo: also subtract log p(item) from the queued columns (the in-batch columns always get it with logq). Off by default: queued rows are constants, and correcting them cost 0.07 NDCG@20 on ml-100k.") var queueLogq: String?
     @Option(name: .customLong("logq"), help: "Subtract log(item sampling probability) from in-batch logits.") var logq: String?
     @Option(name: .customLong("mask-accidental-hits"), help: "mask accidental hits") var maskAccidentalHits: String?
     @Option(name: .customLong("optimizer"), help: "optimizer") var optimizer: String?
@@ -92,6 +93,7 @@ struct ConfigFlags: ParsableArguments {
         if let v = popularityAlpha { o["popularity_alpha"] = v }
         if let v = queueSize { o["queue_size"] = v }
         if let v = momentum { o["momentum"] = v }
+        if let v = queueLogq { o["queue_logq"] = v }
         if let v = logq { o["logq"] = v }
         if let v = maskAccidentalHits { o["mask_accidental_hits"] = v }
         if let v = optimizer { o["optimizer"] = v }

@@ -57,6 +57,13 @@ import TandemModels
         let row0 = lse([2 - 1, 1 - 0, 0 - 0.5]) - (2 - 1)
         let row1 = lse([0 - 1, 1 - 0, 3 - 0.5, 0 - 1]) - (1 - 0)
         #expect(abs(Double(mixed.value.data[0]) - (row0 + row1) / 2) < 1e-5)
+        // The same with the sampled columns left uncorrected (MoCo's queue by default).
+        let t5 = Tape()
+        let uncorrected = RetrievalLoss.sampledSoftmax(t5, users: t5.constant(u), positives: t5.constant(v), itemIds: [0, 1],
+                                                       sampled: t5.constant(s), sampledIds: [5, 0], inBatch: true, temperature: 1,
+                                                       logQ: { q[$0]! }, sampledLogQ: .some(nil))
+        let u0 = lse([2 - 1, 1 - 0, 0]) - (2 - 1), u1 = lse([0 - 1, 1 - 0, 3, 0]) - (1 - 0)
+        #expect(abs(Double(uncorrected.value.data[0]) - (u0 + u1) / 2) < 1e-5)
         // Sampled only: columns [own positive | item 5, item 0]; row 0's positive is item 0, so its sampled copy is masked.
         let t2 = Tape()
         let only = RetrievalLoss.sampledSoftmax(t2, users: t2.constant(u), positives: t2.constant(v), itemIds: [0, 1],
