@@ -12,13 +12,13 @@ public enum RecallChannel {
         switch self { case .model(let n, _): return n; case .popularity: return "popularity" }
     }
 
-    /// Up to `n` candidates for user `u`, never any of `excluded` (sorted ascending).
-    func candidates(user u: Int32, n: Int, excluded: [Int32]) -> [Int32] {
+    /// Up to `n` candidates for user `u`, never any of `excluded` (a sorted CSR row).
+    func candidates(user u: Int32, n: Int, excluded: ArraySlice<Int32>) -> [Int32] {
         switch self {
         case .model(_, let m):
-            return m.nearest(m.users.gatherRows([u]), k: n, excluding: excluded).map(\.0)
+            return m.nearest(m.users.gatherRows([u]), k: n, excluding: Array(excluded)).map(\.0)
         case .popularity(let m):
-            return Array(m.popular.lazy.filter { excluded.binarySearch($0) == nil }.prefix(n))
+            return Array(m.popular.lazy.filter { !excluded.sortedContains($0) }.prefix(n))
         }
     }
 }
@@ -55,12 +55,11 @@ public struct CascadeEvaluation {
         var channelRecall = [Double](repeating: 0, count: channels.count), channelSize = channelRecall
         var unionRecall = 0.0, unionSize = 0.0, users = 0
         var ranked = MetricAccumulator(ks: ks)
-        let d = ranker.users.cols
         for u in 0..<ds.numUsers {
             let truth = Set(truthByUser.columns(ofRow: u))
             guard !truth.isEmpty else { continue }
             users += 1
-            let excluded = Array(excludedByUser.columns(ofRow: u)).sorted()
+            let excluded = excludedByUser.columns(ofRow: u)  // CSR rows are sorted
             var union = Set<Int32>()
             for (c, channel) in channels.enumerated() {
                 let found = channel.candidates(user: Int32(u), n: perChannel, excluded: excluded)
@@ -71,12 +70,8 @@ public struct CascadeEvaluation {
             unionRecall += Double(union.filter(truth.contains).count) / Double(truth.count)
             unionSize += Double(union.count)
             // Pre-ranking: the ranker's exact scores over the union, best first, ties to the lower item index.
-            let ue = ranker.users.row(u)
-            let scored = union.map { i -> (Int32, Float) in
-                var score: Float = 0
-                for j in 0..<d { score += ue[j] * ranker.items.data[Int(i) * d + j] }
-                return (i, score)
-            }.sorted { $0.1 > $1.1 || ($0.1 == $1.1 && $0.0 < $1.0) }
+            let ids = Array(union)
+            let scored = zip(ids, ranker.scores(user: u, items: ids)).sorted { $0.1 > $1.1 || ($0.1 == $1.1 && $0.0 < $1.0) }
             ranked.add(ranked: scored.map(\.0)[...], relevant: truth)
         }
         let n = Double(max(1, users)), key = "recall@\(perChannel)"
@@ -94,17 +89,5 @@ public struct CascadeEvaluation {
         let widths = header.indices.map { c in ([header] + body).map { $0[c].count }.max()! }
         return ([header] + body).map { row in row.enumerated().map { $0.element.padding(toLength: widths[$0.offset], withPad: " ", startingAt: 0) }.joined(separator: "  ") }
             .joined(separator: "\n")
-    }
-}
-
-extension Array where Element == Int32 {
-    /// Index of `x` in a sorted array, or nil.
-    func binarySearch(_ x: Int32) -> Int? {
-        var lo = 0, hi = count
-        while lo < hi {
-            let mid = (lo + hi) / 2
-            if self[mid] < x { lo = mid + 1 } else { hi = mid }
-        }
-        return lo < count && self[lo] == x ? lo : nil
     }
 }

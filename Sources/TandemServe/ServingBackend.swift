@@ -149,14 +149,8 @@ public final class ServingBackend: @unchecked Sendable {
         guard unknown.isEmpty else {
             throw ServingError(404, "unknown candidate item_id\(unknown.count > 1 ? "s" : "") \(unknown.prefix(5).map { "'\($0)'" }.joined(separator: ", "))")
         }
-        let d = m.users.cols
-        let ue = m.users.row(Int(u))
-        let scored = r.candidates.map { id -> ScoredItem in
-            let i = Int(m.itemIds.lookup(id)!)
-            var s: Float = 0
-            for j in 0..<d { s += ue[j] * m.items.data[i * d + j] }
-            return ScoredItem(itemId: id, score: s)
-        }
+        let scores = m.scores(user: Int(u), items: r.candidates.map { m.itemIds.lookup($0)! })
+        let scored = zip(r.candidates, scores).map { ScoredItem(itemId: $0, score: $1) }
         return ItemsResponse(items: scored.sorted { $0.score > $1.score }, modelVersion: m.version)
     }
 }

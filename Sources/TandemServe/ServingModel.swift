@@ -81,6 +81,20 @@ public final class ServingModel: @unchecked Sendable {
         return e.value
     }
 
+    /// Exact scores of `items` for user index `u` (user · item, both as served): pre-ranking's scores.
+    public func scores(user u: Int, items ids: [Int32]) -> [Float] {
+        let d = users.cols
+        return users.data.withUnsafeBufferPointer { uu in
+            items.data.withUnsafeBufferPointer { vv in
+                ids.map { i in
+                    var s: Float = 0
+                    for j in 0..<d { s += uu[u * d + j] * vv[Int(i) * d + j] }
+                    return s
+                }
+            }
+        }
+    }
+
     /// The `k` best items for one query row, skipping `excluded` item indices: masked before selection by the exact
     /// index; asked for `k + excluded.count` and filtered after by an ANN index.
     public func nearest(_ query: Tensor, k: Int, excluding excluded: [Int32]) -> [(Int32, Float)] {

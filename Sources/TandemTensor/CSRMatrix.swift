@@ -137,3 +137,15 @@ public struct CSRMatrix: Sendable, Equatable {
         return t
     }
 }
+
+extension Collection where Element == Int32, Index == Int {
+    /// Whether a sorted collection (a CSR row's columns) contains `x`, by binary search.
+    public func sortedContains(_ x: Int32) -> Bool {
+        var lo = startIndex, hi = endIndex
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if self[mid] < x { lo = mid + 1 } else { hi = mid }
+        }
+        return lo < endIndex && self[lo] == x
+    }
+}

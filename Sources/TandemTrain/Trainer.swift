@@ -107,9 +107,9 @@ public final class Trainer {
                     let value = loss.value.data[0]
                     guard value.isFinite else { throw NonFiniteLossError(epoch: epoch, batch: batches + 1, loss: value) }
                     optimizer.update(tape.backward(loss))
-                    if moco != nil, let keys = pendingKeys {
-                        moco!.encoder.update()
-                        moco!.queue.enqueue(keys.embeddings, ids: keys.ids)
+                    if let keys = pendingKeys {
+                        moco?.encoder.update()
+                        moco?.queue.enqueue(keys.embeddings, ids: keys.ids)
                     }
                     lossSum += Double(value); batches += 1
                 }
@@ -199,7 +199,7 @@ public final class Trainer {
                 for _ in 0..<k {
                     var j = Int32(rng.int(below: dataset.numItems))
                     var tries = 0
-                    while Trainer.sortedContains(known, j) && tries < 10 { j = Int32(rng.int(below: dataset.numItems)); tries += 1 }
+                    while known.sortedContains(j) && tries < 10 { j = Int32(rng.int(below: dataset.numItems)); tries += 1 }
                     negs.append(j)
                 }
             }
@@ -218,16 +218,6 @@ public final class Trainer {
 
     /// Global negative samplers over the catalogue (uniform, and ∝ training count^α).
     lazy var negativeSampler = NegativeSampler(counts: dataset.split.train.itemCounts(items: dataset.numItems), alpha: config.popularityAlpha)
-
-    /// Binary search in a CSR row (columns are sorted).
-    static func sortedContains(_ row: ArraySlice<Int32>, _ x: Int32) -> Bool {
-        var lo = row.startIndex, hi = row.endIndex
-        while lo < hi {
-            let mid = (lo + hi) / 2
-            if row[mid] < x { lo = mid + 1 } else { hi = mid }
-        }
-        return lo < row.endIndex && row[lo] == x
-    }
 }
 
 /// Draws items for the `uniform` and `popularity` negative samplers and knows each item's draw probability (for logQ).

@@ -58,6 +58,16 @@ import TandemTensor
         #expect(a.powerSum(x, layers: 0) == x)
     }
 
+    /// Membership in a sorted CSR row, including rows that are slices starting past index 0.
+    @Test func sortedContainsOnRowSlices() {
+        let m = CSRMatrix(rows: 2, cols: 9, coordinates: [(0, 1, 1), (0, 4, 1), (1, 2, 1), (1, 5, 1), (1, 8, 1)])
+        let row = m.columns(ofRow: 1)
+        #expect(row.startIndex == 2)
+        #expect([2, 5, 8].allSatisfy { row.sortedContains(Int32($0)) })
+        #expect(![0, 1, 4, 9].contains { row.sortedContains(Int32($0)) })
+        #expect(!m.columns(ofRow: 0).dropLast(2).sortedContains(1) && [Int32]().sortedContains(0) == false)
+    }
+
     @Test func topKOrdersByScoreThenIndexAndSkipsMasked() {
         let s: [Float] = [0.5, 0.9, -.infinity, 0.9, 0.1]
         #expect(TopK.select(s, k: 3) == [1, 3, 0])
