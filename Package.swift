@@ -26,7 +26,7 @@ let package = Package(
         .target(name: "TandemTensor", dependencies: ["CBLAS", "CKernels"]),
         // hnswlib (Debian libhnswlib-dev, header-only C++) behind extern "C" functions.
         .target(name: "CHNSW"),
-        .target(name: "TandemIndex", dependencies: ["TandemTensor", "CBLAS", "CHNSW"]),
+        .target(name: "TandemIndex", dependencies: ["TandemTensor", "CHNSW"]),
         .target(name: "TandemAutograd", dependencies: ["TandemTensor"]),
         .target(name: "TandemData", dependencies: ["TandemTensor"]),
         .target(name: "TandemEval", dependencies: ["TandemTensor"]),

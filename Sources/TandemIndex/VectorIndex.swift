@@ -1,6 +1,5 @@
 import Foundation
 import TandemTensor
-import CBLAS
 import CHNSW
 
 /// The nearest stored vectors of one query, best first.
@@ -84,7 +83,9 @@ public final class ExactIndex: VectorIndex {
         }
         var scores = [Float](repeating: 0, count: count)
         vectors.data.withUnsafeBufferPointer { v in
-            cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(count), Int32(dimension), 1, v.baseAddress!, Int32(dimension), q, 1, 0, &scores, 1)
+            q.withUnsafeBufferPointer { x in
+                scores.withUnsafeMutableBufferPointer { y in BLAS.gemv(rows: count, cols: dimension, a: v.baseAddress!, x: x.baseAddress!, y: y.baseAddress!) }
+            }
         }
         for i in excluded where i >= 0 && Int(i) < count { scores[Int(i)] = -.infinity }
         return scores.withUnsafeBufferPointer { s in

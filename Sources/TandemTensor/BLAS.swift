@@ -53,6 +53,15 @@ public enum BLAS {
         return c
     }
 
+    /// `y = A · x` for a row-major `rows × cols` matrix on caller-owned buffers: one query against an index.
+    /// Goes through here (not `cblas_sgemv` directly) so OpenBLAS is single-threaded first: left multi-threaded, its
+    /// workers spun in `sched_yield` on every request and took a quarter of the server's CPU.
+    public static func gemv(rows: Int, cols: Int, a: UnsafePointer<Float>, x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>) {
+        _ = singleThreaded
+        if rows == 0 { return }
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(rows), Int32(cols), 1, a, Int32(cols), x, 1, 0, y, 1)
+    }
+
     /// Raw `cblas_sgemm` on caller-owned buffers (benchmarks use this as the reference rate).
     public static func rawSgemm(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>) {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(n), Int32(k), 1, a, Int32(k), b, Int32(n), 0, c, Int32(n))

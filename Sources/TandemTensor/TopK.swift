@@ -6,49 +6,48 @@ public enum TopK {
     /// The indices of the `k` best entries of `scores[0..<n]`, best first.
     public static func select(_ scores: UnsafeBufferPointer<Float>, k: Int) -> [Int32] {
         let n = scores.count
-        let kk = min(k, n)
-        if kk <= 0 { return [] }
-        // Min-heap of the current best kk (worst at the root).
-        var heap = [Int32]()
-        heap.reserveCapacity(kk)
-        @inline(__always) func worse(_ a: Int32, _ b: Int32) -> Bool {
+        if k <= 0 || n == 0 { return [] }
+        // 1. The k-th best score by quickselect on a copy of the selectable scores: O(n) whatever the order of the
+        //    row (a heap costs n·log k when scores rise along the row, as popular-first id maps make them).
+        let values = UnsafeMutablePointer<Float>.allocate(capacity: n)
+        defer { values.deallocate() }
+        var m = 0
+        for j in 0..<n where scores[j] != -.infinity && !scores[j].isNaN { values[m] = scores[j]; m += 1 }
+        let kk = min(k, m)
+        if kk == 0 { return [] }
+        let cut = kthLargest(values, count: m, k: kk)
+        // 2. Everything above the cut, then entries equal to it in column order until there are k: exactly the
+        //    ranking's tie rule (lower column first).
+        var out = [Int32]()
+        out.reserveCapacity(kk)
+        var ties = kk
+        for j in 0..<n where scores[j] > cut { out.append(Int32(j)); ties -= 1 }
+        if ties > 0 { for j in 0..<n where scores[j] == cut { out.append(Int32(j)); ties -= 1; if ties == 0 { break } } }
+        // 3. Order the k winners: score descending, column ascending.
+        out.sort { a, b in
             let sa = scores[Int(a)], sb = scores[Int(b)]
-            return sa < sb || (sa == sb && a > b)
+            return sa > sb || (sa == sb && a < b)
         }
-        func siftDown(_ start: Int) {
-            var i = start
-            while true {
-                let l = 2 * i + 1, r = l + 1
-                var m = i
-                if l < heap.count && worse(heap[l], heap[m]) { m = l }
-                if r < heap.count && worse(heap[r], heap[m]) { m = r }
-                if m == i { return }
-                heap.swapAt(i, m); i = m
+        return out
+    }
+
+    /// The `k`-th largest of `v[0..<count]` (1-based `k`), reordering `v`. Quickselect with a median-of-three pivot
+    /// and three-way partition, so runs of equal scores cannot make it quadratic.
+    static func kthLargest(_ v: UnsafeMutablePointer<Float>, count: Int, k: Int) -> Float {
+        var lo = 0, hi = count - 1
+        let target = k - 1  // position in descending order
+        while lo < hi {
+            let a = v[lo], b = v[(lo + hi) / 2], c = v[hi]
+            let pivot = max(min(a, b), min(max(a, b), c))
+            // Three-way partition in descending order: [> pivot | == pivot | < pivot].
+            var lt = lo, i = lo, gt = hi
+            while i <= gt {
+                let x = v[i]
+                if x > pivot { v[i] = v[lt]; v[lt] = x; lt += 1; i += 1 } else if x < pivot { v[i] = v[gt]; v[gt] = x; gt -= 1 } else { i += 1 }
             }
+            if target < lt { hi = lt - 1 } else if target > gt { lo = gt + 1 } else { return pivot }
         }
-        func siftUp(_ start: Int) {
-            var i = start
-            while i > 0 {
-                let p = (i - 1) / 2
-                if worse(heap[i], heap[p]) { heap.swapAt(i, p); i = p } else { return }
-            }
-        }
-        // Once the heap is full, a score at or below the current worst can never enter: indices only grow, so an
-        // equal score loses the tie. That one comparison rejects almost every item of a long row.
-        var threshold = -Float.infinity
-        for j in 0..<n {
-            let s = scores[j]
-            if s <= threshold || s == -Float.infinity || s.isNaN { continue }
-            let jj = Int32(j)
-            if heap.count < kk {
-                heap.append(jj); siftUp(heap.count - 1)
-                if heap.count == kk { threshold = scores[Int(heap[0])] }
-            } else if worse(heap[0], jj) {
-                heap[0] = jj; siftDown(0)
-                threshold = scores[Int(heap[0])]
-            }
-        }
-        return heap.sorted { worse($1, $0) }
+        return v[lo]
     }
 
     public static func select(_ scores: [Float], k: Int) -> [Int32] {

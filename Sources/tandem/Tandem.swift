@@ -350,6 +350,7 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Address to listen on.") var host = "127.0.0.1"
     @Option(help: "Port.") var port = 8080
     @Option(help: "Per-request time limit in milliseconds; slower requests are answered 503 (0: no limit).") var timeoutMs = 2000
+    @Option(help: "Seconds a connection may send nothing (stalled mid-request, or idle keep-alive) before it is closed.") var idleTimeoutS = 60
 
     func run() async throws {
         let backend = ServingBackend(modelDirectory: modelDir, factory: factory)
@@ -363,7 +364,8 @@ struct Serve: AsyncParsableCommand {
         }
         hangup.resume()
         defer { hangup.cancel() }
-        try await buildApplication(backend, host: host, port: port, timeout: timeoutMs > 0 ? .milliseconds(timeoutMs) : nil).runService()
+        try await buildApplication(backend, host: host, port: port, timeout: timeoutMs > 0 ? .milliseconds(timeoutMs) : nil,
+                                   idleTimeout: .seconds(max(1, idleTimeoutS))).runService()
     }
 }
 

@@ -162,9 +162,9 @@ func decoded(_ b: ByteBuffer) -> [String: Any] {
         encoder.keyEncodingStrategy = .convertToSnakeCase
         for r in [RecommendResponse(items: items, source: "model", modelVersion: "mf@x\"y") as any ItemListResponse & Encodable,
                   ItemsResponse(items: items, modelVersion: "v1")] {
-            let ours = try JSONSerialization.jsonObject(with: Data(itemListJSON(r).utf8)) as! NSDictionary
+            let ours = try JSONSerialization.jsonObject(with: Data(itemListJSON(r))) as! NSDictionary
             let reference = try JSONSerialization.jsonObject(with: encoder.encode(r)) as! NSDictionary
-            #expect(ours == reference, "\(itemListJSON(r))")
+            #expect(ours == reference, "\(String(decoding: itemListJSON(r), as: UTF8.self))")
         }
     }
 }
@@ -192,20 +192,42 @@ func decoded(_ b: ByteBuffer) -> [String: Any] {
         }
     }
 
-    /// A handler that runs past the limit is answered 503 with a JSON error; fast ones pass through untouched.
+    /// A handler that runs past the limit is answered 503 with a JSON error, whether it checks the deadline itself or
+    /// finishes late; fast ones pass through untouched.
     @Test func slowRequestsAreAnswered503() async throws {
         let router = Router(context: BasicRequestContext.self)
         router.add(middleware: RequestTimeoutMiddleware(limit: .milliseconds(100)))
-        router.get("/slow") { _, _ -> String in try await Task.sleep(for: .seconds(5)); return "late" }
-        router.get("/fast") { _, _ -> String in "quick" }
-        // The 503 itself shows the limit fired: the handler would have answered 200 "late". (No wall-clock check:
-        // the parallel training tests can hold both cooperative threads for seconds.)
+        let busy: @Sendable () -> Void = { let end = ContinuousClock.now + .milliseconds(250); while ContinuousClock.now < end {} }
+        router.get("/slow-checks") { _, _ -> String in busy(); try RequestDeadline.check(); return "late" }
+        router.get("/slow") { _, _ -> String in busy(); return "late" }
+        router.get("/fast") { _, _ -> String in try RequestDeadline.check(); return "quick" }
         try await Application(router: router).test(.router) { client in
-            try await client.execute(uri: "/slow", method: .get) { r in
-                #expect(r.status == .serviceUnavailable)
-                #expect(String(buffer: r.body).contains("longer than"))
+            for path in ["/slow-checks", "/slow"] {
+                try await client.execute(uri: path, method: .get) { r in
+                    #expect(r.status == .serviceUnavailable, "\(path)")
+                    #expect(String(buffer: r.body).contains("longer than"))
+                }
             }
             try await client.execute(uri: "/fast", method: .get) { #expect($0.status == .ok && String(buffer: $0.body) == "quick") }
+        }
+        // Outside a request there is no deadline to miss.
+        #expect(RequestDeadline.current == nil)
+        #expect(throws: Never.self) { try RequestDeadline.check() }
+    }
+
+    /// The deadline is the middleware's limit from the request's start, visible to the handler's task.
+    @Test func theHandlerSeesItsDeadline() async throws {
+        let router = Router(context: BasicRequestContext.self)
+        router.add(middleware: RequestTimeoutMiddleware(limit: .seconds(30)))
+        router.get("/left") { _, _ -> String in
+            guard let d = RequestDeadline.current else { return "none" }
+            return String(Int((d - ContinuousClock.now) / .seconds(1)))
+        }
+        try await Application(router: router).test(.router) { client in
+            try await client.execute(uri: "/left", method: .get) { r in
+                let left = Int(String(buffer: r.body)) ?? -1
+                #expect((25...30).contains(left), "\(String(buffer: r.body))")
+            }
         }
     }
 }

@@ -86,6 +86,15 @@ import TandemTensor
         }
     }
 
+    /// Rows that rise along their columns (a heap's worst case) and rows with NaN entries, which are never selected.
+    @Test func topKOnAscendingRowsAndNaN() {
+        let rising = (0..<500).map { Float($0 / 3) }
+        #expect(TopK.select(rising, k: 4) == [498, 499, 495, 496])
+        let s: [Float] = [.nan, 0.2, .nan, 0.7, -.infinity, 0.2]
+        #expect(TopK.select(s, k: 5) == [3, 1, 5])
+        #expect(TopK.select([Float.nan, -.infinity], k: 2) == [])
+    }
+
     @Test func rngIsDeterministicAndShuffleIsAPermutation() {
         var a = RNG(seed: 5), b = RNG(seed: 5)
         #expect((0..<10).map { _ in a.next() } == (0..<10).map { _ in b.next() })
