@@ -77,10 +77,19 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     public var negatives = 1
     /// Negatives of the InfoNCE softmax: `in_batch` (the batch's other positives), `uniform` or `popularity`
     /// (`sampled_negatives` items drawn for the whole batch, uniformly or ∝ count^`popularity_alpha`), or both:
-    /// `mixed` (= `in_batch+uniform`, Yang et al. 2020) and `in_batch+popularity`.
+    /// `mixed` (= `in_batch+uniform`, Yang et al. 2020) and `in_batch+popularity`; `in_batch+logged` adds the batch
+    /// users' logged negatives (see `logged_max_rating`).
     public var negativeSampling = "in_batch"
     /// Items drawn per batch for the `uniform` / `popularity` samplers (shared by every row of the batch).
     public var sampledNegatives = 256
+    /// `in_batch+logged`: logged "shown but not clicked" negatives join the in-batch ones. A training row is a logged
+    /// negative when its `label` column is 0, or, where the data has no labels, when its rating is at most
+    /// `logged_max_rating` (ml-100k's proxy: ratings ≤ 2 read as shown-but-disliked; a proxy, not real impressions).
+    /// Logged rows are not trained as positives; validation and test are unchanged.
+    public var loggedMaxRating: Float = 2
+    /// `in_batch+logged`: logged negatives per batch row (each row draws this many of its own user's logged items;
+    /// they share the batch's softmax like every other column).
+    public var loggedPerRow = 1
     /// Exponent of the popularity sampler: items drawn ∝ training count^α (word2vec's 0.75).
     public var popularityAlpha: Float = 0.75
     /// MoCo: item embeddings of the last `queue_size` positives, from a momentum copy of the item tower, join the
@@ -231,7 +240,10 @@ extension TrainConfig {
         try need(layers >= 1 && clLayer >= 1 && clLayer <= layers, "layers must be ≥ 1 and cl_layer in 1…layers")
         try need(dropRatio >= 0 && dropRatio < 1, "drop_ratio must be in [0, 1)")
         try need(NegativeSampling(parsing: negativeSampling) != nil,
-                 "negative_sampling '\(negativeSampling)' is not in_batch, uniform, popularity, mixed or in_batch+popularity")
+                 "negative_sampling '\(negativeSampling)' is not in_batch, uniform, popularity, mixed, in_batch+popularity or in_batch+logged")
+        try need(loggedPerRow >= 1, "logged_per_row must be ≥ 1")
+        try need(!(NegativeSampling(parsing: negativeSampling)?.logged ?? false) || loss == .infonce,
+                 "negative_sampling in_batch+logged needs loss infonce")
         try need(sampledNegatives > 0 && popularityAlpha >= 0, "sampled_negatives must be positive and popularity_alpha ≥ 0")
         try need(queueSize >= 0 && momentum >= 0 && momentum < 1, "queue_size must be ≥ 0 and momentum in [0, 1)")
         try need(queueSize == 0 || (loss == .infonce && negativeSampling == "in_batch" && !model.isGraph),
@@ -255,11 +267,15 @@ public struct NegativeSampling: Equatable, Sendable {
     public enum Sampler: String, Sendable { case uniform, popularity }
     public var inBatch: Bool
     public var sampler: Sampler?
+    /// Logged "shown but not clicked" negatives of the batch's users (`in_batch+logged`).
+    public var logged: Bool
 
-    /// `in_batch`, `uniform`, `popularity`, `mixed` (= `in_batch+uniform`), `in_batch+popularity`.
+    /// `in_batch`, `uniform`, `popularity`, `mixed` (= `in_batch+uniform`), `in_batch+popularity`, `in_batch+logged`.
     public init?(parsing text: String) {
-        let parts = Set((text == "mixed" ? "in_batch+uniform" : text).split(separator: "+").map(String.init))
+        var parts = Set((text == "mixed" ? "in_batch+uniform" : text).split(separator: "+").map(String.init))
+        logged = parts.remove("logged") != nil
         inBatch = parts.contains("in_batch")
+        if logged && (!inBatch || parts.count > 1) { return nil }  // logged negatives are mixed with in-batch ones only
         let samplers = parts.subtracting(["in_batch"])
         guard samplers.count <= 1, inBatch || !samplers.isEmpty else { return nil }
         if let name = samplers.first {

@@ -90,9 +90,10 @@ public final class Trainer {
                 let dim = encoder.itemEmbeddings(model, [0], normalize: false).cols
                 moco = (encoder, EmbeddingQueue(capacity: config.queueSize, dimension: dim))
             }
+            let rows = loggedNegatives.positiveRows
             for epoch in 1...max(1, config.epochs) where config.epochs > 0 {
                 let t0 = Date()
-                var order = Array(0..<train.count)
+                var order = rows
                 rng.shuffle(&order)
                 model.beginEpoch()
                 var lossSum = 0.0, batches = 0
@@ -128,7 +129,7 @@ public final class Trainer {
                     }
                 }
                 let summary = EpochSummary(epoch: epoch, loss: lossSum / Double(max(1, batches)), seconds: seconds,
-                                           examplesPerSecond: Double(train.count) / max(seconds, 1e-9), valid: validMetrics)
+                                           examplesPerSecond: Double(rows.count) / max(seconds, 1e-9), valid: validMetrics)
                 epochs.append(summary)
                 log(String(format: "epoch %3d  loss %.4f  %7.0f ex/s  %.2fs", epoch, summary.loss, summary.examplesPerSecond, seconds)
                     + (validMetrics.map { String(format: "  valid %@ %.4f  recall@20 %.4f", key, $0[key]!, $0["recall@20"] ?? .nan) } ?? "")
@@ -176,6 +177,15 @@ public final class Trainer {
                                                     inBatch: true, temperature: config.temperature,
                                                     logQ: config.logq ? { logQ[Int($0)] } : nil,
                                                     sampledLogQ: config.queueLogq ? .none : .some(nil))
+            } else if sampling.logged {
+                // Each row draws its own user's logged negatives; every column is shared by the whole softmax, and a
+                // column equal to a row's positive is masked. Logged columns are not logQ-corrected: they are not drawn
+                // from a catalogue distribution.
+                let drawn = loggedNegatives.draw(for: users, perRow: config.loggedPerRow, rng: &rng)
+                main = RetrievalLoss.sampledSoftmax(tape, users: u, positives: v, itemIds: items,
+                                                    sampled: drawn.isEmpty ? nil : embed(model.itemEmbeddings(tape, drawn)), sampledIds: drawn,
+                                                    inBatch: true, temperature: config.temperature,
+                                                    logQ: config.logq ? { logQ[Int($0)] } : nil, sampledLogQ: .some(nil))
             } else if let sampler = sampling.sampler {
                 let drawn = (0..<config.sampledNegatives).map { _ in negativeSampler.draw(sampler, &rng) }
                 let b = Float(sampling.inBatch ? items.count : 0), nDrawn = Float(drawn.count)
@@ -216,6 +226,10 @@ public final class Trainer {
     var moco: (encoder: MomentumEncoder, queue: EmbeddingQueue)?
     var pendingKeys: (embeddings: Tensor, ids: [Int32])?
 
+    /// The training rows that are logged negatives (`in_batch+logged`), by user, and the rows trained as positives.
+    public private(set) lazy var loggedNegatives = LoggedNegatives(train: dataset.split.train, users: dataset.numUsers,
+                                               enabled: config.parsedNegativeSampling.logged, maxRating: config.loggedMaxRating)
+
     /// Global negative samplers over the catalogue (uniform, and ∝ training count^α).
     lazy var negativeSampler = NegativeSampler(counts: dataset.split.train.itemCounts(items: dataset.numItems), alpha: config.popularityAlpha)
 }
@@ -249,5 +263,40 @@ public struct NegativeSampler {
         case .uniform: return 1 / Float(items)
         case .popularity: return popularityProbability[Int(item)]
         }
+    }
+}
+
+/// Logged "shown but not clicked" negatives read from the training split: rows with label 0, or (no label column)
+/// rating ≤ `maxRating`, grouped by user. Those rows are not trained as positives.
+public struct LoggedNegatives {
+    /// Training rows used as positives (every row when logged negatives are off).
+    public let positiveRows: [Int]
+    /// Logged negative items of each user.
+    public let byUser: [[Int32]]
+
+    public init(train: Interactions, users: Int, enabled: Bool, maxRating: Float) {
+        var byUser = [[Int32]](repeating: [], count: users)
+        guard enabled else { positiveRows = Array(0..<train.count); self.byUser = byUser; return }
+        var positives: [Int] = []
+        for p in 0..<train.count {
+            let negative = train.labels.map { $0[p] == 0 } ?? train.ratings.map { $0[p] <= maxRating } ?? false
+            if negative { byUser[Int(train.users[p])].append(train.items[p]) } else { positives.append(p) }
+        }
+        positiveRows = positives
+        self.byUser = byUser
+    }
+
+    /// Number of logged negative rows.
+    public var count: Int { byUser.reduce(0) { $0 + $1.count } }
+
+    /// `perRow` logged items of each row's user, drawn with replacement (none for a user without logged negatives).
+    public func draw(for users: [Int32], perRow: Int, rng: inout RNG) -> [Int32] {
+        var out: [Int32] = []
+        for u in users {
+            let own = byUser[Int(u)]
+            if own.isEmpty { continue }
+            for _ in 0..<perRow { out.append(own[rng.int(below: own.count)]) }
+        }
+        return out
     }
 }

@@ -33,8 +33,10 @@ struct ConfigFlags: ParsableArguments {
     @Option(name: .customLong("cl-layer"), help: "XSimGCL: the layer contrasted with the final embeddings.") var clLayer: String?
     @Option(name: .customLong("loss"), help: "loss") var loss: String?
     @Option(name: .customLong("negatives"), help: "Sampled negatives per positive for bpr and bce.") var negatives: String?
-    @Option(name: .customLong("negative-sampling"), help: "Negatives of the InfoNCE softmax: in_batch (the batch's other positives), uniform or popularity (sampled_negatives items drawn for the whole batch, uniformly or ∝ count^popularity_alpha), or both: mixed (= in_batch+uniform, Yang et al. 2020) and in_batch+popularity.") var negativeSampling: String?
+    @Option(name: .customLong("negative-sampling"), help: "Negatives of the InfoNCE softmax: in_batch (the batch's other positives), uniform or popularity (sampled_negatives items drawn for the whole batch, uniformly or ∝ count^popularity_alpha), or both: mixed (= in_batch+uniform, Yang et al. 2020) and in_batch+popularity; in_batch+logged adds the batch users' logged negatives (see logged_max_rating).") var negativeSampling: String?
     @Option(name: .customLong("sampled-negatives"), help: "Items drawn per batch for the uniform / popularity samplers (shared by every row of the batch).") var sampledNegatives: String?
+    @Option(name: .customLong("logged-max-rating"), help: "in_batch+logged: logged \"shown but not clicked\" negatives join the in-batch ones. A training row is a logged negative when its label column is 0, or, where the data has no labels, when its rating is at most logged_max_rating (ml-100k's proxy: ratings ≤ 2 read as shown-but-disliked; a proxy, not real impressions). Logged rows are not trained as positives; validation and test are unchanged.") var loggedMaxRating: String?
+    @Option(name: .customLong("logged-per-row"), help: "in_batch+logged: logged negatives per batch row (each row draws this many of its own user's logged items; they share the batch's softmax like every other column).") var loggedPerRow: String?
     @Option(name: .customLong("popularity-alpha"), help: "Exponent of the popularity sampler: items drawn ∝ training count^α (word2vec's 0.75).") var popularityAlpha: String?
     @Option(name: .customLong("queue-size"), help: "MoCo: item embeddings of the last queue_size positives, from a momentum copy of the item tower, join the in-batch negatives (0: off). Needs loss: infonce, negative_sampling: in_batch and a model with its own item tower (mf, two-tower).") var queueSize: String?
     @Option(name: .customLong("momentum"), help: "MoCo: the momentum copy moves as key ← m·key + (1 − m)·θ after every step.") var momentum: String?
@@ -90,6 +92,8 @@ struct ConfigFlags: ParsableArguments {
         if let v = negatives { o["negatives"] = v }
         if let v = negativeSampling { o["negative_sampling"] = v }
         if let v = sampledNegatives { o["sampled_negatives"] = v }
+        if let v = loggedMaxRating { o["logged_max_rating"] = v }
+        if let v = loggedPerRow { o["logged_per_row"] = v }
         if let v = popularityAlpha { o["popularity_alpha"] = v }
         if let v = queueSize { o["queue_size"] = v }
         if let v = momentum { o["momentum"] = v }

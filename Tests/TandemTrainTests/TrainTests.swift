@@ -109,6 +109,40 @@ import TandemTrain
         #expect(abs(Double(draws.filter { $0 == 2 }.count) / 20_000 - 0.8) < 0.02 && !draws.contains(1))
     }
 
+    /// Logged negatives: label 0 wins over ratings; without labels, ratings ≤ the proxy's limit; those rows leave
+    /// the positives; each row draws only its own user's logged items.
+    @Test func loggedNegativesComeFromLabelsOrLowRatings() {
+        let rated = Interactions(users: [0, 0, 1, 1, 2], items: [5, 6, 5, 7, 8], ratings: [5, 2, 1, 4, 3])
+        let byRating = LoggedNegatives(train: rated, users: 3, enabled: true, maxRating: 2)
+        #expect(byRating.positiveRows == [0, 3, 4] && byRating.byUser == [[6], [5], []] && byRating.count == 2)
+        var labelled = rated
+        labelled.labels = [1, 1, 1, 0, 0]
+        let byLabel = LoggedNegatives(train: labelled, users: 3, enabled: true, maxRating: 2)
+        #expect(byLabel.positiveRows == [0, 1, 2] && byLabel.byUser == [[], [7], [8]])
+        #expect(LoggedNegatives(train: rated, users: 3, enabled: false, maxRating: 2).positiveRows == [0, 1, 2, 3, 4])
+        var rng = RNG(seed: 4)
+        #expect(byRating.draw(for: [0, 2, 1, 0], perRow: 2, rng: &rng) == [6, 6, 5, 5, 6, 6])
+        #expect(NegativeSampling(parsing: "in_batch+logged")?.logged == true)
+        for bad in ["logged", "uniform+logged", "in_batch+uniform+logged"] { #expect(NegativeSampling(parsing: bad) == nil, "\(bad)") }
+        #expect(throws: ConfigError.self) { try TrainConfig.resolve(overrides: ["negative_sampling": "in_batch+logged", "loss": "bpr"]) }
+    }
+
+    /// In-batch plus logged negatives trains on the positive rows only and still beats popularity (a fifth of the
+    /// training rows marked as low-rated).
+    @Test func loggedNegativesTrain() throws {
+        var ds = Self.smallData()
+        var rng = RNG(seed: 9)
+        ds.split.train.ratings = (0..<ds.split.train.count).map { _ in rng.uniform() < 0.2 ? 1 : 5 }
+        let pop = try Trainer(config: config(.pop), dataset: ds, log: { _ in }).run()
+        var c = try config(.mf)
+        c.negativeSampling = "in_batch+logged"
+        let trainer = Trainer(config: c, dataset: ds, log: { _ in })
+        let r = try trainer.run()
+        let rows = trainer.loggedNegatives.positiveRows.count
+        #expect(rows > ds.split.train.count * 7 / 10 && rows < ds.split.train.count * 9 / 10)
+        #expect(r.test["recall@20"]! > pop.test["recall@20"]!, "\(r.test["recall@20"]!) vs pop \(pop.test["recall@20"]!)")
+    }
+
     /// The queue keeps the newest `capacity` rows in arrival order, with their ids.
     @Test func embeddingQueueIsFIFO() {
         var q = EmbeddingQueue(capacity: 3, dimension: 2)
