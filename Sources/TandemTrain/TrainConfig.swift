@@ -42,6 +42,9 @@ public struct TrainConfig: Codable, Equatable, Sendable {
 
     // Model
     public var model: ModelKind = .mf
+    /// A named bundle of settings (`TrainConfig.presets`): `moco`, `mixed`, `popularity-negatives`, `logged`,
+    /// `paper-lightgcn`. The preset's values sit under the config file's and the flags' own, which still win.
+    public var preset: String?
     public var embeddingDim = 64
     /// Hidden layer sizes of each tower's MLP (two-tower).
     public var hidden: [Int] = []
@@ -158,6 +161,29 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         return c
     }
 
+    /// A named bundle of settings, so a user gets a lever's measured settings without knowing the numbers.
+    public struct Preset: Sendable {
+        public let summary: String
+        public let settings: [String: String]
+    }
+
+    /// The presets by name; docs/BENCHMARKS.md has each one's single-seed ml-100k result next to the baseline.
+    public static let presets: [String: Preset] = [
+        "moco": Preset(summary: "two-tower, MoCo queue of 1,024 momentum-encoded positives (m 0.99) as extra negatives",
+                       settings: ["model": "two-tower", "queue_size": "1024", "momentum": "0.99"]),
+        "mixed": Preset(summary: "two-tower, mixed negative sampling: in-batch plus 256 uniform items per batch (Yang et al. 2020)",
+                        settings: ["model": "two-tower", "negative_sampling": "mixed", "sampled_negatives": "256"]),
+        "popularity-negatives": Preset(summary: "two-tower, in-batch plus 256 items drawn ∝ count^0.75 per batch",
+                                       settings: ["model": "two-tower", "negative_sampling": "in_batch+popularity",
+                                                  "sampled_negatives": "256", "popularity_alpha": "0.75"]),
+        "logged": Preset(summary: "two-tower, in-batch plus each row's logged negatives (ml-100k proxy: ratings ≤ 2)",
+                         settings: ["model": "two-tower", "negative_sampling": "in_batch+logged", "logged_max_rating": "2",
+                                    "logged_per_row": "1"]),
+        "paper-lightgcn": Preset(summary: "LightGCN with the paper's settings: BPR on the dot product, batch 2048, Adam lr 0.001",
+                                 settings: ["model": "lightgcn", "loss": "bpr", "similarity": "dot", "temperature": "1",
+                                            "logq": "false", "learning_rate": "0.001", "batch_size": "2048"]),
+    ]
+
     /// The valid keys, in snake_case as YAML and `--set` use them.
     public static var keys: [String] {
         Mirror(reflecting: TrainConfig()).children.compactMap { $0.label.map(snakeCase) }
@@ -190,6 +216,12 @@ extension TrainConfig {
         }
         for (k, raw) in overrides {
             values[k] = (try? Yams.load(yaml: raw)).flatMap { $0 } ?? raw
+        }
+        if let name = values["preset"] as? String {
+            guard let preset = presets[name] else {
+                throw ConfigError("unknown preset '\(name)'; presets are: \(presets.keys.sorted().joined(separator: ", "))")
+            }
+            for (k, v) in preset.settings where values[k] == nil { values[k] = (try? Yams.load(yaml: v)).flatMap { $0 } ?? v }
         }
         let valid = Set(keys)
         let unknown = values.keys.filter { !valid.contains($0) }.sorted()

@@ -143,6 +143,20 @@ import TandemTrain
         #expect(r.test["recall@20"]! > pop.test["recall@20"]!, "\(r.test["recall@20"]!) vs pop \(pop.test["recall@20"]!)")
     }
 
+    /// A preset fills in its settings under the user's own, which win; an unknown name lists the presets.
+    @Test func presetsFillInSettingsTheUserDidNotGive() throws {
+        let moco = try TrainConfig.resolve(overrides: ["preset": "moco"])
+        #expect(moco.model == .twoTower && moco.queueSize == 1024 && moco.momentum == 0.99 && moco.preset == "moco")
+        #expect(moco.temperature == TrainConfig.defaults(for: .twoTower).temperature)  // the model's defaults underneath
+        let mine = try TrainConfig.resolve(yaml: "queue_size: 256", overrides: ["preset": "moco", "model": "mf"])
+        #expect(mine.model == .mf && mine.queueSize == 256 && mine.momentum == 0.99)
+        let paper = try TrainConfig.resolve(overrides: ["preset": "paper-lightgcn"])
+        #expect(paper.model == .lightgcn && paper.loss == .bpr && paper.batchSize == 2048 && paper.logq == false)
+        for (name, p) in TrainConfig.presets { #expect(throws: Never.self, "\(name)") { _ = try TrainConfig.resolve(overrides: p.settings) } }
+        #expect(throws: ConfigError.self) { try TrainConfig.resolve(overrides: ["preset": "turbo"]) }
+        do { _ = try TrainConfig.resolve(overrides: ["preset": "turbo"]) } catch { #expect("\(error)".contains("moco")) }
+    }
+
     /// The queue keeps the newest `capacity` rows in arrival order, with their ids.
     @Test func embeddingQueueIsFIFO() {
         var q = EmbeddingQueue(capacity: 3, dimension: 2)
