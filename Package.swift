@@ -52,7 +52,7 @@ let package = Package(
         .testTarget(name: "TandemIndexTests", dependencies: ["TandemIndex", "TandemTensor"]),
         .testTarget(name: "TandemServeTests", dependencies: ["TandemServe", "TandemTrain", "TandemData", "TandemTensor",
                                                             .product(name: "HummingbirdTesting", package: "hummingbird")]),
-        .testTarget(name: "TandemAutogradTests", dependencies: ["TandemAutograd", "TandemTensor"]),
+        .testTarget(name: "TandemAutogradTests", dependencies: ["TandemAutograd", "TandemTensor", "TandemModels"]),
         .testTarget(name: "TandemDataTests", dependencies: ["TandemData", "TandemTensor"]),
         .testTarget(name: "TandemEvalTests", dependencies: ["TandemEval", "TandemTensor"]),
         .testTarget(name: "TandemTrainTests", dependencies: ["TandemTrain", "TandemModels", "TandemData", "TandemEval", "TandemTensor", "TandemAutograd"]),

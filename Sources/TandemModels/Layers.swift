@@ -44,3 +44,42 @@ public final class MLP {
 
     public var parameters: [Parameter] { layers.flatMap(\.parameters) }
 }
+
+/// SENet field re-weighting (FiBiNET, Huang et al. 2019): each field's embedding is squeezed to one number (its mean),
+/// the `f` numbers go through two small dense layers with ReLU, and each field is scaled by its output before the
+/// tower's MLP — so the tower can learn, per entity, which fields to trust.
+///
+/// `z = [mean(e₁) … mean(e_f)]`, `h = relu(z·W₁ + b₁)` (`⌈f / reduction⌉` units), `aᵢ = relu(h·wᵢ + bᵢ)`, `eᵢ ← aᵢ·eᵢ`.
+/// The excitation biases start at 1, so a new model starts near the un-weighted tower.
+public final class FieldReweighting {
+    public let squeeze: Dense
+    public let excite: [Dense]
+
+    public init(_ name: String, fields: Int, reduction: Int = 2, rng: inout RNG) {
+        precondition(fields >= 2, "field re-weighting needs at least two fields")
+        let hidden = max(1, (fields + reduction - 1) / max(1, reduction))
+        squeeze = Dense("\(name).senet.squeeze", inputs: fields, outputs: hidden, rng: &rng)
+        excite = (0..<fields).map { i in
+            let d = Dense("\(name).senet.excite.\(i)", inputs: hidden, outputs: 1, rng: &rng)
+            d.bias.value = Tensor(repeating: 1, shape: [1, 1])
+            return d
+        }
+    }
+
+    /// The fields, each `[n, dᵢ]`, scaled by their per-row weights.
+    public func callAsFunction(_ tape: Tape, _ fields: [Variable]) -> [Variable] {
+        precondition(fields.count == excite.count, "expected \(excite.count) fields, got \(fields.count)")
+        let z = tape.concatColumns(fields.map { tape.mean($0, .perRow) })
+        let h = tape.relu(squeeze(tape, z))
+        return zip(fields, excite).map { field, e in field * tape.relu(e(tape, h)) }
+    }
+
+    /// The weights `aᵢ` for each row (`[n, f]`), for inspection.
+    public func weights(_ tape: Tape, _ fields: [Variable]) -> Tensor {
+        let z = tape.concatColumns(fields.map { tape.mean($0, .perRow) })
+        let h = tape.relu(squeeze(tape, z))
+        return tape.concatColumns(excite.map { tape.relu($0(tape, h)) }).value
+    }
+
+    public var parameters: [Parameter] { squeeze.parameters + excite.flatMap(\.parameters) }
+}

@@ -66,9 +66,11 @@ public final class Tower {
     public let fields: [FeatureField]
     public let fieldTables: [Parameter?]
     public let mlp: MLP?
+    /// SENet re-weighting of the id and feature fields before the MLP (nil: off, or fewer than two fields).
+    public let senet: FieldReweighting?
 
     public init(_ name: String, entities: Int, features: FeatureSet?, idDim: Int, fieldDim: Int, hidden: [Int],
-                outputDim: Int, dropout: Float, useIds: Bool = true, rng: inout RNG) {
+                outputDim: Int, dropout: Float, useIds: Bool = true, senetReduction: Int? = nil, rng: inout RNG) {
         self.name = name
         idTable = useIds ? Parameter("\(name).id", rng.normalTensor(shape: [entities, idDim], std: 0.1), sparse: true) : nil
         fields = features?.fields ?? []
@@ -82,9 +84,20 @@ public final class Tower {
         } else {
             mlp = MLP(name, sizes: [input] + hidden + [outputDim], dropout: dropout, rng: &rng)
         }
+        let fieldCount = (useIds ? 1 : 0) + fields.count
+        senet = senetReduction.flatMap { r in fieldCount >= 2 ? FieldReweighting(name, fields: fieldCount, reduction: r, rng: &rng) : nil }
     }
 
-    public var parameters: [Parameter] { [idTable].compactMap { $0 } + fieldTables.compactMap { $0 } + (mlp?.parameters ?? []) }
+    public var parameters: [Parameter] {
+        [idTable].compactMap { $0 } + fieldTables.compactMap { $0 } + (senet?.parameters ?? []) + (mlp?.parameters ?? [])
+    }
+
+    /// The fields joined into the MLP's input, re-weighted first when SENet is on.
+    func combine(_ tape: Tape, _ parts: [Variable]) -> Variable {
+        let weighted = senet.map { $0(tape, parts) } ?? parts
+        let x = weighted.count == 1 ? weighted[0] : tape.concatColumns(weighted)
+        return mlp.map { $0(tape, x) } ?? x
+    }
 
     /// Embeds one entity that has no id row (cold start) from raw feature values: tokens for categorical and
     /// multi-hot fields, a number for numeric ones. The id part is zero; unknown tokens use the missing slot.
@@ -105,8 +118,7 @@ public final class Tower {
                 parts.append(tape.constant(Tensor(shape: [1, 1], data: [v])))
             }
         }
-        let x = parts.count == 1 ? parts[0] : tape.concatColumns(parts)
-        return mlp.map { $0(tape, x) } ?? x
+        return combine(tape, parts)
     }
 
     public func callAsFunction(_ tape: Tape, _ ids: [Int32]) -> Variable {
@@ -127,8 +139,7 @@ public final class Tower {
                 parts.append(tape.constant(Tensor(shape: [ids.count, 1], data: ids.map { f.numbers[Int($0)] })))
             }
         }
-        let x = parts.count == 1 ? parts[0] : tape.concatColumns(parts)
-        return mlp.map { $0(tape, x) } ?? x
+        return combine(tape, parts)
     }
 }
 

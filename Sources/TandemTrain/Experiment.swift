@@ -42,9 +42,11 @@ extension TrainConfig {
             return MatrixFactorization(users: dataset.numUsers, items: dataset.numItems, dim: embeddingDim, rng: &rng)
         case .twoTower:
             let user = Tower("user", entities: dataset.numUsers, features: useFeatures ? dataset.userFeatures : nil, idDim: embeddingDim,
-                             fieldDim: fieldDim, hidden: hidden, outputDim: embeddingDim, dropout: dropout, rng: &rng)
+                             fieldDim: fieldDim, hidden: hidden, outputDim: embeddingDim, dropout: dropout,
+                             senetReduction: ["user", "both"].contains(senet) ? senetReduction : nil, rng: &rng)
             let item = Tower("item", entities: dataset.numItems, features: useFeatures ? dataset.itemFeatures : nil, idDim: embeddingDim,
-                             fieldDim: fieldDim, hidden: hidden, outputDim: embeddingDim, dropout: dropout, rng: &rng)
+                             fieldDim: fieldDim, hidden: hidden, outputDim: embeddingDim, dropout: dropout,
+                             senetReduction: ["item", "both"].contains(senet) ? senetReduction : nil, rng: &rng)
             return TwoTower(userTower: user, itemTower: item)
         case .lightgcn, .sgl, .simgcl, .xsimgcl:
             var settings = GraphModel.Settings()

@@ -50,6 +50,11 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     public var hidden: [Int] = []
     /// Embedding size of each side-feature field (two-tower).
     public var fieldDim = 16
+    /// SENet field re-weighting (FiBiNET) before the tower MLP: `none`, `user`, `item` or `both` (two-tower only;
+    /// a tower with fewer than two fields has nothing to re-weight).
+    public var senet = "none"
+    /// SENet squeeze layer width: ⌈fields / senet_reduction⌉ units.
+    public var senetReduction = 2
     /// Use side features when the dataset has them (two-tower).
     public var useFeatures = true
     public var dropout: Float = 0
@@ -274,6 +279,8 @@ extension TrainConfig {
         try need(NegativeSampling(parsing: negativeSampling) != nil,
                  "negative_sampling '\(negativeSampling)' is not in_batch, uniform, popularity, mixed, in_batch+popularity or in_batch+logged")
         try need(loggedPerRow >= 1, "logged_per_row must be ≥ 1")
+        try need(["none", "user", "item", "both"].contains(senet) && senetReduction >= 1,
+                 "senet must be none, user, item or both, and senet_reduction ≥ 1")
         try need(!(NegativeSampling(parsing: negativeSampling)?.logged ?? false) || loss == .infonce,
                  "negative_sampling in_batch+logged needs loss infonce")
         try need(sampledNegatives > 0 && popularityAlpha >= 0, "sampled_negatives must be positive and popularity_alpha ≥ 0")

@@ -20,6 +20,8 @@ struct ConfigFlags: ParsableArguments {
     @Option(name: .customLong("embedding-dim"), help: "embedding dim") var embeddingDim: String?
     @Option(name: .customLong("hidden"), help: "Hidden layer sizes of each tower's MLP (two-tower).") var hidden: String?
     @Option(name: .customLong("field-dim"), help: "Embedding size of each side-feature field (two-tower).") var fieldDim: String?
+    @Option(name: .customLong("senet"), help: "SENet field re-weighting (FiBiNET) before the tower MLP: none, user, item or both (two-tower only; a tower with fewer than two fields has nothing to re-weight).") var senet: String?
+    @Option(name: .customLong("senet-reduction"), help: "SENet squeeze layer width: ⌈fields / senet_reduction⌉ units.") var senetReduction: String?
     @Option(name: .customLong("use-features"), help: "Use side features when the dataset has them (two-tower).") var useFeatures: String?
     @Option(name: .customLong("dropout"), help: "dropout") var dropout: String?
     @Option(name: .customLong("similarity"), help: "similarity") var similarity: String?
@@ -78,6 +80,8 @@ struct ConfigFlags: ParsableArguments {
         if let v = embeddingDim { o["embedding_dim"] = v }
         if let v = hidden { o["hidden"] = v }
         if let v = fieldDim { o["field_dim"] = v }
+        if let v = senet { o["senet"] = v }
+        if let v = senetReduction { o["senet_reduction"] = v }
         if let v = useFeatures { o["use_features"] = v }
         if let v = dropout { o["dropout"] = v }
         if let v = similarity { o["similarity"] = v }

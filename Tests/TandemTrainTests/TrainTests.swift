@@ -143,6 +143,20 @@ import TandemTrain
         #expect(r.test["recall@20"]! > pop.test["recall@20"]!, "\(r.test["recall@20"]!) vs pop \(pop.test["recall@20"]!)")
     }
 
+    /// SENet re-weighting in both towers trains a two-tower model that beats popularity, and adds its parameters.
+    @Test func senetTowersTrain() throws {
+        let ds = Self.smallData()
+        let pop = try Trainer(config: config(.pop), dataset: ds, log: { _ in }).run()
+        var c = try config(.twoTower)
+        c.senet = "both"
+        let trainer = Trainer(config: c, dataset: ds, log: { _ in })
+        let names = trainer.model!.parameters.map(\.name)
+        #expect(names.contains("user.senet.squeeze.weight") && names.contains("item.senet.excite.0.bias"))
+        let r = try trainer.run()
+        #expect(r.test["recall@20"]! > pop.test["recall@20"]!, "\(r.test["recall@20"]!) vs pop \(pop.test["recall@20"]!)")
+        #expect(throws: ConfigError.self) { try TrainConfig.resolve(overrides: ["senet": "tower"]) }
+    }
+
     /// A preset fills in its settings under the user's own, which win; an unknown name lists the presets.
     @Test func presetsFillInSettingsTheUserDidNotGive() throws {
         let moco = try TrainConfig.resolve(overrides: ["preset": "moco"])
