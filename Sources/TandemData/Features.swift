@@ -39,6 +39,23 @@ public struct FeatureField: Sendable {
     }
 }
 
+extension FeatureField {
+    /// Behaviour pooling: a multi-hot `history` field holding each user's last `length` training items (by timestamp
+    /// when the data has one, else in file order), vocabulary = the item ids. Built from the training split only, so
+    /// no validation or test item leaks in; the tower averages the items' embeddings like any multi-hot field.
+    public static func history(train: Interactions, users: Int, itemIds: IdMap, length: Int) -> FeatureField {
+        var perUser = [[Int]](repeating: [], count: users)
+        for p in 0..<train.count { perUser[Int(train.users[p])].append(p) }
+        var offsets = [0], values: [Int32] = []
+        for rows in perUser {
+            let ordered = train.timestamps.map { t in rows.enumerated().sorted { (t[$0.element], $0.offset) < (t[$1.element], $1.offset) }.map(\.element) } ?? rows
+            values.append(contentsOf: ordered.suffix(length).map { train.items[$0] + 1 })  // index 0 is "missing"
+            offsets.append(values.count)
+        }
+        return .multiHot("history", vocabulary: itemIds, offsets: offsets, values: values)
+    }
+}
+
 /// The side features of one entity kind (users or items).
 public struct FeatureSet: Sendable {
     public var fields: [FeatureField]

@@ -41,7 +41,12 @@ extension TrainConfig {
         case .mf:
             return MatrixFactorization(users: dataset.numUsers, items: dataset.numItems, dim: embeddingDim, rng: &rng)
         case .twoTower:
-            let user = Tower("user", entities: dataset.numUsers, features: useFeatures ? dataset.userFeatures : nil, idDim: embeddingDim,
+            var userFeatures = useFeatures ? dataset.userFeatures : nil
+            if historyLength > 0 {
+                let history = FeatureField.history(train: dataset.split.train, users: dataset.numUsers, itemIds: dataset.itemIds, length: historyLength)
+                userFeatures = FeatureSet(fields: (userFeatures?.fields ?? []) + [history], entityCount: dataset.numUsers)
+            }
+            let user = Tower("user", entities: dataset.numUsers, features: userFeatures, idDim: embeddingDim,
                              fieldDim: fieldDim, hidden: hidden, outputDim: embeddingDim, dropout: dropout,
                              senetReduction: ["user", "both"].contains(senet) ? senetReduction : nil, rng: &rng)
             let item = Tower("item", entities: dataset.numItems, features: useFeatures ? dataset.itemFeatures : nil, idDim: embeddingDim,

@@ -53,6 +53,9 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     /// SENet field re-weighting (FiBiNET) before the tower MLP: `none`, `user`, `item` or `both` (two-tower only;
     /// a tower with fewer than two fields has nothing to re-weight).
     public var senet = "none"
+    /// Behaviour pooling (two-tower): the user tower gets a `history` field, the mean embedding of the user's last
+    /// `history_length` training items (0: off). Also a cold-start input: `"user_features": {"history": [item ids]}`.
+    public var historyLength = 0
     /// SENet squeeze layer width: ⌈fields / senet_reduction⌉ units.
     public var senetReduction = 2
     /// Use side features when the dataset has them (two-tower).
@@ -279,6 +282,7 @@ extension TrainConfig {
         try need(NegativeSampling(parsing: negativeSampling) != nil,
                  "negative_sampling '\(negativeSampling)' is not in_batch, uniform, popularity, mixed, in_batch+popularity or in_batch+logged")
         try need(loggedPerRow >= 1, "logged_per_row must be ≥ 1")
+        try need(historyLength >= 0, "history_length must be ≥ 0")
         try need(["none", "user", "item", "both"].contains(senet) && senetReduction >= 1,
                  "senet must be none, user, item or both, and senet_reduction ≥ 1")
         try need(!(NegativeSampling(parsing: negativeSampling)?.logged ?? false) || loss == .infonce,

@@ -21,6 +21,7 @@ struct ConfigFlags: ParsableArguments {
     @Option(name: .customLong("hidden"), help: "Hidden layer sizes of each tower's MLP (two-tower).") var hidden: String?
     @Option(name: .customLong("field-dim"), help: "Embedding size of each side-feature field (two-tower).") var fieldDim: String?
     @Option(name: .customLong("senet"), help: "SENet field re-weighting (FiBiNET) before the tower MLP: none, user, item or both (two-tower only; a tower with fewer than two fields has nothing to re-weight).") var senet: String?
+    @Option(name: .customLong("history-length"), help: "Behaviour pooling (two-tower): the user tower gets a history field, the mean embedding of the user's last history_length training items (0: off). Also a cold-start input: \"user_features\": {\"history\": [item ids]}.") var historyLength: String?
     @Option(name: .customLong("senet-reduction"), help: "SENet squeeze layer width: ⌈fields / senet_reduction⌉ units.") var senetReduction: String?
     @Option(name: .customLong("use-features"), help: "Use side features when the dataset has them (two-tower).") var useFeatures: String?
     @Option(name: .customLong("dropout"), help: "dropout") var dropout: String?
@@ -81,6 +82,7 @@ struct ConfigFlags: ParsableArguments {
         if let v = hidden { o["hidden"] = v }
         if let v = fieldDim { o["field_dim"] = v }
         if let v = senet { o["senet"] = v }
+        if let v = historyLength { o["history_length"] = v }
         if let v = senetReduction { o["senet_reduction"] = v }
         if let v = useFeatures { o["use_features"] = v }
         if let v = dropout { o["dropout"] = v }

@@ -122,3 +122,20 @@ import TandemData
         #expect(stats.top20Share > 0.4)     // power-law popularity
     }
 }
+
+@Suite struct BehaviourHistoryTests {
+    /// The history field keeps each user's last N training items by time (file order breaks ties), with index 0
+    /// left for "missing", and users without training rows get an empty list.
+    @Test func historyIsTheLastTrainingItemsByTime() {
+        let items = IdMap(tokens: ["a", "b", "c", "d"])
+        let train = Interactions(users: [0, 0, 0, 1, 0], items: [0, 1, 2, 3, 3], timestamps: [30, 10, 20, 5, 20])
+        let h = FeatureField.history(train: train, users: 3, itemIds: items, length: 2)
+        #expect(h.kind == .multiHot && h.name == "history" && h.cardinality == 5)
+        #expect(h.offsets == [0, 2, 3, 3])
+        #expect(Array(h.values[0..<2]) == [4, 1])  // user 0 by time: b(10), c(20), d(20, later row), a(30) → last two d, a
+        #expect(Array(h.values[2..<3]) == [4])
+        #expect(h.categoryIndex(of: "c") == 3 && h.categoryIndex(of: "zz") == 0)
+        let untimed = Interactions(users: [0, 0, 0], items: [2, 0, 1])
+        #expect(FeatureField.history(train: untimed, users: 1, itemIds: items, length: 2).values == [1, 2])
+    }
+}

@@ -157,6 +157,18 @@ import TandemTrain
         #expect(throws: ConfigError.self) { try TrainConfig.resolve(overrides: ["senet": "tower"]) }
     }
 
+    /// Behaviour pooling adds a `history` field to the user tower and still trains past popularity.
+    @Test func historyPoolingTrains() throws {
+        let ds = Self.smallData()
+        let pop = try Trainer(config: config(.pop), dataset: ds, log: { _ in }).run()
+        var c = try config(.twoTower)
+        c.historyLength = 20
+        let trainer = Trainer(config: c, dataset: ds, log: { _ in })
+        #expect(trainer.model!.parameters.map(\.name).contains("user.history"))
+        let r = try trainer.run()
+        #expect(r.test["recall@20"]! > pop.test["recall@20"]!, "\(r.test["recall@20"]!) vs pop \(pop.test["recall@20"]!)")
+    }
+
     /// A preset fills in its settings under the user's own, which win; an unknown name lists the presets.
     @Test func presetsFillInSettingsTheUserDidNotGive() throws {
         let moco = try TrainConfig.resolve(overrides: ["preset": "moco"])
