@@ -136,11 +136,38 @@ public final class GraphModel: RetrievalModel {
 
     private var xLayer: (tape: ObjectIdentifier, layer: Variable)?
 
-    public func userEmbeddings(_ tape: Tape, _ ids: [Int32]) -> Variable { tape.gatherRows(final(tape), ids) }
+    public func userEmbeddings(_ tape: Tape, _ ids: [Int32]) -> Variable { finalRows(tape, ids) }
     public func itemEmbeddings(_ tape: Tape, _ ids: [Int32]) -> Variable {
         let offset = Int32(graph.users)
-        return tape.gatherRows(final(tape), ids.map { $0 + offset })
+        return finalRows(tape, ids.map { $0 + offset })
     }
+
+    /// Rows of the LightGCN readout. Training on a large graph, a batch touches a sliver of the nodes, so the last
+    /// of the K propagations is done for those rows only: `S[R] = E⁰[R] + Â[R,:]·T` with `T = Σ_{k<K} Âᵏ E⁰` (shared by
+    /// every call on the tape), readout `S[R]/(K+1)`. Forward and backward then take 2(K−1) full sparse products
+    /// instead of 2K. Small graphs, where a batch covers much of the graph, and evaluation use the full readout.
+    func finalRows(_ tape: Tape, _ rows: [Int32]) -> Variable {
+        let k = settings.layers
+        guard tape.isTraining, variant == .lightGCN, k >= 1, rows.count * 8 <= graph.nodes else {
+            return tape.gatherRows(final(tape), rows)
+        }
+        let (egoVar, partial) = partialMean(tape)
+        let sub = adjacency.selectingRows(rows, scaledBy: Float(k))  // K · mean of K−1 propagations = T
+        let propagated = tape.sparseMatmul(sub, partial, transposed: sub.transposed())
+        return tape.scale(tape.gatherRows(egoVar, rows) + propagated, 1 / Float(k + 1))
+    }
+
+    /// `E⁰` on the tape and the mean of its first K−1 propagations, `T / K` (the factor K is folded into the
+    /// batch rows' adjacency, which is small, instead of a pass over every node), cached per tape.
+    private func partialMean(_ tape: Tape) -> (ego: Variable, partial: Variable) {
+        if let p = partialCache, p.tape == ObjectIdentifier(tape) { return (p.ego, p.partial) }
+        let e = tape.parameter(ego)
+        let k = settings.layers
+        let partial = k == 1 ? e : tape.propagationMean(adjacency, e, layers: k - 1, transposed: adjacency)
+        partialCache = (ObjectIdentifier(tape), e, partial)
+        return (e, partial)
+    }
+    private var partialCache: (tape: ObjectIdentifier, ego: Variable, partial: Variable)?
 
     /// The L2 regulariser on the batch's ego embeddings, plus the variant's contrastive loss.
     public func auxiliaryLoss(_ tape: Tape, users: [Int32], items: [Int32], negatives: [Int32]) -> Variable? {

@@ -53,6 +53,18 @@ public struct CSRMatrix: Sendable, Equatable {
     @inlinable public func columns(ofRow r: Int) -> ArraySlice<Int32> { columnIndices[rowPointers[r]..<rowPointers[r + 1]] }
 
     /// The transpose, also in CSR form (so `Aᵀ × X` is a row-parallel product too).
+    /// The matrix of rows `rows` (in that order, repeats allowed), times `scale`: `rows.count × cols`.
+    public func selectingRows(_ rows: [Int32], scaledBy scale: Float = 1) -> CSRMatrix {
+        var pointers = [0], columns: [Int32] = [], vals: [Float] = []
+        pointers.reserveCapacity(rows.count + 1)
+        for r in rows {
+            let range = rowPointers[Int(r)]..<rowPointers[Int(r) + 1]
+            columns.append(contentsOf: columnIndices[range]); vals.append(contentsOf: values[range].map { $0 * scale })
+            pointers.append(columns.count)
+        }
+        return CSRMatrix(rows: rows.count, cols: cols, rowPointers: pointers, columnIndices: columns, values: vals)
+    }
+
     public func transposed() -> CSRMatrix {
         var counts = [Int](repeating: 0, count: cols + 1)
         for c in columnIndices { counts[Int(c) + 1] += 1 }

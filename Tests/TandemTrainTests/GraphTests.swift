@@ -52,6 +52,30 @@ import TandemTrain
         }
     }
 
+    /// On a graph large next to the batch, training takes the last propagation for the batch's rows only; values and
+    /// the gradient of the ego embeddings must equal the full readout's (an evaluation tape takes the full path).
+    @Test(arguments: [1, 3]) func batchRowsReadoutEqualsTheFullReadout(layers: Int) {
+        var rng = RNG(seed: 5)
+        let users = 60, items = 80
+        var us: [Int32] = [], its: [Int32] = []
+        for _ in 0..<600 { us.append(Int32(rng.int(below: users))); its.append(Int32(rng.int(below: items))) }
+        var settings = GraphModel.Settings()
+        settings.layers = layers
+        let model = GraphModel(graph: BipartiteGraph(train: Interactions(users: us, items: its), users: users, items: items),
+                               dim: 8, variant: .lightGCN, settings: settings, rng: &rng)
+        let batchUsers: [Int32] = [3, 17, 3, 59], batchItems: [Int32] = [0, 79, 41, 41]
+        let w = rng.normalTensor(shape: [4, 1], std: 1000)  // gradients of order 0.1–1, so the tolerance bites
+        func run(training: Bool) -> (Tensor, Tensor, Tensor) {
+            let tape = Tape(training: training)
+            let u = model.userEmbeddings(tape, batchUsers), v = model.itemEmbeddings(tape, batchItems)
+            let loss = tape.sum(tape.rowDot(u, v) * tape.constant(w))
+            return (u.value, v.value, tape.backward(loss).denseGradient(of: model.ego)!)
+        }
+        let (u1, v1, g1) = run(training: true), (u2, v2, g2) = run(training: false)
+        #expect(u1.isClose(to: u2, tolerance: 1e-5) && v1.isClose(to: v2, tolerance: 1e-5))
+        #expect(g1.isClose(to: g2, tolerance: 1e-5))
+    }
+
     /// The whole LightGCN forward (3 propagations, layer mean, gather) has the gradient finite differences give.
     @Test func lightGCNEmbeddingGradientMatchesFiniteDifferences() throws {
         var rng = RNG(seed: 3)
