@@ -58,6 +58,7 @@ public final class GraphModel: RetrievalModel {
     }
 
     public var parameters: [Parameter] { [ego] }
+    public var computesAllRowsAtOnce: Bool { true }
 
     /// SGL draws its two graph views once per epoch.
     public func beginEpoch() {

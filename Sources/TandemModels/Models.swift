@@ -15,21 +15,26 @@ public protocol RetrievalModel: AnyObject {
     /// The parameters that `itemEmbeddings` reads and nothing on the user side does (a MoCo momentum copy of the
     /// item tower copies exactly these); empty when the two sides share parameters (graph models).
     var itemParameters: [Parameter] { get }
+    /// True when embedding any rows computes every entity's embedding (graph propagation): `allEmbeddings` then
+    /// reads all of them from one inference tape instead of re-propagating for every block.
+    var computesAllRowsAtOnce: Bool { get }
 }
 
 extension RetrievalModel {
     public func beginEpoch() {}
     public func auxiliaryLoss(_ tape: Tape, users: [Int32], items: [Int32], negatives: [Int32]) -> Variable? { nil }
     public var itemParameters: [Parameter] { [] }
+    public var computesAllRowsAtOnce: Bool { false }
 
     /// Embeddings of all `count` entities of one side, computed in batches without keeping a tape.
     public func allEmbeddings(users: Bool, count: Int, normalize: Bool, batch: Int = 4096) -> Tensor {
         var rows: [Float] = []
         var dim = 0
         var start = 0
+        let shared = computesAllRowsAtOnce ? Tape(training: false) : nil
         while start < count {
             let ids = (start..<min(count, start + batch)).map { Int32($0) }
-            let tape = Tape(training: false)
+            let tape = shared ?? Tape(training: false)
             var e = users ? userEmbeddings(tape, ids) : itemEmbeddings(tape, ids)
             if normalize { e = tape.l2Normalize(e) }
             dim = e.value.cols

@@ -7,6 +7,7 @@ public enum TopK {
     public static func select(_ scores: UnsafeBufferPointer<Float>, k: Int) -> [Int32] {
         let n = scores.count
         if k <= 0 || n == 0 { return [] }
+        if n > 32 * k { return selectLongRow(scores, k: k) }
         // 1. The k-th best score by quickselect on a copy of the selectable scores: O(n) whatever the order of the
         //    row (a heap costs n·log k when scores rise along the row, as popular-first id maps make them).
         let values = UnsafeMutablePointer<Float>.allocate(capacity: n)
@@ -29,6 +30,66 @@ public enum TopK {
             return sa > sb || (sa == sb && a < b)
         }
         return out
+    }
+
+    /// Rows much longer than `k` (full-ranking evaluation over a large catalogue): a heap of the best `k`, with a
+    /// floor from a strided sample of 16·k entries — the sample's k-th best is at most the row's, so anything
+    /// below it is skipped with one comparison even when scores rise along the row (which makes a plain heap
+    /// take n·log k). Copying the row for quickselect would cost several passes over it instead.
+    static func selectLongRow(_ scores: UnsafeBufferPointer<Float>, k: Int) -> [Int32] {
+        let n = scores.count
+        let m = 16 * k, stride = n / m
+        let sample = UnsafeMutablePointer<Float>.allocate(capacity: m)
+        defer { sample.deallocate() }
+        var taken = 0
+        for i in 0..<m {
+            let s = scores[i * stride]
+            if s != -.infinity && !s.isNaN { sample[taken] = s; taken += 1 }
+        }
+        let floor = taken >= k ? kthLargest(sample, count: taken, k: k) : -Float.infinity
+        let ids = UnsafeMutablePointer<Int32>.allocate(capacity: k)
+        let keys = UnsafeMutablePointer<Float>.allocate(capacity: k)
+        defer { ids.deallocate(); keys.deallocate() }
+        @inline(__always) func worse(_ i: Int, _ j: Int) -> Bool { keys[i] < keys[j] || (keys[i] == keys[j] && ids[i] > ids[j]) }
+        @inline(__always) func swap(_ i: Int, _ j: Int) {
+            let t = ids[i]; ids[i] = ids[j]; ids[j] = t
+            let u = keys[i]; keys[i] = keys[j]; keys[j] = u
+        }
+        func siftDown(_ start: Int, count: Int) {
+            var i = start
+            while true {
+                let l = 2 * i + 1, r = l + 1
+                var w = i
+                if l < count && worse(l, w) { w = l }
+                if r < count && worse(r, w) { w = r }
+                if w == i { return }
+                swap(i, w); i = w
+            }
+        }
+        var count = 0
+        // Equal scores lose to earlier columns, so once the heap is full an entry must beat its root strictly.
+        var threshold = -Float.infinity
+        for j in 0..<n {
+            let s = scores[j]
+            if s < floor || s <= threshold || s.isNaN { continue }
+            if count < k {
+                ids[count] = Int32(j); keys[count] = s
+                var i = count
+                count += 1
+                while i > 0 {
+                    let p = (i - 1) / 2
+                    if worse(i, p) { swap(i, p); i = p } else { break }
+                }
+                if count == k { threshold = keys[0] }
+            } else {
+                ids[0] = Int32(j); keys[0] = s
+                siftDown(0, count: count)
+                threshold = keys[0]
+            }
+        }
+        var end = count
+        while end > 1 { end -= 1; swap(0, end); siftDown(0, count: end) }
+        return Array(UnsafeBufferPointer(start: ids, count: count))
     }
 
     /// The `k`-th largest of `v[0..<count]` (1-based `k`), reordering `v`. Quickselect with a median-of-three pivot

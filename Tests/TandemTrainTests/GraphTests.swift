@@ -76,6 +76,22 @@ import TandemTrain
         #expect(g1.isClose(to: g2, tolerance: 1e-5))
     }
 
+    /// All embeddings of a graph model come from one propagation whatever the block size, and follow new parameters.
+    @Test func allEmbeddingsPropagateOnceAndStayFresh() {
+        var rng = RNG(seed: 6)
+        let model = GraphModel(graph: tiny(), dim: 4, variant: .lightGCN, settings: .init(), rng: &rng)
+        #expect(model.computesAllRowsAtOnce)
+        let whole = model.allEmbeddings(users: false, count: 2, normalize: true, batch: 4096)
+        #expect(model.allEmbeddings(users: false, count: 2, normalize: true, batch: 1) == whole)
+        model.ego.value.scale(by: 2)
+        let doubled = model.allEmbeddings(users: false, count: 2, normalize: false, batch: 1)
+        var expected = model.allEmbeddings(users: false, count: 2, normalize: false, batch: 4096)
+        #expect(doubled == expected)
+        model.ego.value.scale(by: 0.5)
+        expected.scale(by: 0.5)
+        #expect(model.allEmbeddings(users: false, count: 2, normalize: false).isClose(to: expected))
+    }
+
     /// The whole LightGCN forward (3 propagations, layer mean, gather) has the gradient finite differences give.
     @Test func lightGCNEmbeddingGradientMatchesFiniteDifferences() throws {
         var rng = RNG(seed: 3)
