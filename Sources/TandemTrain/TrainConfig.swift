@@ -285,8 +285,8 @@ extension TrainConfig {
         try need(historyLength >= 0, "history_length must be ≥ 0")
         try need(["none", "user", "item", "both"].contains(senet) && senetReduction >= 1,
                  "senet must be none, user, item or both, and senet_reduction ≥ 1")
-        try need(!(NegativeSampling(parsing: negativeSampling)?.logged ?? false) || loss == .infonce,
-                 "negative_sampling in_batch+logged needs loss infonce")
+        try need(!(NegativeSampling(parsing: negativeSampling)?.logged ?? false) || (loss == .infonce && !model.isGraph),
+                 "negative_sampling in_batch+logged needs loss infonce and mf or two-tower (a graph would keep the logged rows as edges)")
         try need(sampledNegatives > 0 && popularityAlpha >= 0, "sampled_negatives must be positive and popularity_alpha ≥ 0")
         try need(queueSize >= 0 && momentum >= 0 && momentum < 1, "queue_size must be ≥ 0 and momentum in [0, 1)")
         try need(queueSize == 0 || (loss == .infonce && negativeSampling == "in_batch" && !model.isGraph),

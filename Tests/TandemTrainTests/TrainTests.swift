@@ -125,6 +125,7 @@ import TandemTrain
         #expect(NegativeSampling(parsing: "in_batch+logged")?.logged == true)
         for bad in ["logged", "uniform+logged", "in_batch+uniform+logged"] { #expect(NegativeSampling(parsing: bad) == nil, "\(bad)") }
         #expect(throws: ConfigError.self) { try TrainConfig.resolve(overrides: ["negative_sampling": "in_batch+logged", "loss": "bpr"]) }
+        #expect(throws: ConfigError.self) { try TrainConfig.resolve(overrides: ["negative_sampling": "in_batch+logged", "model": "lightgcn"]) }
     }
 
     /// In-batch plus logged negatives trains on the positive rows only and still beats popularity (a fifth of the
