@@ -43,7 +43,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     // Model
     public var model: ModelKind = .mf
     /// A named bundle of settings (`TrainConfig.presets`): `moco`, `mixed`, `popularity-negatives`, `logged`,
-    /// `paper-lightgcn`. The preset's values sit under the config file's and the flags' own, which still win.
+    /// `simgcl-infonce`, `sgl-infonce`, `paper-lightgcn`. The preset's values sit under the config file's and the flags' own, which still win.
     public var preset: String?
     public var embeddingDim = 64
     /// Hidden layer sizes of each tower's MLP (two-tower).
@@ -187,6 +187,14 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         "logged": Preset(summary: "two-tower, in-batch plus each row's logged negatives (ml-100k proxy: ratings ≤ 2)",
                          settings: ["model": "two-tower", "negative_sampling": "in_batch+logged", "logged_max_rating": "2",
                                     "logged_per_row": "1"]),
+        "simgcl-infonce": Preset(summary: "SimGCL with LightGCN's in-batch InfoNCE main loss and a small view weight (λ 0.01, ε 0.1)",
+                                 settings: ["model": "simgcl", "loss": "infonce", "similarity": "cosine", "temperature": "0.2",
+                                            "logq": "true", "learning_rate": "0.01", "batch_size": "1024",
+                                            "cl_weight": "0.01", "noise_eps": "0.1"]),
+        "sgl-infonce": Preset(summary: "SGL (edge dropout 0.1) with LightGCN's in-batch InfoNCE main loss and λ 0.01",
+                              settings: ["model": "sgl", "loss": "infonce", "similarity": "cosine", "temperature": "0.2",
+                                         "logq": "true", "learning_rate": "0.01", "batch_size": "1024",
+                                         "cl_weight": "0.01", "drop_ratio": "0.1", "augmentation": "ed"]),
         "paper-lightgcn": Preset(summary: "LightGCN with the paper's settings: BPR on the dot product, batch 2048, Adam lr 0.001",
                                  settings: ["model": "lightgcn", "loss": "bpr", "similarity": "dot", "temperature": "1",
                                             "logq": "false", "learning_rate": "0.001", "batch_size": "2048"]),

@@ -16,7 +16,7 @@ struct ConfigFlags: ParsableArguments {
     @Option(name: .customLong("seed"), help: "Seeds the split, the initialisation and the batch order.") var seed: String?
     @Option(name: .customLong("split-seed"), help: "Seed of the split alone when different from seed (so several training seeds share one split).") var splitSeed: String?
     @Option(name: .customLong("model"), help: "model") var model: String?
-    @Option(name: .customLong("preset"), help: "A named bundle of settings (TrainConfig.presets): moco, mixed, popularity-negatives, logged, paper-lightgcn. The preset's values sit under the config file's and the flags' own, which still win.") var preset: String?
+    @Option(name: .customLong("preset"), help: "A named bundle of settings (TrainConfig.presets): moco, mixed, popularity-negatives, logged, simgcl-infonce, sgl-infonce, paper-lightgcn. The preset's values sit under the config file's and the flags' own, which still win.") var preset: String?
     @Option(name: .customLong("embedding-dim"), help: "embedding dim") var embeddingDim: String?
     @Option(name: .customLong("hidden"), help: "Hidden layer sizes of each tower's MLP (two-tower).") var hidden: String?
     @Option(name: .customLong("field-dim"), help: "Embedding size of each side-feature field (two-tower).") var fieldDim: String?
