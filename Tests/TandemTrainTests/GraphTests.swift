@@ -115,11 +115,8 @@ import TandemTrain
         }
     }
 
-    /// LightGCN and XSimGCL learn the planted clusters: far better than popularity on held-out items.
-    /// SGL and SimGCL are left out on purpose: on this planted-cluster data the uniformity pressure of their
-    /// view-vs-view loss works against the 4-cluster structure (SGL needs λ = 0.01 to pass; SimGCL falls below this bar
-    /// even then; XSimGCL with ε = 0 collapses the same way). See the graph issue's note; add them back with tuned defaults.
-    @Test(arguments: [ModelKind.lightgcn, .xsimgcl]) func graphModelsBeatPopularity(model: ModelKind) throws {
+    /// Every graph model, with its default settings, learns the planted clusters: far better than popularity.
+    @Test(arguments: [ModelKind.lightgcn, .sgl, .simgcl, .xsimgcl]) func graphModelsBeatPopularity(model: ModelKind) throws {
         let ds = SyntheticData(SyntheticConfig(users: 300, items: 120, interactions: 6000, clusters: 4, seed: 3)).dataset()
         var c = try TrainConfig.resolve(overrides: ["model": model.rawValue])
         c.epochs = 10; c.batchSize = 512; c.learningRate = 0.01; c.embeddingDim = 16; c.ks = [10, 20]; c.layers = 2; c.clLayer = 1
