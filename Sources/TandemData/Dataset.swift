@@ -9,10 +9,27 @@ public struct Dataset: Sendable {
     public var split: Split
     public var userFeatures: FeatureSet?
     public var itemFeatures: FeatureSet?
+    /// The whole training split when `split.train` holds only a fraction of it (sparse-data runs): evaluation still
+    /// excludes all of it and defines head/tail items by it, so every fraction is scored on the same test set.
+    public var fullTrain: Interactions?
 
     public init(name: String, userIds: IdMap, itemIds: IdMap, split: Split, userFeatures: FeatureSet? = nil, itemFeatures: FeatureSet? = nil) {
         self.name = name; self.userIds = userIds; self.itemIds = itemIds; self.split = split
         self.userFeatures = userFeatures; self.itemFeatures = itemFeatures
+    }
+
+    /// The same dataset trained on `fraction` of its training interactions (chosen at random with `seed`);
+    /// validation, test and the evaluation's exclusions are unchanged.
+    public func keepingTrainingFraction(_ fraction: Double, seed: UInt64) -> Dataset {
+        guard fraction < 1 else { return self }
+        var rng = RNG(seed: seed ^ 0x7472_6169_6E66_7263)
+        var positions = Array(0..<split.train.count)
+        rng.shuffle(&positions)
+        let kept = positions.prefix(max(1, Int((fraction * Double(positions.count)).rounded()))).sorted()
+        var out = self
+        out.fullTrain = fullTrain ?? split.train
+        out.split.train = split.train.subset(Array(kept))
+        return out
     }
 
     public var numUsers: Int { userIds.count }

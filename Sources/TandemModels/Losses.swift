@@ -39,9 +39,16 @@ public enum RetrievalLoss {
     /// row's own positive. `logQ(id)` is subtracted from every column holding item `id` (the log of how often that
     /// item shows up as a candidate, Yi et al. 2019; for mixed sources, Yang et al. 2020). Columns holding the row's
     /// own positive item (other than its target) are removed from that row's softmax.
+    ///
+    /// `inBatchItemGradientScale` (> 1 with a MoCo queue) multiplies the gradient that reaches the *item* side through
+    /// the in-batch negative columns (off-diagonal; values and the user side unchanged). Queued rows are constants, so
+    /// the items they hold never receive the push away from users that the loss's negatives should give them; since
+    /// the queue holds past positives, drawn like the batch's, scaling the in-batch push by `(B + Q) / B` makes the item
+    /// gradient an unbiased estimate of the full `(B + Q)`-negative loss's.
     public static func sampledSoftmax(_ tape: Tape, users: Variable, positives: Variable, itemIds: [Int32],
                                       sampled: Variable?, sampledIds: [Int32], inBatch: Bool, temperature: Float,
-                                      logQ: ((Int32) -> Float)? = nil, sampledLogQ: ((Int32) -> Float)?? = .none) -> Variable {
+                                      logQ: ((Int32) -> Float)? = nil, sampledLogQ: ((Int32) -> Float)?? = .none,
+                                      inBatchItemGradientScale: Float = 1) -> Variable {
         // `sampledLogQ` (when given) corrects the sampled columns instead of `logQ`; `.some(nil)` leaves them as they are.
         let sampledCorrection: ((Int32) -> Float)? = sampledLogQ ?? logQ
         let n = itemIds.count
@@ -49,7 +56,10 @@ public enum RetrievalLoss {
         var parts: [Variable] = []
         var columnIds: [Int32] = []
         if inBatch {
-            parts.append(tape.matmul(scaled, positives, transposeB: true)); columnIds += itemIds
+            parts.append(inBatchItemGradientScale == 1
+                         ? tape.matmul(scaled, positives, transposeB: true)
+                         : scaledItemGradientProduct(tape, scaled, positives, offDiagonal: inBatchItemGradientScale))
+            columnIds += itemIds
         } else {
             parts.append(tape.rowDot(scaled, positives)); columnIds.append(-1)  // per-row positive
         }
@@ -65,17 +75,46 @@ public enum RetrievalLoss {
                 guard id >= 0 else { return 0 }
                 return (j < batchColumns ? logQ : sampledCorrection)?(id) ?? 0
             }
-            var shift = Tensor(repeating: 0, shape: [n, width])
-            for i in 0..<n { for j in 0..<width { shift[i, j] = inBatch || j > 0 ? row[j] : logQ?(itemIds[i]) ?? 0 } }
-            logits = logits - tape.constant(shift)
+            if inBatch {
+                // Every row gets the same shift: one broadcast row.
+                logits = logits - tape.constant(Tensor(shape: [1, width], data: row))
+            } else {
+                var shift = Tensor(shape: [n, width], data: [Float](repeating: 0, count: n * width))
+                for i in 0..<n {
+                    shift.data.replaceSubrange((i * width + 1)..<((i + 1) * width), with: row[1...])
+                    shift.data[i * width] = logQ?(itemIds[i]) ?? 0
+                }
+                logits = logits - tape.constant(shift)
+            }
         }
-        var mask = Tensor(repeating: 1, shape: [n, width])
-        var masked = false
+        // Accidental hits: the columns of each item id, found through a dictionary (O(n + width), not O(n · width)).
+        var columnsOf: [Int32: [Int]] = [:]
+        for (j, id) in columnIds.enumerated() where id >= 0 { columnsOf[id, default: []].append(j) }
+        var mask: Tensor?
         for i in 0..<n {
             let target = inBatch ? i : 0
-            for j in 0..<width where j != target && columnIds[j] == itemIds[i] { mask[i, j] = 0; masked = true }
+            for j in columnsOf[itemIds[i]] ?? [] where j != target {
+                if mask == nil { mask = Tensor(repeating: 1, shape: [n, width]) }
+                mask!.data[i * width + j] = 0
+            }
         }
-        return tape.crossEntropy(logits: logits, targets: (0..<n).map { Int32(inBatch ? $0 : 0) }, mask: masked ? mask : nil)
+        return tape.crossEntropy(logits: logits, targets: (0..<n).map { Int32(inBatch ? $0 : 0) }, mask: mask)
+    }
+
+    /// `users × itemsᵀ` whose value is the plain product, the users' gradient the plain one, and the items' gradient
+    /// scaled by `offDiagonal` off the diagonal (the positives' own entries keep scale 1).
+    public static func scaledItemGradientProduct(_ tape: Tape, _ users: Variable, _ items: Variable, offDiagonal c: Float) -> Variable {
+        let n = users.value.rows
+        let userSide = tape.matmul(users, tape.constant(items.value), transposeB: true)   // gradient to users only
+        let itemSide = tape.matmul(tape.constant(users.value), items, transposeB: true)   // gradient to items only
+        var weights = Tensor(repeating: c, shape: [n, n])
+        for i in 0..<n { weights.data[i * n + i] = 1 }
+        // x·W + const(x·(1 − W)) has the value x and the gradient W ⊙ g.
+        var rest = itemSide.value
+        for k in rest.data.indices { rest.data[k] *= 1 - weights.data[k] }
+        let itemScaled = itemSide * tape.constant(weights) + tape.constant(rest)
+        // userSide + itemScaled − value(userSide): the value u·v once, each side's gradient once.
+        return userSide + itemScaled - tape.constant(userSide.value)
     }
 
     /// Bayesian personalised ranking: mean of `softplus(−(s⁺ − s⁻)/τ)` = `−log σ(Δ/τ)` over each positive and its

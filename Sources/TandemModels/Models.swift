@@ -126,7 +126,12 @@ public final class Tower {
         return combine(tape, parts)
     }
 
-    public func callAsFunction(_ tape: Tape, _ ids: [Int32]) -> Variable {
+    /// Fields in the order the tower joins them (and `fieldMask` columns are read): the id (when used), then `fields`.
+    public var fieldCount: Int { (idTable == nil ? 0 : 1) + fields.count }
+
+    /// Embeds entities `ids`. `fieldMask` (`[n, fieldCount]`, 1 keep / 0 mask) zeroes fields per row: the views of
+    /// the self-supervised task.
+    public func callAsFunction(_ tape: Tape, _ ids: [Int32], fieldMask: Tensor? = nil) -> Variable {
         var parts: [Variable] = []
         if let idTable { parts.append(tape.embedding(idTable, rows: ids)) }
         for (f, table) in zip(fields, fieldTables) {
@@ -144,6 +149,12 @@ public final class Tower {
                 parts.append(tape.constant(Tensor(shape: [ids.count, 1], data: ids.map { f.numbers[Int($0)] })))
             }
         }
+        if let fieldMask {
+            precondition(fieldMask.shape == [ids.count, parts.count], "field mask \(fieldMask.shape) for \(ids.count) rows of \(parts.count) fields")
+            parts = parts.enumerated().map { k, part in
+                part * tape.constant(Tensor(shape: [ids.count, 1], data: (0..<ids.count).map { fieldMask.data[$0 * parts.count + k] }))
+            }
+        }
         return combine(tape, parts)
     }
 }
@@ -152,6 +163,9 @@ public final class Tower {
 public final class TwoTower: RetrievalModel {
     public let userTower: Tower
     public let itemTower: Tower
+    /// Self-supervised auxiliary tasks (Yao et al. 2021) of the user and the item tower; nil: off.
+    public var userSelfSupervision: SelfSupervisedTask?
+    public var itemSelfSupervision: SelfSupervisedTask?
 
     public init(userTower: Tower, itemTower: Tower) {
         self.userTower = userTower; self.itemTower = itemTower
@@ -161,6 +175,11 @@ public final class TwoTower: RetrievalModel {
     public var itemParameters: [Parameter] { itemTower.parameters }
     public func userEmbeddings(_ tape: Tape, _ ids: [Int32]) -> Variable { userTower(tape, ids) }
     public func itemEmbeddings(_ tape: Tape, _ ids: [Int32]) -> Variable { itemTower(tape, ids) }
+
+    public func auxiliaryLoss(_ tape: Tape, users: [Int32], items: [Int32], negatives: [Int32]) -> Variable? {
+        let terms = [userSelfSupervision?.loss(tape, tower: userTower), itemSelfSupervision?.loss(tape, tower: itemTower)].compactMap { $0 }
+        return terms.isEmpty ? nil : terms.dropFirst().reduce(terms[0], +)
+    }
 }
 
 /// Most-popular items for everyone: the protocol's sanity baseline. As embeddings: every user is `[1]`,

@@ -8,6 +8,10 @@ import TandemEval
 extension TrainConfig {
     /// Loads (and, for known datasets, fetches) the data this config names, and splits it.
     public func loadDataset(log: (String) -> Void = { _ in }) throws -> Dataset {
+        try loadFullDataset(log: log).keepingTrainingFraction(trainFraction, seed: splitSeed ?? seed)
+    }
+
+    func loadFullDataset(log: (String) -> Void) throws -> Dataset {
         if let train, let valid, let test {
             return try Dataset.loadPreSplit(train: train, valid: valid, test: test, userFeatures: userFeatures, itemFeatures: itemFeatures)
         }
@@ -52,7 +56,18 @@ extension TrainConfig {
             let item = Tower("item", entities: dataset.numItems, features: useFeatures ? dataset.itemFeatures : nil, idDim: embeddingDim,
                              fieldDim: fieldDim, hidden: hidden, outputDim: embeddingDim, dropout: dropout,
                              senetReduction: ["item", "both"].contains(senet) ? senetReduction : nil, rng: &rng)
-            return TwoTower(userTower: user, itemTower: item)
+            let model = TwoTower(userTower: user, itemTower: item)
+            func task(_ tower: Tower, entities: Int) -> SelfSupervisedTask? {
+                guard tower.fieldCount >= 2 else { return nil }
+                let mi = sslAugmentation == .cfm
+                    ? FieldMasker.mutualInformation(fields: tower.fields, entities: entities, includesId: tower.idTable != nil) : []
+                let masker = FieldMasker(kind: sslAugmentation, fieldCount: tower.fieldCount, dropRate: sslDropRate, mutualInformation: mi)
+                return SelfSupervisedTask(masker: masker, entities: entities, batchSize: sslBatchSize > 0 ? sslBatchSize : batchSize,
+                                          temperature: sslTemperature, weight: sslWeight)
+            }
+            if ["user", "both"].contains(ssl) { model.userSelfSupervision = task(user, entities: dataset.numUsers) }
+            if ["item", "both"].contains(ssl) { model.itemSelfSupervision = task(item, entities: dataset.numItems) }
+            return model
         case .lightgcn, .sgl, .simgcl, .xsimgcl:
             var settings = GraphModel.Settings()
             settings.layers = layers; settings.regularization = graphReg; settings.clWeight = clWeight
@@ -78,10 +93,11 @@ public struct EvaluationProtocol: Sendable {
 
     public init(_ ds: Dataset, ks: [Int]) {
         let s = ds.split
-        let head = FullRankingEvaluator.headItems(counts: s.train.itemCounts(items: ds.numItems))
-        let train = s.train.matrix(users: ds.numUsers, items: ds.numItems)
+        let known = ds.fullTrain ?? s.train  // a fraction-trained run is scored exactly like the full one
+        let head = FullRankingEvaluator.headItems(counts: known.itemCounts(items: ds.numItems))
+        let train = known.matrix(users: ds.numUsers, items: ds.numItems)
         valid = FullRankingEvaluator(ks: ks, excluded: train, truth: s.valid.matrix(users: ds.numUsers, items: ds.numItems), isHead: head)
-        test = FullRankingEvaluator(ks: ks, excluded: (s.train + s.valid).matrix(users: ds.numUsers, items: ds.numItems),
+        test = FullRankingEvaluator(ks: ks, excluded: (known + s.valid).matrix(users: ds.numUsers, items: ds.numItems),
                                     truth: s.test.matrix(users: ds.numUsers, items: ds.numItems), isHead: head)
         testPairs = (s.test.users, s.test.items)
     }

@@ -2,6 +2,7 @@ import Foundation
 import Yams
 import TandemAutograd
 import TandemData
+import TandemModels
 
 public enum ModelKind: String, Codable, CaseIterable, Sendable {
     case pop, mf
@@ -58,6 +59,34 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     public var historyLength = 0
     /// SENet squeeze layer width: ⌈fields / senet_reduction⌉ units.
     public var senetReduction = 2
+    /// Self-supervised auxiliary loss (Yao et al. 2021; two-tower): `none`, `user`, `item` or `both` towers. Two masked
+    /// views of uniformly drawn entities, InfoNCE between them, added to the main loss with weight `ssl_weight`.
+    public var ssl = "none"
+    /// How the two views are made: `fd` (feature dropout), `rfm` (random feature masking: complementary random halves),
+    /// `cfm` (correlated feature masking: a seed field and its highest mutual-information fields vs the rest).
+    public var sslAugmentation: FeatureAugmentation = .cfm
+    /// Weight α of the self-supervised loss.
+    public var sslWeight: Float = 0.1
+    /// Temperature of the self-supervised InfoNCE.
+    public var sslTemperature: Float = 0.2
+    /// `fd`: probability of dropping each field in each view.
+    public var sslDropRate: Float = 0.3
+    /// Entities per self-supervised batch (0: `batch_size`).
+    public var sslBatchSize = 0
+    /// Train on this fraction of the training interactions (drawn with `split_seed`; validation and test unchanged;
+    /// head/tail items still defined by the full training split): the sparse-data runs.
+    public var trainFraction: Double = 1
+    /// ConCAT (SwAV-style prototypes): K learnable prototypes shared by both towers (0: off). Sinkhorn-Knopp gives each
+    /// user and item a balanced soft assignment; the user predicts its positive item's assignment and vice versa.
+    public var prototypes = 0
+    /// ConCAT: weight β of the swapped-prediction loss.
+    public var prototypeWeight: Float = 0.1
+    /// ConCAT: temperature of the prototype softmax.
+    public var prototypeTemperature: Float = 0.1
+    /// ConCAT: Sinkhorn-Knopp's entropy ε (smaller: harder assignments).
+    public var sinkhornEpsilon: Float = 0.05
+    /// ConCAT: Sinkhorn-Knopp iterations (SwAV uses 3).
+    public var sinkhornIterations = 3
     /// Use side features when the dataset has them (two-tower).
     public var useFeatures = true
     public var dropout: Float = 0
@@ -112,6 +141,10 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     /// MoCo: also subtract log p(item) from the queued columns (the in-batch columns always get it with `logq`).
     /// Off by default: queued rows are constants, and correcting them cost 0.07 NDCG@20 on ml-100k.
     public var queueLogq = false
+    /// MoCo: scale the item-side gradient of the in-batch negative columns by `(B + Q) / B`. Queued rows are constants,
+    /// so the items they hold never get pushed away from users; the queue holds past positives (drawn like the batch),
+    /// so this makes the item gradient an unbiased estimate of the full `(B + Q)`-negative loss's.
+    public var queueCompensation = false
     /// Subtract log(item sampling probability) from in-batch logits.
     public var logq = true
     public var maskAccidentalHits = true
@@ -304,6 +337,13 @@ extension TrainConfig {
         try need(queueSize >= 0 && momentum >= 0 && momentum < 1, "queue_size must be ≥ 0 and momentum in [0, 1)")
         try need(queueSize == 0 || (loss == .infonce && negativeSampling == "in_batch" && !model.isGraph),
                  "queue_size needs loss infonce, negative_sampling in_batch and a model with its own item tower (mf, two-tower)")
+        try need(["none", "user", "item", "both"].contains(ssl), "ssl must be none, user, item or both")
+        try need(ssl == "none" || model == .twoTower, "ssl needs model two-tower (it masks a tower's feature fields)")
+        try need(sslWeight >= 0 && sslTemperature > 0 && sslDropRate >= 0 && sslDropRate < 1 && sslBatchSize >= 0,
+                 "ssl_weight must be ≥ 0, ssl_temperature > 0, ssl_drop_rate in [0, 1) and ssl_batch_size ≥ 0")
+        try need(trainFraction > 0 && trainFraction <= 1, "train_fraction must be in (0, 1]")
+        try need(prototypes >= 0 && prototypeWeight >= 0 && prototypeTemperature > 0 && sinkhornEpsilon > 0 && sinkhornIterations >= 1,
+                 "prototypes must be ≥ 0, prototype_weight ≥ 0, prototype_temperature and sinkhorn_epsilon > 0, sinkhorn_iterations ≥ 1")
         try need(SplitMethod(parsing: split) != nil, "split '\(split)' is not random[:a,b,c], temporal[:a,b,c] or loo")
     }
 

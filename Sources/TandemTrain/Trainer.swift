@@ -73,12 +73,24 @@ public final class Trainer {
         var epochs: [EpochSummary] = []
         var bestEpoch = 0
         if let model {
+            if let twoTower = model as? TwoTower {
+                for (side, tower, task) in [("user", twoTower.userTower, twoTower.userSelfSupervision), ("item", twoTower.itemTower, twoTower.itemSelfSupervision)]
+                    where [side, "both"].contains(config.ssl) && task == nil {
+                    throw ConfigError("ssl \(config.ssl): the \(side) tower has \(tower.fieldCount) field(s); two views need at least two (give \(side) features)")
+                }
+            }
             let (metricName, k) = try config.parsedValidMetric()
             let key = "\(metricName)@\(k)"
-            let optimizer = Optimizer(config.optimizer, parameters: model.parameters, learningRate: config.learningRate,
+            if config.prototypes > 0 {
+                var protoRNG = RNG(seed: config.seed &+ 0x5157_4156)
+                prototypeHead = PrototypeHead(count: config.prototypes, dim: config.embeddingDim, temperature: config.prototypeTemperature,
+                                              epsilon: config.sinkhornEpsilon, iterations: config.sinkhornIterations, rng: &protoRNG)
+            }
+            let trained = model.parameters + (prototypeHead?.parameters ?? [])
+            let optimizer = Optimizer(config.optimizer, parameters: trained, learningRate: config.learningRate,
                                       weightDecay: config.weightDecay)
             var best = -Double.infinity
-            var bestValues: [Tensor] = model.parameters.map(\.value)
+            var bestValues: [Tensor] = trained.map(\.value)
             var sinceBest = 0
             var rng = RNG(seed: config.seed)
             let train = dataset.split.train
@@ -122,7 +134,7 @@ public final class Trainer {
                     validMetrics = m
                     if m[key]! > best {
                         best = m[key]!; bestEpoch = epoch; sinceBest = 0
-                        bestValues = model.parameters.map(\.value)
+                        bestValues = trained.map(\.value)
                         try onImprovement(model)
                     } else {
                         sinceBest += 1
@@ -139,16 +151,23 @@ public final class Trainer {
                     break
                 }
             }
-            for (p, v) in zip(model.parameters, bestValues) { p.value = v }
+            for (p, v) in zip(trained, bestValues) { p.value = v }
         }
         let (u, v) = embeddings()
         let validM = protocolEval.valid.evaluate(users: u, items: v)
         let testM = protocolEval.test.evaluate(users: u, items: v)
-        let geometry: [String: Double] = [
+        var geometry: [String: Double] = [
             "alignment": Geometry.alignment(users: u, items: v, pairs: protocolEval.testPairs),
             "uniformity_items": Geometry.uniformity(v),
             "uniformity_users": Geometry.uniformity(u),
         ]
+        if let head = prototypeHead {
+            // Collapse check: how many prototypes are some item's (user's) nearest.
+            let norm = Tape(training: false)
+            geometry["prototypes_used_items"] = Double(head.prototypesInUse(norm.l2Normalize(norm.constant(v)).value))
+            geometry["prototypes_used_users"] = Double(head.prototypesInUse(norm.l2Normalize(norm.constant(u)).value))
+            log("prototypes in use: \(Int(geometry["prototypes_used_items"]!)) of \(config.prototypes) by items, \(Int(geometry["prototypes_used_users"]!)) by users")
+        }
         return RunReport(model: config.model.rawValue, dataset: dataset.name, config: config, valid: validM, test: testM,
                          bestEpoch: bestEpoch, epochs: epochs, trainSeconds: Date().timeIntervalSince(start), geometry: geometry)
     }
@@ -176,7 +195,9 @@ public final class Trainer {
                                                     sampled: queuedIds.isEmpty ? nil : tape.constant(queued), sampledIds: queuedIds,
                                                     inBatch: true, temperature: config.temperature,
                                                     logQ: config.logq ? { logQ[Int($0)] } : nil,
-                                                    sampledLogQ: config.queueLogq ? .none : .some(nil))
+                                                    sampledLogQ: config.queueLogq ? .none : .some(nil),
+                                                    inBatchItemGradientScale: config.queueCompensation
+                                                        ? Float(items.count + queuedIds.count) / Float(items.count) : 1)
             } else if sampling.logged {
                 // Each row draws its own user's logged negatives; every column is shared by the whole softmax, and a
                 // column equal to a row's positive is masked. Logged columns are not logQ-corrected: they are not drawn
@@ -218,9 +239,18 @@ public final class Trainer {
                 ? RetrievalLoss.bpr(tape, users: u, positives: v, negatives: n, perUser: k, temperature: config.temperature)
                 : RetrievalLoss.bce(tape, users: u, positives: v, negatives: n, perUser: k, temperature: config.temperature)
         }
-        if let aux = model.auxiliaryLoss(tape, users: users, items: items, negatives: negs) { return main + aux }
-        return main
+        var total = main
+        if let head = prototypeHead {
+            // ConCAT: swapped prediction between each user and its positive item (unit vectors whatever the similarity).
+            let clusters = head.loss(tape, users: norm ? u : tape.l2Normalize(u), items: norm ? v : tape.l2Normalize(v))
+            total = total + tape.scale(clusters, config.prototypeWeight)
+        }
+        if let aux = model.auxiliaryLoss(tape, users: users, items: items, negatives: negs) { total = total + aux }
+        return total
     }
+
+    /// ConCAT's prototypes (`prototypes` > 0), trained with the model.
+    var prototypeHead: PrototypeHead?
 
     /// MoCo's momentum item encoder and negative queue (`queue_size` > 0), and the keys waiting to be enqueued.
     var moco: (encoder: MomentumEncoder, queue: EmbeddingQueue)?

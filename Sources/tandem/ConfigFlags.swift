@@ -23,6 +23,18 @@ struct ConfigFlags: ParsableArguments {
     @Option(name: .customLong("senet"), help: "SENet field re-weighting (FiBiNET) before the tower MLP: none, user, item or both (two-tower only; a tower with fewer than two fields has nothing to re-weight).") var senet: String?
     @Option(name: .customLong("history-length"), help: "Behaviour pooling (two-tower): the user tower gets a history field, the mean embedding of the user's last history_length training items (0: off). Also a cold-start input: \"user_features\": {\"history\": [item ids]}.") var historyLength: String?
     @Option(name: .customLong("senet-reduction"), help: "SENet squeeze layer width: ⌈fields / senet_reduction⌉ units.") var senetReduction: String?
+    @Option(name: .customLong("ssl"), help: "Self-supervised auxiliary loss (Yao et al. 2021; two-tower): none, user, item or both towers. Two masked views of uniformly drawn entities, InfoNCE between them, added to the main loss with weight ssl_weight.") var ssl: String?
+    @Option(name: .customLong("ssl-augmentation"), help: "How the two views are made: fd (feature dropout), rfm (random feature masking: complementary random halves), cfm (correlated feature masking: a seed field and its highest mutual-information fields vs the rest).") var sslAugmentation: String?
+    @Option(name: .customLong("ssl-weight"), help: "Weight α of the self-supervised loss.") var sslWeight: String?
+    @Option(name: .customLong("ssl-temperature"), help: "Temperature of the self-supervised InfoNCE.") var sslTemperature: String?
+    @Option(name: .customLong("ssl-drop-rate"), help: "fd: probability of dropping each field in each view.") var sslDropRate: String?
+    @Option(name: .customLong("ssl-batch-size"), help: "Entities per self-supervised batch (0: batch_size).") var sslBatchSize: String?
+    @Option(name: .customLong("train-fraction"), help: "Train on this fraction of the training interactions (drawn with split_seed; validation and test unchanged; head/tail items still defined by the full training split): the sparse-data runs.") var trainFraction: String?
+    @Option(name: .customLong("prototypes"), help: "ConCAT (SwAV-style prototypes): K learnable prototypes shared by both towers (0: off). Sinkhorn-Knopp gives each user and item a balanced soft assignment; the user predicts its positive item's assignment and vice versa.") var prototypes: String?
+    @Option(name: .customLong("prototype-weight"), help: "ConCAT: weight β of the swapped-prediction loss.") var prototypeWeight: String?
+    @Option(name: .customLong("prototype-temperature"), help: "ConCAT: temperature of the prototype softmax.") var prototypeTemperature: String?
+    @Option(name: .customLong("sinkhorn-epsilon"), help: "ConCAT: Sinkhorn-Knopp's entropy ε (smaller: harder assignments).") var sinkhornEpsilon: String?
+    @Option(name: .customLong("sinkhorn-iterations"), help: "ConCAT: Sinkhorn-Knopp iterations (SwAV uses 3).") var sinkhornIterations: String?
     @Option(name: .customLong("use-features"), help: "Use side features when the dataset has them (two-tower).") var useFeatures: String?
     @Option(name: .customLong("dropout"), help: "dropout") var dropout: String?
     @Option(name: .customLong("similarity"), help: "similarity") var similarity: String?
@@ -45,6 +57,7 @@ struct ConfigFlags: ParsableArguments {
     @Option(name: .customLong("queue-size"), help: "MoCo: item embeddings of the last queue_size positives, from a momentum copy of the item tower, join the in-batch negatives (0: off). Needs loss: infonce, negative_sampling: in_batch and a model with its own item tower (mf, two-tower).") var queueSize: String?
     @Option(name: .customLong("momentum"), help: "MoCo: the momentum copy moves as key ← m·key + (1 − m)·θ after every step.") var momentum: String?
     @Option(name: .customLong("queue-logq"), help: "MoCo: also subtract log p(item) from the queued columns (the in-batch columns always get it with logq). Off by default: queued rows are constants, and correcting them cost 0.07 NDCG@20 on ml-100k.") var queueLogq: String?
+    @Option(name: .customLong("queue-compensation"), help: "MoCo: scale the item-side gradient of the in-batch negative columns by (B + Q) / B. Queued rows are constants, so the items they hold never get pushed away from users; the queue holds past positives (drawn like the batch), so this makes the item gradient an unbiased estimate of the full (B + Q)-negative loss's.") var queueCompensation: String?
     @Option(name: .customLong("logq"), help: "Subtract log(item sampling probability) from in-batch logits.") var logq: String?
     @Option(name: .customLong("mask-accidental-hits"), help: "mask accidental hits") var maskAccidentalHits: String?
     @Option(name: .customLong("optimizer"), help: "optimizer") var optimizer: String?
@@ -84,6 +97,18 @@ struct ConfigFlags: ParsableArguments {
         if let v = senet { o["senet"] = v }
         if let v = historyLength { o["history_length"] = v }
         if let v = senetReduction { o["senet_reduction"] = v }
+        if let v = ssl { o["ssl"] = v }
+        if let v = sslAugmentation { o["ssl_augmentation"] = v }
+        if let v = sslWeight { o["ssl_weight"] = v }
+        if let v = sslTemperature { o["ssl_temperature"] = v }
+        if let v = sslDropRate { o["ssl_drop_rate"] = v }
+        if let v = sslBatchSize { o["ssl_batch_size"] = v }
+        if let v = trainFraction { o["train_fraction"] = v }
+        if let v = prototypes { o["prototypes"] = v }
+        if let v = prototypeWeight { o["prototype_weight"] = v }
+        if let v = prototypeTemperature { o["prototype_temperature"] = v }
+        if let v = sinkhornEpsilon { o["sinkhorn_epsilon"] = v }
+        if let v = sinkhornIterations { o["sinkhorn_iterations"] = v }
         if let v = useFeatures { o["use_features"] = v }
         if let v = dropout { o["dropout"] = v }
         if let v = similarity { o["similarity"] = v }
@@ -106,6 +131,7 @@ struct ConfigFlags: ParsableArguments {
         if let v = queueSize { o["queue_size"] = v }
         if let v = momentum { o["momentum"] = v }
         if let v = queueLogq { o["queue_logq"] = v }
+        if let v = queueCompensation { o["queue_compensation"] = v }
         if let v = logq { o["logq"] = v }
         if let v = maskAccidentalHits { o["mask_accidental_hits"] = v }
         if let v = optimizer { o["optimizer"] = v }
