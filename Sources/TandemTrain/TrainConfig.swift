@@ -43,8 +43,8 @@ public struct TrainConfig: Codable, Equatable, Sendable {
 
     // Model
     public var model: ModelKind = .mf
-    /// A named bundle of settings (`TrainConfig.presets`): `moco`, `mixed`, `popularity-negatives`, `logged`,
-    /// `simgcl-infonce`, `sgl-infonce`, `paper-lightgcn`. The preset's values sit under the config file's and the flags' own, which still win.
+    /// A named bundle of settings (`TrainConfig.presets`): `moco`, `mixed`, `popularity-negatives`, `logged`, `concat`,
+    /// `ssl-cfm`, `ssl-rfm`, `ssl-fd`, `senet`, `history`, `simgcl-infonce`, `sgl-infonce`, `paper-lightgcn`. The preset's values sit under the config file's and the flags' own, which still win.
     public var preset: String?
     public var embeddingDim = 64
     /// Hidden layer sizes of each tower's MLP (two-tower).
@@ -233,6 +233,22 @@ public struct TrainConfig: Codable, Equatable, Sendable {
                               settings: ["model": "sgl", "loss": "infonce", "similarity": "cosine", "temperature": "0.2",
                                          "logq": "true", "learning_rate": "0.01", "batch_size": "1024",
                                          "cl_weight": "0.01", "drop_ratio": "0.1", "augmentation": "ed"]),
+        "concat": Preset(summary: "two-tower with ConCAT: 64 prototypes, Sinkhorn-Knopp (ε 0.05, 3 iterations), swapped prediction β 0.1",
+                         settings: ["model": "two-tower", "prototypes": "64", "prototype_weight": "0.1", "prototype_temperature": "0.1",
+                                    "sinkhorn_epsilon": "0.05", "sinkhorn_iterations": "3"]),
+        "ssl-cfm": Preset(summary: "two-tower with the self-supervised loss on both towers, correlated feature masking (α 0.1, τ 0.2)",
+                          settings: ["model": "two-tower", "ssl": "both", "ssl_augmentation": "cfm", "ssl_weight": "0.1",
+                                     "ssl_temperature": "0.2"]),
+        "ssl-rfm": Preset(summary: "two-tower with the self-supervised loss on both towers, random feature masking (α 0.1, τ 0.2)",
+                          settings: ["model": "two-tower", "ssl": "both", "ssl_augmentation": "rfm", "ssl_weight": "0.1",
+                                     "ssl_temperature": "0.2"]),
+        "ssl-fd": Preset(summary: "two-tower with the self-supervised loss on both towers, feature dropout 0.3 (α 0.1, τ 0.2)",
+                         settings: ["model": "two-tower", "ssl": "both", "ssl_augmentation": "fd", "ssl_drop_rate": "0.3",
+                                    "ssl_weight": "0.1", "ssl_temperature": "0.2"]),
+        "senet": Preset(summary: "two-tower with SENet field re-weighting in the item tower",
+                        settings: ["model": "two-tower", "senet": "item", "senet_reduction": "2"]),
+        "history": Preset(summary: "two-tower whose user tower pools the user's last 20 training items",
+                          settings: ["model": "two-tower", "history_length": "20"]),
         "paper-lightgcn": Preset(summary: "LightGCN with the paper's settings: BPR on the dot product, batch 2048, Adam lr 0.001",
                                  settings: ["model": "lightgcn", "loss": "bpr", "similarity": "dot", "temperature": "1",
                                             "logq": "false", "learning_rate": "0.001", "batch_size": "2048"]),

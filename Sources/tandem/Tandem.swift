@@ -100,8 +100,10 @@ struct Compare: ParsableCommand {
 
     func run() throws {
         var rows: [(label: String, reports: [RunReport])] = []
-        let base = resolveConfig(file: config, flags: flags)
-        for name in models.split(separator: ",").map(String.init) {
+        let names = models.split(separator: ",").map(String.init)
+        // The shared settings, checked against the first model (a key such as `ssl` is valid for some models only).
+        let base = resolveConfig(file: config, flags: flags, extra: names.first.map { ["model": $0] } ?? [:])
+        for name in names {
             var reports: [RunReport] = []
             let runs = name == "pop" ? 1 : seeds
             for s in 0..<runs {
