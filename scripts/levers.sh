@@ -28,7 +28,14 @@ declare -A flags=(
   [ssl-rfm-both]="--ssl both --ssl-augmentation rfm"
   [ssl-cfm-both]="--ssl both --ssl-augmentation cfm"
   [history20]="--history-length 20"
+  [ssl-cfm-item-weight0.3]="--ssl item --ssl-augmentation cfm --ssl-weight 0.3"
+  [ssl-cfm-item-weight1]="--ssl item --ssl-augmentation cfm --ssl-weight 1"
+  [ssl-senet-moco]="--ssl item --ssl-augmentation cfm --senet item --queue-size 1024"
   [baseline-10pct]="--train-fraction 0.1"
+  [ssl-cfm-item-10pct]="--train-fraction 0.1 --ssl item --ssl-augmentation cfm"
+  [ssl-cfm-item-1pct]="--train-fraction 0.01 --ssl item --ssl-augmentation cfm"
+  [no-logq-10pct]="--train-fraction 0.1 --logq false"
+  [no-logq-1pct]="--train-fraction 0.01 --logq false"
   [ssl-cfm-both-10pct]="--train-fraction 0.1 --ssl both --ssl-augmentation cfm"
   [baseline-1pct]="--train-fraction 0.01"
   [ssl-cfm-both-1pct]="--train-fraction 0.01 --ssl both --ssl-augmentation cfm"
@@ -36,7 +43,8 @@ declare -A flags=(
 levers=("$@")
 [ ${#levers[@]} -eq 0 ] && levers=(baseline uniform popularity mixed logged moco256 moco1024 moco1024-compensated concat senet-item senet-both
   ssl-fd-item ssl-rfm-item ssl-cfm-item ssl-fd-user ssl-rfm-user ssl-cfm-user ssl-fd-both ssl-rfm-both ssl-cfm-both history20
-  baseline-10pct ssl-cfm-both-10pct baseline-1pct ssl-cfm-both-1pct)
+  ssl-cfm-item-weight0.3 ssl-cfm-item-weight1 ssl-senet-moco baseline-10pct ssl-cfm-item-10pct ssl-cfm-both-10pct no-logq-10pct
+  baseline-1pct ssl-cfm-item-1pct ssl-cfm-both-1pct no-logq-1pct)
 mkdir -p "$out"
 for lever in "${levers[@]}"; do
   [ -n "${flags[$lever]+x}" ] || { echo "unknown lever $lever; levers: ${!flags[*]}" >&2; exit 1; }

@@ -66,7 +66,7 @@ extension TrainConfig {
                                           temperature: sslTemperature, weight: sslWeight)
             }
             if ["user", "both"].contains(ssl) { model.userSelfSupervision = task(user, entities: dataset.numUsers) }
-            if ["item", "both"].contains(ssl) { model.itemSelfSupervision = task(item, entities: dataset.numItems) }
+            if ["item", "both", "auto"].contains(ssl) { model.itemSelfSupervision = task(item, entities: dataset.numItems) }
             return model
         case .lightgcn, .sgl, .simgcl, .xsimgcl:
             var settings = GraphModel.Settings()

@@ -136,6 +136,13 @@ import TandemTrain
             #expect("\(error)".contains("user tower has 1 field"))
         }
         #expect(throws: ConfigError.self) { try TrainConfig.resolve(overrides: ["model": "mf", "ssl": "item"]) }
+        // `auto`: the item tower's task when it has features; nothing (and no error) when it does not.
+        c.ssl = "auto"
+        #expect((Trainer(config: c, dataset: TrainingTests.smallData(), log: { _ in }).model as? TwoTower)?.itemSelfSupervision == nil)
+        _ = try Trainer(config: c, dataset: TrainingTests.smallData(), log: { _ in }).run()
+        c.useFeatures = true
+        let withFeatures = try #require(Trainer(config: c, dataset: TrainingTests.smallData(), log: { _ in }).model as? TwoTower)
+        #expect(withFeatures.itemSelfSupervision != nil && withFeatures.userSelfSupervision == nil)
         #expect(throws: ConfigError.self) { try TrainConfig.resolve(overrides: ["train_fraction": "0"]) }
     }
 
