@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The two-tower lever table (docs/BENCHMARKS.md): `tandem compare --models two-tower --seeds 3` on ml-100k with one
-# lever changed per row. Usage: bash scripts/levers.sh [OUT_DIR] [LEVER…] (default: every lever). Each lever's
-# table lands in OUT_DIR/LEVER.txt, its runs' JSON in OUT_DIR/LEVER/. Extra flags: TANDEM_FLAGS="--threads 1"; another
-# binary: TANDEM_BIN.
+# lever changed per row (rows without `--ssl` run with `--ssl none`, the plain model).
+# Usage: bash scripts/levers.sh [OUT_DIR] [LEVER…] (default: every lever). Each lever's table lands in OUT_DIR/LEVER.txt,
+# its runs' JSON in OUT_DIR/LEVER/ (python3 scripts/lever_table.py OUT_DIR prints the markdown table).
+# Extra flags: TANDEM_FLAGS="--threads 1"; another binary: TANDEM_BIN.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-levers}; shift || true
@@ -48,8 +49,10 @@ levers=("$@")
 mkdir -p "$out"
 for lever in "${levers[@]}"; do
   [ -n "${flags[$lever]+x}" ] || { echo "unknown lever $lever; levers: ${!flags[*]}" >&2; exit 1; }
+  # One lever at a time against the plain model: the self-supervised task (the two-tower default) only where named.
+  base="--ssl none"; [[ "${flags[$lever]}" == *--ssl* ]] && base=""
   # shellcheck disable=SC2086
-  "${TANDEM_BIN:-.build/release/tandem}" compare --models two-tower --seeds 3 ${flags[$lever]} ${TANDEM_FLAGS:-} --results-dir "$out/$lever" \
+  "${TANDEM_BIN:-.build/release/tandem}" compare --models two-tower --seeds 3 $base ${flags[$lever]} ${TANDEM_FLAGS:-} --results-dir "$out/$lever" \
     | tail -n 2 | sed "s/^two-tower/$lever/" > "$out/$lever.txt"
   cat "$out/$lever.txt"
 done
