@@ -223,39 +223,54 @@ extension Tape {
     /// `mask` (same shape as `logits`, 1 keep / 0 drop) removes entries from the softmax, e.g. accidental hits
     /// among in-batch negatives; a row's own target must be kept.
     public func crossEntropy(logits: Variable, targets: [Int32], mask: Tensor? = nil) -> Variable {
+        var excluded: [(row: Int, column: Int)] = []
+        if let mask {
+            precondition(mask.shape == logits.value.shape, "crossEntropy: mask \(mask.shape) ≠ logits \(logits.value.shape)")
+            let d = mask.cols
+            for (k, keep) in mask.data.enumerated() where keep == 0 { excluded.append((k / d, k % d)) }
+        }
+        return crossEntropy(logits: logits, targets: targets, excluding: excluded)
+    }
+
+    /// Mean over rows of `−log softmax(logits[i])[targets[i]]`, with the `excluded` (row, column) entries removed
+    /// from their rows' softmax (a row's own target must not be one). The sparse form of `mask`: a MoCo softmax is
+    /// 256 × 16k wide and has a handful of excluded entries.
+    public func crossEntropy(logits: Variable, targets: [Int32], excluding excluded: [(row: Int, column: Int)]) -> Variable {
         let x = logits.value, n = x.rows, d = x.cols
         precondition(targets.count == n, "crossEntropy: \(targets.count) targets for \(n) rows")
-        if let mask { precondition(mask.shape == x.shape, "crossEntropy: mask \(mask.shape) ≠ logits \(x.shape)") }
+        var excludedByRow = [[Int]](repeating: [], count: excluded.isEmpty ? 0 : n)
+        for (i, j) in excluded {
+            precondition(j != Int(targets[i]), "row \(i)'s target is masked")
+            excludedByRow[i].append(j)
+        }
         var probs = Tensor(zeros: x.shape)
         var losses = [Float](repeating: 0, count: n)
-        let maskData = mask?.data ?? []
-        let masked = mask != nil
         x.data.withUnsafeBufferPointer { px in
-            maskData.withUnsafeBufferPointer { pm in
-                probs.data.withUnsafeMutableBufferPointer { pp in
-                    let pb = pp.baseAddress!
-                    losses.withUnsafeMutableBufferPointer { pl in
-                        let lb = pl.baseAddress!
-                        Parallel.forChunks(n, minPerChunk: max(1, 65536 / max(1, d))) { range in
-                            for i in range {
-                                let t = Int(targets[i]), row = i * d
-                                precondition(t >= 0 && t < d, "target \(t) out of 0..<\(d)")
-                                precondition(!masked || pm[row + t] != 0, "row \(i)'s target is masked")
-                                let m: Float
-                                if masked {
-                                    var mm = -Float.infinity
-                                    for j in 0..<d where pm[row + j] != 0 && px[row + j] > mm { mm = px[row + j] }
-                                    m = mm
-                                } else {
-                                    m = VectorMath.max(px.baseAddress! + row, count: d)
+            probs.data.withUnsafeMutableBufferPointer { pp in
+                let pb = pp.baseAddress!
+                losses.withUnsafeMutableBufferPointer { pl in
+                    let lb = pl.baseAddress!
+                    Parallel.forChunks(n, minPerChunk: max(1, 65536 / max(1, d))) { range in
+                        for i in range {
+                            let t = Int(targets[i]), row = i * d
+                            precondition(t >= 0 && t < d, "target \(t) out of 0..<\(d)")
+                            let skip = excludedByRow.isEmpty ? [] : excludedByRow[i]
+                            var m = VectorMath.max(px.baseAddress! + row, count: d)
+                            var s = VectorMath.expShiftedSum(px.baseAddress! + row, pb + row, count: d, shift: m)
+                            for j in skip { s -= pb[row + j]; pb[row + j] = 0 }
+                            if !skip.isEmpty && !(s > 1e-30) {
+                                // The excluded entries dwarfed the rest: redo the row shifted by the kept entries' maximum.
+                                m = -Float.infinity
+                                let dropped = Set(skip)
+                                for j in 0..<d where !dropped.contains(j) { m = max(m, px[row + j]) }
+                                s = 0
+                                for j in 0..<d {
+                                    pb[row + j] = dropped.contains(j) ? 0 : expf_(px[row + j] - m)
+                                    s += pb[row + j]
                                 }
-                                var s = VectorMath.expShiftedSum(px.baseAddress! + row, pb + row, count: d, shift: m)
-                                if masked {
-                                    for j in 0..<d where pm[row + j] == 0 { s -= pb[row + j]; pb[row + j] = 0 }
-                                }
-                                VectorMath.scale(pb + row, count: d, by: 1 / s)
-                                lb[i] = m + logf_(s) - px[row + t]
                             }
+                            VectorMath.scale(pb + row, count: d, by: 1 / s)
+                            lb[i] = m + logf_(s) - px[row + t]
                         }
                     }
                 }
@@ -307,36 +322,41 @@ extension Tape {
             add(a, Kernels.scatterRows(g, indices: indices, shape: values[a].shape), &grads)
         case .matmul(let a, let b, let ta, let tb):
             let av = values[a], bv = values[b]
+            let ga = needsGradient(a), gb = needsGradient(b)
             switch (ta, tb) {
             case (false, false):
-                add(a, BLAS.matmul(g, bv, transposeB: true), &grads)
-                add(b, BLAS.matmul(av, transposeA: true, g), &grads)
+                if ga { add(a, BLAS.matmul(g, bv, transposeB: true), &grads) }
+                if gb { add(b, BLAS.matmul(av, transposeA: true, g), &grads) }
             case (true, false):
-                add(a, BLAS.matmul(bv, g, transposeB: true), &grads)
-                add(b, BLAS.matmul(av, g), &grads)
+                if ga { add(a, BLAS.matmul(bv, g, transposeB: true), &grads) }
+                if gb { add(b, BLAS.matmul(av, g), &grads) }
             case (false, true):
-                add(a, BLAS.matmul(g, bv), &grads)
-                add(b, BLAS.matmul(g, transposeA: true, av), &grads)
+                if ga { add(a, BLAS.matmul(g, bv), &grads) }
+                if gb { add(b, BLAS.matmul(g, transposeA: true, av), &grads) }
             case (true, true):
-                add(a, BLAS.matmul(bv, transposeA: true, g, transposeB: true), &grads)
-                add(b, BLAS.matmul(g, transposeA: true, av, transposeB: true), &grads)
+                if ga { add(a, BLAS.matmul(bv, transposeA: true, g, transposeB: true), &grads) }
+                if gb { add(b, BLAS.matmul(g, transposeA: true, av, transposeB: true), &grads) }
             }
         case .binary(let kind, let a, let b, let mode):
             let av = values[a], bv = values[b], bshape = bv.shape
+            let ga = needsGradient(a), gb = needsGradient(b)
             switch kind {
             case .add:
-                add(a, g, &grads); add(b, Kernels.reduce(g, mode: mode, to: bshape), &grads)
+                if ga { add(a, g, &grads) }
+                if gb { add(b, Kernels.reduce(g, mode: mode, to: bshape), &grads) }
             case .sub:
-                add(a, g, &grads)
-                var gb = Kernels.reduce(g, mode: mode, to: bshape)
-                for i in gb.data.indices { gb.data[i] = -gb.data[i] }
-                add(b, gb, &grads)
+                if ga { add(a, g, &grads) }
+                if gb {
+                    var gbv = Kernels.reduce(g, mode: mode, to: bshape)
+                    for i in gbv.data.indices { gbv.data[i] = -gbv.data[i] }
+                    add(b, gbv, &grads)
+                }
             case .mul:
-                add(a, Kernels.broadcast(g, bv, mode, *), &grads)
-                add(b, Kernels.reduce(Kernels.zip(g, av, *), mode: mode, to: bshape), &grads)
+                if ga { add(a, Kernels.broadcast(g, bv, mode, *), &grads) }
+                if gb { add(b, Kernels.reduce(Kernels.zip(g, av, *), mode: mode, to: bshape), &grads) }
             case .div:
-                add(a, Kernels.broadcast(g, bv, mode, /), &grads)
-                add(b, Kernels.reduce(Kernels.broadcast3(g, av, bv, mode) { -$0 * $1 / ($2 * $2) }, mode: mode, to: bshape), &grads)
+                if ga { add(a, Kernels.broadcast(g, bv, mode, /), &grads) }
+                if gb { add(b, Kernels.reduce(Kernels.broadcast3(g, av, bv, mode) { -$0 * $1 / ($2 * $2) }, mode: mode, to: bshape), &grads) }
             }
         case .scale(let a, let s):
             add(a, Kernels.map(g) { $0 * s }, &grads)
@@ -385,13 +405,14 @@ extension Tape {
             add(a, dx, &grads)
         case .rowDot(let a, let b):
             let gx = Kernels.expand(g, to: values[a].shape, mode: .column)
-            add(a, Kernels.zip(gx, values[b], *), &grads)
-            add(b, Kernels.zip(gx, values[a], *), &grads)
+            if needsGradient(a) { add(a, Kernels.zip(gx, values[b], *), &grads) }
+            if needsGradient(b) { add(b, Kernels.zip(gx, values[a], *), &grads) }
         case .concatColumns(let parts):
             let n = g.rows, total = g.cols
             var offset = 0
             for p in parts {
                 let d = values[p].cols
+                guard needsGradient(p) else { offset += d; continue }
                 var part = Tensor(zeros: values[p].shape)
                 for i in 0..<n { for j in 0..<d { part.data[i * d + j] = g.data[i * total + offset + j] } }
                 add(p, part, &grads)

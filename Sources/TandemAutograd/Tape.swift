@@ -35,6 +35,15 @@ public final class Tape {
     /// Source of randomness for dropout masks.
     public var rng: RNG
 
+    /// Constants whose gradient `gradients(of:withRespectTo:)` was asked for; every other constant gets none computed.
+    var wantedConstants: Set<Int> = []
+
+    /// False for a constant nobody asked the gradient of: pullbacks skip the work (e.g. the logQ shift, a MoCo queue).
+    func needsGradient(_ id: Int) -> Bool {
+        if case .leaf = ops[id] { return wantedConstants.contains(id) }
+        return true
+    }
+
     public init(training: Bool = true, seed: UInt64 = 0) {
         self.isTraining = training
         self.rng = RNG(seed: seed)
@@ -78,6 +87,8 @@ public final class Tape {
         grads[output.id] = seed ?? Tensor(repeating: 1, shape: values[output.id].shape)
         var result = Gradients()
         let wanted = Set(inputs.map(\.id))
+        wantedConstants = wanted
+        defer { wantedConstants = [] }
         var kept: [Int: Tensor] = [:]
         for id in stride(from: output.id, through: 0, by: -1) {
             guard let g = grads[id] else { continue }

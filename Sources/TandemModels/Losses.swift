@@ -18,18 +18,15 @@ public enum RetrievalLoss {
             precondition(logQ.count == n)
             logits = logits - tape.constant(Tensor(shape: [1, n], data: logQ))
         }
-        var mask: Tensor?
+        var excluded: [(row: Int, column: Int)] = []
         if maskAccidentalHits {
-            var m = Tensor(repeating: 1, shape: [n, n])
-            var firstSeen: [Int32: [Int]] = [:]
-            for (j, id) in itemIds.enumerated() { firstSeen[id, default: []].append(j) }
-            var any = false
-            for group in firstSeen.values where group.count > 1 {
-                for i in group { for j in group where j != i { m[i, j] = 0; any = true } }
+            var columnsOf: [Int32: [Int]] = [:]
+            for (j, id) in itemIds.enumerated() { columnsOf[id, default: []].append(j) }
+            for group in columnsOf.values where group.count > 1 {
+                for i in group { for j in group where j != i { excluded.append((i, j)) } }
             }
-            if any { mask = m }
         }
-        return tape.crossEntropy(logits: logits, targets: (0..<n).map(Int32.init), mask: mask)
+        return tape.crossEntropy(logits: logits, targets: (0..<n).map(Int32.init), excluding: excluded)
     }
 
     /// Sampled softmax over the batch's own items (when `inBatch`) and `sampled` extra negatives shared by the whole
@@ -90,15 +87,12 @@ public enum RetrievalLoss {
         // Accidental hits: the columns of each item id, found through a dictionary (O(n + width), not O(n · width)).
         var columnsOf: [Int32: [Int]] = [:]
         for (j, id) in columnIds.enumerated() where id >= 0 { columnsOf[id, default: []].append(j) }
-        var mask: Tensor?
+        var excluded: [(row: Int, column: Int)] = []
         for i in 0..<n {
             let target = inBatch ? i : 0
-            for j in columnsOf[itemIds[i]] ?? [] where j != target {
-                if mask == nil { mask = Tensor(repeating: 1, shape: [n, width]) }
-                mask!.data[i * width + j] = 0
-            }
+            for j in columnsOf[itemIds[i]] ?? [] where j != target { excluded.append((i, j)) }
         }
-        return tape.crossEntropy(logits: logits, targets: (0..<n).map { Int32(inBatch ? $0 : 0) }, mask: mask)
+        return tape.crossEntropy(logits: logits, targets: (0..<n).map { Int32(inBatch ? $0 : 0) }, excluding: excluded)
     }
 
     /// `users × itemsᵀ` whose value is the plain product, the users' gradient the plain one, and the items' gradient

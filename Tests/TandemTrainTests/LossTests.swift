@@ -31,6 +31,18 @@ import TandemModels
         #expect(abs(Double(loss.value.data[0]) - (2 * r01 + r2) / 3) < 1e-5)
     }
 
+    /// Excluded entries that dwarf the rest of their row (here by 500 nats) are dropped exactly: the row is redone
+    /// shifted by the kept entries' maximum instead of underflowing to log(0).
+    @Test func excludedEntriesThatDwarfTheRowAreDroppedExactly() {
+        let t = Tape()
+        let logits = t.constant(Tensor([[0, 500, 1], [2, 0, 600]]))
+        let l = t.crossEntropy(logits: logits, targets: [0, 1], excluding: [(0, 1), (1, 2)])
+        let expected = ((log(exp(0.0) + exp(1.0)) - 0) + (log(exp(2.0) + exp(0.0)) - 0)) / 2
+        #expect(abs(Double(l.value.data[0]) - expected) < 1e-5)
+        let g = t.gradients(of: l, withRespectTo: [logits])[0]
+        #expect(g.isFinite && g[0, 1] == 0 && g[1, 2] == 0)
+    }
+
     @Test func bprAndBceByHand() {
         let tape = Tape()
         let u = tape.constant(Tensor([[1, 0]])), p = tape.constant(Tensor([[2, 0]])), n = tape.constant(Tensor([[1, 0], [-1, 0]]))
