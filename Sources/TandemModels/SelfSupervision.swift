@@ -37,9 +37,12 @@ public struct FieldMasker: Sendable {
         self.kind = kind; self.fieldCount = fieldCount; self.dropRate = dropRate
         let half = fieldCount / 2
         precondition(kind != .cfm || mutualInformation.count == fieldCount, "CFM needs the fields' mutual information")
+        // Ranked by MI rounded to 1e-9 nats, ties by field order: equal informations computed along different paths
+        // differ in their last bits, and that must not decide the groups.
+        func rounded(_ x: Double) -> Double { (x * 1e9).rounded() }
         correlatedGroups = kind != .cfm ? [] : (0..<fieldCount).map { seed in
             let others = (0..<fieldCount).filter { $0 != seed }
-                .sorted { (mutualInformation[seed][$0], -$0) > (mutualInformation[seed][$1], -$1) }
+                .sorted { (rounded(mutualInformation[seed][$0]), -$0) > (rounded(mutualInformation[seed][$1]), -$1) }
             return [seed] + others.prefix(half - 1)
         }
     }
@@ -121,7 +124,7 @@ extension FieldMasker {
             px[a, default: 0] += 1; py[b, default: 0] += 1
         }
         var total = 0.0
-        for (key, c) in joint {
+        for (key, c) in joint.sorted(by: { $0.key < $1.key }) {  // a fixed order: Swift's dictionary order varies by process
             let a = Int(key >> 32), b = Int(key & 0xFFFF_FFFF)
             let pxy = Double(c) / n
             total += pxy * Foundation.log(pxy * n * n / (Double(px[a]!) * Double(py[b]!)))
