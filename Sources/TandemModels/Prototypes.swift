@@ -70,8 +70,9 @@ public final class PrototypeHead {
         return tape.scale(crossed, -0.5 / Float(max(1, userScores.value.rows)))
     }
 
-    /// How many prototypes are the nearest (highest score) for at least one row of `embeddings` (`[n, d]`, normalised):
-    /// far below `K` means the clustering collapsed.
+    /// How many prototypes are the nearest (highest score against the unit prototypes) for at least one row of
+    /// `embeddings` (`[n, d]`; a row's length does not change its nearest prototype): far below `K` means the
+    /// clustering collapsed.
     public func prototypesInUse(_ embeddings: Tensor) -> Int {
         let tape = Tape(training: false)
         let scores = tape.matmul(tape.constant(embeddings), tape.l2Normalize(tape.constant(prototypes.value)), transposeB: true).value

@@ -163,9 +163,8 @@ public final class Trainer {
         ]
         if let head = prototypeHead {
             // Collapse check: how many prototypes are some item's (user's) nearest.
-            let norm = Tape(training: false)
-            geometry["prototypes_used_items"] = Double(head.prototypesInUse(norm.l2Normalize(norm.constant(v)).value))
-            geometry["prototypes_used_users"] = Double(head.prototypesInUse(norm.l2Normalize(norm.constant(u)).value))
+            geometry["prototypes_used_items"] = Double(head.prototypesInUse(v))
+            geometry["prototypes_used_users"] = Double(head.prototypesInUse(u))
             log("prototypes in use: \(Int(geometry["prototypes_used_items"]!)) of \(config.prototypes) by items, \(Int(geometry["prototypes_used_users"]!)) by users")
         }
         return RunReport(model: config.model.rawValue, dataset: dataset.name, config: config, valid: validM, test: testM,
