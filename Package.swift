@@ -13,6 +13,8 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        // Already resolved through Hummingbird; named so `tandem serve` can run Swift concurrency on NIO's event loops.
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.3"),
     ],
     targets: [
         // OpenBLAS through pkg-config; every dense matrix product goes through cblas_sgemm.
@@ -46,7 +48,8 @@ let package = Package(
         .executableTarget(
             name: "tandem",
             dependencies: ["TandemTrain", "TandemData", "TandemEval", "TandemModels", "TandemTensor", "TandemIndex", "TandemServe",
-                           .product(name: "ArgumentParser", package: "swift-argument-parser")]
+                           .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                           .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]
         ),
         .testTarget(name: "TandemTensorTests", dependencies: ["TandemTensor"]),
         .testTarget(name: "TandemIndexTests", dependencies: ["TandemIndex", "TandemTensor"]),

@@ -4,10 +4,11 @@
 #   2. 60 s at saturation: zero non-2xx responses, RSS before and after;
 #   3. hot reload under load: 20 s of wrk while the model is reloaded 10 times (5 SIGHUP, 5 POST /admin/reload).
 # Usage: bash scripts/bench_serve.sh [model-dir]   (without one, trains MF on ml-100k first)
+#   SERVE_FLAGS="--executor default" compares another server setting; BIN picks the binary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v wrk >/dev/null || { sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo; $sudo apt-get install -y -qq wrk >/dev/null; }
-bin=.build/release/tandem
+bin=${BIN:-.build/release/tandem}
 [ -x $bin ] || swift build -c release
 work=$(mktemp -d)
 port=${PORT:-18090}
@@ -17,7 +18,7 @@ if [ -z "$model" ]; then
   model=$work/model
   $bin train --model mf --dataset ml-100k --output "$model" --quiet >/dev/null
 fi
-$bin serve --model-dir "$model" --factory Flat --port "$port" > "$work/serve.log" 2>&1 &
+$bin serve --model-dir "$model" --factory Flat --port "$port" ${SERVE_FLAGS:-} > "$work/serve.log" 2>&1 &
 pid=$!
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.2; done
 users=$(python3 -c "import json;print(len(json.load(open('$model/user_ids.json'))))")

@@ -18,6 +18,9 @@ public struct FeatureField: Sendable {
     public var numericStd: Float = 1
     /// Categorical/multi-hot: tokens were cut to this many leading characters (e.g. a zip prefix).
     public var prefixLength: Int?
+    /// Multi-hot behaviour field (`history`): the values are item indices + 1, so a training row can hold out its own
+    /// positive item (the tower must not see the label it is asked to predict).
+    public var isBehaviour = false
 
     /// The category index of a raw token as this field stores it (0 when unknown).
     public func categoryIndex(of token: String) -> Int32 {
@@ -42,7 +45,8 @@ public struct FeatureField: Sendable {
 extension FeatureField {
     /// Behaviour pooling: a multi-hot `history` field holding each user's last `length` training items (by timestamp
     /// when the data has one, else in file order), vocabulary = the item ids. Built from the training split only, so
-    /// no validation or test item leaks in; the tower averages the items' embeddings like any multi-hot field.
+    /// no validation or test item leaks in; the tower averages the items' embeddings like any multi-hot field. In
+    /// training, each (user, item) row's history leaves that item out (`Tower(…, holdingOut:)`).
     public static func history(train: Interactions, users: Int, itemIds: IdMap, length: Int) -> FeatureField {
         var perUser = [[Int]](repeating: [], count: users)
         for p in 0..<train.count { perUser[Int(train.users[p])].append(p) }
@@ -52,7 +56,9 @@ extension FeatureField {
             values.append(contentsOf: ordered.suffix(length).map { train.items[$0] + 1 })  // index 0 is "missing"
             offsets.append(values.count)
         }
-        return .multiHot("history", vocabulary: itemIds, offsets: offsets, values: values)
+        var field = FeatureField.multiHot("history", vocabulary: itemIds, offsets: offsets, values: values)
+        field.isBehaviour = true
+        return field
     }
 }
 

@@ -8,6 +8,9 @@ public protocol RetrievalModel: AnyObject {
     var parameters: [Parameter] { get }
     func userEmbeddings(_ tape: Tape, _ users: [Int32]) -> Variable
     func itemEmbeddings(_ tape: Tape, _ items: [Int32]) -> Variable
+    /// The user embeddings of training rows whose positives are `positives`: models that read the user's history
+    /// leave each row's own positive out of it. Defaults to `userEmbeddings`.
+    func userEmbeddings(_ tape: Tape, _ users: [Int32], positives: [Int32]) -> Variable
     /// Called before each training epoch (e.g. to draw new augmented views).
     func beginEpoch()
     /// A model-specific term added to the main loss (regularisers, contrastive views); nil when none.
@@ -22,6 +25,7 @@ public protocol RetrievalModel: AnyObject {
 
 extension RetrievalModel {
     public func beginEpoch() {}
+    public func userEmbeddings(_ tape: Tape, _ users: [Int32], positives: [Int32]) -> Variable { userEmbeddings(tape, users) }
     public func auxiliaryLoss(_ tape: Tape, users: [Int32], items: [Int32], negatives: [Int32]) -> Variable? { nil }
     public var itemParameters: [Parameter] { [] }
     public var computesAllRowsAtOnce: Bool { false }
@@ -73,6 +77,9 @@ public final class Tower {
     public let mlp: MLP?
     /// SENet re-weighting of the id and feature fields before the MLP (nil: off, or fewer than two fields).
     public let senet: FieldReweighting?
+    /// Behaviour fields in training: each pooled item is dropped with this probability (a denoising input, as in
+    /// Mult-DAE); the mean is over the items kept. Inference pools every item.
+    public var behaviourDropout: Float = 0
 
     public init(_ name: String, entities: Int, features: FeatureSet?, idDim: Int, fieldDim: Int, hidden: [Int],
                 outputDim: Int, dropout: Float, useIds: Bool = true, senetReduction: Int? = nil, rng: inout RNG) {
@@ -130,8 +137,10 @@ public final class Tower {
     public var fieldCount: Int { (idTable == nil ? 0 : 1) + fields.count }
 
     /// Embeds entities `ids`. `fieldMask` (`[n, fieldCount]`, 1 keep / 0 mask) zeroes fields per row: the views of
-    /// the self-supervised task.
-    public func callAsFunction(_ tape: Tape, _ ids: [Int32], fieldMask: Tensor? = nil) -> Variable {
+    /// the self-supervised task. `holdingOut[r]` (an item index) is left out of row `r`'s behaviour fields: a training
+    /// row's own positive, which the user tower must not see.
+    public func callAsFunction(_ tape: Tape, _ ids: [Int32], fieldMask: Tensor? = nil, holdingOut: [Int32]? = nil) -> Variable {
+        precondition(holdingOut == nil || holdingOut!.count == ids.count, "holdingOut needs one item per row")
         var parts: [Variable] = []
         if let idTable { parts.append(tape.embedding(idTable, rows: ids)) }
         for (f, table) in zip(fields, fieldTables) {
@@ -140,8 +149,15 @@ public final class Tower {
                 parts.append(tape.embedding(table!, rows: ids.map { f.categories[Int($0)] }))
             case .multiHot:
                 var offsets = [0], values: [Int32] = []
-                for e in ids {
-                    values.append(contentsOf: f.values[f.offsets[Int(e)]..<f.offsets[Int(e) + 1]])
+                let drop = f.isBehaviour && tape.isTraining ? behaviourDropout : 0
+                for (r, e) in ids.enumerated() {
+                    let row = f.values[f.offsets[Int(e)]..<f.offsets[Int(e) + 1]]
+                    if f.isBehaviour && (holdingOut != nil || drop > 0) {
+                        let held = holdingOut.map { $0[r] + 1 } ?? 0  // values are item index + 1; 0 never occurs
+                        for v in row where v != held && (drop == 0 || tape.rng.uniform() >= drop) { values.append(v) }
+                    } else {
+                        values.append(contentsOf: row)
+                    }
                     offsets.append(values.count)
                 }
                 parts.append(tape.segmentReduce(tape.embedding(table!, rows: values), offsets: offsets, mean: true))
@@ -175,6 +191,12 @@ public final class TwoTower: RetrievalModel {
     public var itemParameters: [Parameter] { itemTower.parameters }
     public func userEmbeddings(_ tape: Tape, _ ids: [Int32]) -> Variable { userTower(tape, ids) }
     public func itemEmbeddings(_ tape: Tape, _ ids: [Int32]) -> Variable { itemTower(tape, ids) }
+    /// A training row's user embedding without its positive item in the pooled history.
+    public func userEmbeddings(_ tape: Tape, _ ids: [Int32], positives: [Int32]) -> Variable {
+        userTower(tape, ids, holdingOut: holdsOutPositives ? positives : nil)
+    }
+    /// Leave a training row's positive out of its user's history (see `TrainConfig.historyHoldout`).
+    public var holdsOutPositives = true
 
     public func auxiliaryLoss(_ tape: Tape, users: [Int32], items: [Int32], negatives: [Int32]) -> Variable? {
         let terms = [userSelfSupervision?.loss(tape, tower: userTower), itemSelfSupervision?.loss(tape, tower: itemTower)].compactMap { $0 }

@@ -152,7 +152,11 @@ public func buildRouter(_ backend: ServingBackend, timeout: Duration? = .seconds
     }
     router.post("/admin/reload") { _, _ -> Response in
         do {
-            let m = try backend.reload()
+            // Loading reads files and may build an index: done on a Dispatch queue, so it never holds up the executor
+            // that answers the other requests (with `--executor nio`, an event loop).
+            let m = try await withCheckedThrowingContinuation { (done: CheckedContinuation<ServingModel, Error>) in
+                DispatchQueue.global().async { done.resume(with: Result { try backend.reload() }) }
+            }
             return try json(["status": "reloaded", "model_version": m.version])
         } catch {
             throw HTTPError(.internalServerError, message: "reload failed, still serving the previous model: \(error)")

@@ -5,85 +5,93 @@
 public enum TopK {
     /// The indices of the `k` best entries of `scores[0..<n]`, best first.
     ///
-    /// A heap of the best `k`, with a floor: the k-th best of a strided sample of up to 16·k entries (the whole row
-    /// when it is short) is at most the row's k-th best, so anything below it is skipped with one comparison — even
-    /// when scores rise along the row, which makes a plain heap take n·log k. Measured per row: 1,682 items, k 100:
-    /// 8–12 µs; 50,000 items, k 50: 49 µs on random rows, 119 µs on rising ones (a plain heap: 30 / 1,643 µs;
-    /// quickselect on a copy: 658 / 217 µs).
+    /// Branch-light, so the time does not depend on the order of the row: (1) a floor `t` with at least `k` entries
+    /// `≥ t` is found by bisection on the value, each step one counting pass (over a strided sample on long rows —
+    /// a subset's count is a lower bound, so the floor stays at most the row's k-th best); (2) the entries `≥ t` are
+    /// gathered without branches; (3) when more than `2k` were gathered the bisection repeats on them; (4) the few
+    /// left are sorted. The heap with a sampled floor this replaced took 30 µs per 1,682-item row at k 100 in random
+    /// order (every comparison a coin flip for the branch predictor), this one 11 µs (docs/BENCHMARKS.md).
     public static func select(_ scores: UnsafeBufferPointer<Float>, k: Int) -> [Int32] {
         let n = scores.count
         if k <= 0 || n == 0 { return [] }
-        let m = min(n, 16 * k), stride = n / m
-        let sample = UnsafeMutablePointer<Float>.allocate(capacity: m)
-        defer { sample.deallocate() }
+        let k = min(k, n)
+        let m = min(n, max(16 * k, n / 64)), stride = n / m
+        let buffer = UnsafeMutablePointer<Float>.allocate(capacity: max(m, 1))
+        defer { buffer.deallocate() }
         var taken = 0
         for i in 0..<m {
-            let s = scores[i * stride]
-            if s != -.infinity && !s.isNaN { sample[taken] = s; taken += 1 }
+            let v = scores[i * stride]
+            buffer[taken] = v
+            taken &+= bit(v > -.infinity)  // NaN and masked entries are not kept
         }
-        let floor = taken >= k ? kthLargest(sample, count: taken, k: k) : -Float.infinity
-        let ids = UnsafeMutablePointer<Int32>.allocate(capacity: k)
-        let keys = UnsafeMutablePointer<Float>.allocate(capacity: k)
-        defer { ids.deallocate(); keys.deallocate() }
-        @inline(__always) func worse(_ i: Int, _ j: Int) -> Bool { keys[i] < keys[j] || (keys[i] == keys[j] && ids[i] > ids[j]) }
-        @inline(__always) func swap(_ i: Int, _ j: Int) {
-            let t = ids[i]; ids[i] = ids[j]; ids[j] = t
-            let u = keys[i]; keys[i] = keys[j]; keys[j] = u
-        }
-        func siftDown(_ start: Int, count: Int) {
-            var i = start
-            while true {
-                let l = 2 * i + 1, r = l + 1
-                var w = i
-                if l < count && worse(l, w) { w = l }
-                if r < count && worse(r, w) { w = r }
-                if w == i { return }
-                swap(i, w); i = w
-            }
-        }
+        let floor = taken >= k ? threshold(buffer, count: taken, k: k) : -Float.greatestFiniteMagnitude
+        var ids = [Int32](repeating: 0, count: n)
         var count = 0
-        // Equal scores lose to earlier columns, so once the heap is full an entry must beat its root strictly.
-        var threshold = -Float.infinity
-        for j in 0..<n {
-            let s = scores[j]
-            if s < floor || s <= threshold || s.isNaN { continue }
-            if count < k {
-                ids[count] = Int32(j); keys[count] = s
-                var i = count
-                count += 1
-                while i > 0 {
-                    let p = (i - 1) / 2
-                    if worse(i, p) { swap(i, p); i = p } else { break }
-                }
-                if count == k { threshold = keys[0] }
-            } else {
-                ids[0] = Int32(j); keys[0] = s
-                siftDown(0, count: count)
-                threshold = keys[0]
+        ids.withUnsafeMutableBufferPointer { out in
+            for j in 0..<n {
+                out[count] = Int32(truncatingIfNeeded: j)
+                count &+= bit(scores[j] >= floor)  // NaN compares false
             }
         }
-        var end = count
-        while end > 1 { end -= 1; swap(0, end); siftDown(0, count: end) }
-        return Array(UnsafeBufferPointer(start: ids, count: count))
+        if count > 2 * k {
+            // Tighten on the gathered entries themselves (their values in index order), then gather again.
+            let values = UnsafeMutablePointer<Float>.allocate(capacity: count)
+            defer { values.deallocate() }
+            for c in 0..<count { values[c] = scores[Int(ids[c])] }
+            let tight = threshold(values, count: count, k: k)
+            var kept = 0
+            for c in 0..<count {
+                ids[kept] = ids[c]
+                kept &+= bit(values[c] >= tight)
+            }
+            count = kept
+        }
+        // Sort packed integer keys (no comparison closure): the high half orders scores descending, the low half
+        // indices ascending, so equal scores keep the lower index first.
+        var keys = [UInt64](repeating: 0, count: count)
+        for c in 0..<count {
+            let j = ids[c]
+            keys[c] = UInt64(descendingKey(scores[Int(j)])) << 32 | UInt64(UInt32(bitPattern: j))
+        }
+        keys.sort()
+        return (0..<min(k, count)).map { Int32(truncatingIfNeeded: UInt32(truncatingIfNeeded: keys[$0])) }
     }
 
-    /// The `k`-th largest of `v[0..<count]` (1-based `k`), reordering `v`. Quickselect with a median-of-three pivot
-    /// and three-way partition, so runs of equal scores cannot make it quadratic.
-    static func kthLargest(_ v: UnsafeMutablePointer<Float>, count: Int, k: Int) -> Float {
-        var lo = 0, hi = count - 1
-        let target = k - 1  // position in descending order
-        while lo < hi {
-            let a = v[lo], b = v[(lo + hi) / 2], c = v[hi]
-            let pivot = max(min(a, b), min(max(a, b), c))
-            // Three-way partition in descending order: [> pivot | == pivot | < pivot].
-            var lt = lo, i = lo, gt = hi
-            while i <= gt {
-                let x = v[i]
-                if x > pivot { v[i] = v[lt]; v[lt] = x; lt += 1; i += 1 } else if x < pivot { v[i] = v[gt]; v[gt] = x; gt -= 1 } else { i += 1 }
-            }
-            if target < lt { hi = lt - 1 } else if target > gt { lo = gt + 1 } else { return pivot }
+    /// 0 or 1 without a branch (a `b ? 1 : 0` is compiled to a jump, which random scores make a coin flip).
+    @inline(__always) static func bit(_ b: Bool) -> Int { Int(unsafeBitCast(b, to: UInt8.self)) }
+
+    /// A key that sorts finite and infinite floats in descending order as unsigned integers (−0 and +0 equal).
+    @inline(__always) static func descendingKey(_ x: Float) -> UInt32 {
+        let bits = (x == 0 ? Float(0) : x).bitPattern
+        let ascending = bits & 0x8000_0000 != 0 ? ~bits : bits | 0x8000_0000
+        return ~ascending
+    }
+
+    /// A value `t` with at least `k` of `v[0..<count]` (all finite or +∞, `count ≥ k`) at or above it, found by bisection
+    /// between the smallest and the largest, stopping once at most `2k` are at or above it (or the interval cannot
+    /// shrink: runs of equal values).
+    static func threshold(_ v: UnsafeMutablePointer<Float>, count: Int, k: Int) -> Float {
+        var lo = v[0], hi = v[0]
+        for i in 0..<count { lo = min(lo, v[i]); hi = max(hi, v[i]) }
+        @inline(__always) func atLeast(_ t: Float) -> Int {
+            var c = 0
+            for i in 0..<count { c &+= bit(v[i] >= t) }
+            return c
         }
-        return v[lo]
+        if !hi.isFinite { hi = .greatestFiniteMagnitude }
+        if atLeast(hi) >= k { return hi }
+        for _ in 0..<40 {
+            let mid = lo + (hi - lo) / 2
+            if !(mid > lo && mid < hi) { break }
+            let c = atLeast(mid)
+            if c >= k {
+                lo = mid
+                if c <= 2 * k { break }
+            } else {
+                hi = mid
+            }
+        }
+        return lo
     }
 
     public static func select(_ scores: [Float], k: Int) -> [Int32] {

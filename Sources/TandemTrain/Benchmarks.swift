@@ -60,4 +60,22 @@ public enum Benchmarks {
         let ev = EvaluationProtocol(dataset, ks: [10, 20, 50])
         return time(repeats: 5) { _ = ev.test.evaluate(users: u, items: v) }
     }
+
+    /// Microseconds per row of `TopK.select` on `n` scores at `k`, random or rising along the row, and of a full sort
+    /// of the row (the reference measured in the same run).
+    public static func topK(n: Int, k: Int, rising: Bool) -> (select: Double, sort: Double) {
+        var rng = RNG(seed: 3)
+        let rows = 64
+        let data: [[Float]] = (0..<rows).map { _ in
+            let row = (0..<n).map { _ in rng.normal() }
+            return rising ? row.sorted() : row
+        }
+        let select = time(repeats: 5) {
+            for row in data { _ = TopK.select(row, k: k) }
+        }
+        let sort = time(repeats: 3) {
+            for row in data { _ = row.indices.sorted { row[$0] > row[$1] }.prefix(k) }
+        }
+        return (select / Double(rows) * 1e6, sort / Double(rows) * 1e6)
+    }
 }

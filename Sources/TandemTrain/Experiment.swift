@@ -8,7 +8,11 @@ import TandemEval
 extension TrainConfig {
     /// Loads (and, for known datasets, fetches) the data this config names, and splits it.
     public func loadDataset(log: (String) -> Void = { _ in }) throws -> Dataset {
-        try loadFullDataset(log: log).keepingTrainingFraction(trainFraction, seed: splitSeed ?? seed)
+        let dataset = try loadFullDataset(log: log).keepingTrainingFraction(trainFraction, seed: splitSeed ?? seed)
+        if model == .twoTower && !userIds && historyLength == 0 && (!useFeatures || dataset.userFeatures == nil) {
+            throw ConfigError("user_ids false leaves the user tower without inputs: give user features or history_length > 0")
+        }
+        return dataset
     }
 
     func loadFullDataset(log: (String) -> Void) throws -> Dataset {
@@ -51,12 +55,13 @@ extension TrainConfig {
                 userFeatures = FeatureSet(fields: (userFeatures?.fields ?? []) + [history], entityCount: dataset.numUsers)
             }
             let user = Tower("user", entities: dataset.numUsers, features: userFeatures, idDim: embeddingDim,
-                             fieldDim: fieldDim, hidden: hidden, outputDim: embeddingDim, dropout: dropout,
+                             fieldDim: fieldDim, hidden: hidden, outputDim: embeddingDim, dropout: dropout, useIds: userIds,
                              senetReduction: ["user", "both"].contains(senet) ? senetReduction : nil, rng: &rng)
             let item = Tower("item", entities: dataset.numItems, features: useFeatures ? dataset.itemFeatures : nil, idDim: embeddingDim,
                              fieldDim: fieldDim, hidden: hidden, outputDim: embeddingDim, dropout: dropout,
                              senetReduction: ["item", "both"].contains(senet) ? senetReduction : nil, rng: &rng)
             let model = TwoTower(userTower: user, itemTower: item)
+            model.holdsOutPositives = historyHoldout
             func task(_ tower: Tower, entities: Int) -> SelfSupervisedTask? {
                 guard tower.fieldCount >= 2 else { return nil }
                 let mi = sslAugmentation == .cfm

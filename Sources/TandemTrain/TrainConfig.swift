@@ -58,6 +58,13 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     /// Behaviour pooling (two-tower): the user tower gets a `history` field, the mean embedding of the user's last
     /// `history_length` training items (0: off). Also a cold-start input: `"user_features": {"history": [item ids]}`.
     public var historyLength = 0
+    /// Behaviour pooling: in training, drop each history item with this probability (Mult-DAE's denoising input).
+    public var historyDropout: Float = 0
+    /// Behaviour pooling: leave each training row's positive out of its user's history, so the tower cannot find the
+    /// label in its input. With a user-id embedding the tower can still learn the full history per user and read the
+    /// held-out item off the difference (measured: validation NDCG falls as training loss drops), so use it with
+    /// `user_ids: false`.
+    public var historyHoldout = true
     /// SENet squeeze layer width: ⌈fields / senet_reduction⌉ units.
     public var senetReduction = 2
     /// Self-supervised auxiliary loss (Yao et al. 2021; two-tower): `none`, `user`, `item` or `both` towers, or `auto`
@@ -91,6 +98,9 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     public var sinkhornIterations = 3
     /// Use side features when the dataset has them (two-tower).
     public var useFeatures = true
+    /// The user tower embeds the user id (two-tower). False makes the user a function of its features and history
+    /// only, like YouTube DNN's: every user, seen in training or not, is embedded the same way.
+    public var userIds = true
     public var dropout: Float = 0
     public var similarity: Similarity = .cosine
     public var temperature: Float = 0.1
@@ -356,6 +366,7 @@ extension TrainConfig {
                  "negative_sampling '\(negativeSampling)' is not in_batch, uniform, popularity, mixed, in_batch+popularity or in_batch+logged")
         try need(loggedPerRow >= 1, "logged_per_row must be ≥ 1")
         try need(historyLength >= 0, "history_length must be ≥ 0")
+        try need(historyDropout >= 0 && historyDropout < 1, "history_dropout must be in [0, 1)")
         try need(["none", "user", "item", "both"].contains(senet) && senetReduction >= 1,
                  "senet must be none, user, item or both, and senet_reduction ≥ 1")
         try need(!(NegativeSampling(parsing: negativeSampling)?.logged ?? false) || (loss == .infonce && !model.isGraph),

@@ -176,7 +176,7 @@ public final class Trainer {
                      rng: inout RNG) -> Variable {
         let norm = config.similarity == .cosine
         func embed(_ v: Variable) -> Variable { norm ? tape.l2Normalize(v) : v }
-        let u = embed(model.userEmbeddings(tape, users))
+        let u = embed(model.userEmbeddings(tape, users, positives: items))
         let v = embed(model.itemEmbeddings(tape, items))
         var negs: [Int32] = []
         let main: Variable

@@ -22,6 +22,8 @@ struct ConfigFlags: ParsableArguments {
     @Option(name: .customLong("field-dim"), help: "Embedding size of each side-feature field (two-tower).") var fieldDim: String?
     @Option(name: .customLong("senet"), help: "SENet field re-weighting (FiBiNET) before the tower MLP: none, user, item or both (two-tower only; a tower with fewer than two fields has nothing to re-weight).") var senet: String?
     @Option(name: .customLong("history-length"), help: "Behaviour pooling (two-tower): the user tower gets a history field, the mean embedding of the user's last history_length training items (0: off). Also a cold-start input: \"user_features\": {\"history\": [item ids]}.") var historyLength: String?
+    @Option(name: .customLong("history-dropout"), help: "Behaviour pooling: in training, drop each history item with this probability (Mult-DAE's denoising input; 0: off).") var historyDropout: String?
+    @Option(name: .customLong("history-holdout"), help: "Behaviour pooling: leave a training row's own positive out of its user's history (default true; pair with --user-ids false, since a user-id embedding can read the held-out item off the difference).") var historyHoldout: String?
     @Option(name: .customLong("senet-reduction"), help: "SENet squeeze layer width: ⌈fields / senet_reduction⌉ units.") var senetReduction: String?
     @Option(name: .customLong("ssl"), help: "Self-supervised auxiliary loss (Yao et al. 2021; two-tower): none, user, item or both towers. Two masked views of uniformly drawn entities, InfoNCE between them, added to the main loss with weight ssl_weight.") var ssl: String?
     @Option(name: .customLong("ssl-augmentation"), help: "How the two views are made: fd (feature dropout), rfm (random feature masking: complementary random halves), cfm (correlated feature masking: a seed field and its highest mutual-information fields vs the rest).") var sslAugmentation: String?
@@ -36,6 +38,7 @@ struct ConfigFlags: ParsableArguments {
     @Option(name: .customLong("sinkhorn-epsilon"), help: "ConCAT: Sinkhorn-Knopp's entropy ε (smaller: harder assignments).") var sinkhornEpsilon: String?
     @Option(name: .customLong("sinkhorn-iterations"), help: "ConCAT: Sinkhorn-Knopp iterations (SwAV uses 3).") var sinkhornIterations: String?
     @Option(name: .customLong("use-features"), help: "Use side features when the dataset has them (two-tower).") var useFeatures: String?
+    @Option(name: .customLong("user-ids"), help: "The user tower embeds the user id (two-tower; default true). false: users are embedded from features and history only.") var userIds: String?
     @Option(name: .customLong("dropout"), help: "dropout") var dropout: String?
     @Option(name: .customLong("similarity"), help: "similarity") var similarity: String?
     @Option(name: .customLong("temperature"), help: "temperature") var temperature: String?
@@ -96,6 +99,8 @@ struct ConfigFlags: ParsableArguments {
         if let v = fieldDim { o["field_dim"] = v }
         if let v = senet { o["senet"] = v }
         if let v = historyLength { o["history_length"] = v }
+        if let v = historyDropout { o["history_dropout"] = v }
+        if let v = historyHoldout { o["history_holdout"] = v }
         if let v = senetReduction { o["senet_reduction"] = v }
         if let v = ssl { o["ssl"] = v }
         if let v = sslAugmentation { o["ssl_augmentation"] = v }
@@ -110,6 +115,7 @@ struct ConfigFlags: ParsableArguments {
         if let v = sinkhornEpsilon { o["sinkhorn_epsilon"] = v }
         if let v = sinkhornIterations { o["sinkhorn_iterations"] = v }
         if let v = useFeatures { o["use_features"] = v }
+        if let v = userIds { o["user_ids"] = v }
         if let v = dropout { o["dropout"] = v }
         if let v = similarity { o["similarity"] = v }
         if let v = temperature { o["temperature"] = v }

@@ -7,6 +7,8 @@ import TandemModels
 import TandemEval
 import TandemIndex
 import TandemServe
+import NIOCore
+import NIOPosix
 
 @main
 struct Tandem: AsyncParsableCommand {
@@ -236,8 +238,19 @@ struct Bench: ParsableCommand {
         abstract: "Measure training throughput, full-ranking evaluation time and GEMM efficiency against raw cblas_sgemm.")
     @OptionGroup var flags: ConfigFlags
     @Option(help: "Epochs timed per model.") var epochs = 2
+    @Flag(help: "Only the top-K selection microbenchmark (serving and evaluation rows) against a full sort.") var selection = false
 
     func run() throws {
+        if selection {
+            for (n, k) in [(1682, 100), (1682, 10), (50_000, 50), (1_000_000, 100)] {
+                for rising in [false, true] {
+                    let t = Benchmarks.topK(n: n, k: k, rising: rising)
+                    print(String(format: "top-%d of %d (%@): TopK.select %.1f µs per row, full sort %.0f µs (%.0f×)",
+                                 k, n, rising ? "rising" : "random", t.select, t.sort, t.sort / t.select))
+                }
+            }
+            return
+        }
         let base = resolveConfig(file: nil, flags: flags)
         configureThreads(base.threads)
         let ds = reportingErrors { try base.loadDataset { print($0) } }
@@ -353,8 +366,17 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Port.") var port = 8080
     @Option(help: "Per-request time limit in milliseconds; slower requests are answered 503 (0: no limit).") var timeoutMs = 2000
     @Option(help: "Seconds a connection may send nothing (stalled mid-request, or idle keep-alive) before it is closed.") var idleTimeoutS = 60
+    @Option(help: "Where request handlers run: nio (SwiftNIO's event loops also run Swift concurrency's jobs, so a request never changes thread) or default (Swift's cooperative pool).") var executor = "nio"
 
     func run() async throws {
+        switch executor {
+        case "nio":
+            guard NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor() else {
+                fail("--executor nio: this platform does not let SwiftNIO run Swift concurrency's jobs; use --executor default")
+            }
+        case "default": break
+        default: fail("--executor must be nio or default, got '\(executor)'")
+        }
         let backend = ServingBackend(modelDirectory: modelDir, factory: factory)
         let m = reportingErrors { try backend.reload() }
         print("serving \(m.version): \(m.userIds.count) users, \(m.itemIds.count) items, index \(factory), on http://\(host):\(port)")

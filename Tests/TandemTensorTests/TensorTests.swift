@@ -76,7 +76,7 @@ import TandemTensor
         #expect(TopK.select(s, k: 0) == [])
     }
 
-    /// Short rows take quickselect, rows over 32·k the sampled-floor heap; both must agree with a full sort.
+    /// Short rows (the floor from the whole row) and rows over 16·k (from a sample): both must agree with a full sort.
     @Test func topKAgreesWithAFullSortOnRowsWithManyTies() {
         var rng = RNG(seed: 8)
         for trial in 0..<100 {
@@ -86,6 +86,31 @@ import TandemTensor
                 .sorted { s[$0] > s[$1] || (s[$0] == s[$1] && $0 < $1) }.prefix(k).map { Int32($0) }
             #expect(TopK.select(s, k: k) == Array(expected))
         }
+    }
+
+    /// Long rows (the floor comes from a strided sample, then tightens on the gathered entries) with +∞, NaN, masked
+    /// entries and signed zeros (equal scores: the lower index first) agree with a full sort.
+    @Test func topKOnLongRowsWithSpecialValues() {
+        var rng = RNG(seed: 11)
+        for trial in 0..<12 {
+            let n = trial < 6 ? 100_000 : 5_000, k = [1, 7, 50, 200][trial % 4]
+            let s: [Float] = (0..<n).map { _ in
+                switch rng.int(below: 40) {
+                case 0: return .nan
+                case 1: return -.infinity
+                case 2: return trial % 3 == 0 ? .infinity : 0
+                case 3: return -0.0
+                case 4: return 0
+                default: return trial % 2 == 0 ? rng.normal() : Float(rng.int(below: 50))
+                }
+            }
+            let expected = s.indices.filter { s[$0] > -.infinity }
+                .sorted { s[$0] > s[$1] || (s[$0] == s[$1] && $0 < $1) }.prefix(k).map { Int32($0) }
+            #expect(TopK.select(s, k: k) == Array(expected), "trial \(trial)")
+        }
+        #expect(TopK.select([Float](repeating: 1, count: 1000), k: 3) == [0, 1, 2])
+        #expect(TopK.select([Float.infinity, 1, .infinity], k: 2) == [0, 2])
+        #expect(TopK.select([Float.greatestFiniteMagnitude, -.greatestFiniteMagnitude, 0], k: 3) == [0, 2, 1])
     }
 
     /// Rows that rise along their columns (a heap's worst case) and rows with NaN entries, which are never selected.

@@ -170,6 +170,31 @@ import TandemTrain
         #expect(r.test["recall@20"]! > pop.test["recall@20"]!, "\(r.test["recall@20"]!) vs pop \(pop.test["recall@20"]!)")
     }
 
+    /// A training row's own positive is left out of its user's history: holding out item a from history [a, b] gives
+    /// exactly the embedding of a user whose history is [b]; an item not in the history changes nothing. History
+    /// dropout acts on training tapes only.
+    @Test func historyHoldsOutTheRowsPositive() {
+        let items = IdMap(tokens: ["a", "b", "c"])
+        // user 0: a, b; user 1: b; user 2: a, b, c (for dropout)
+        let train = Interactions(users: [0, 0, 1, 2, 2, 2], items: [0, 1, 1, 0, 1, 2])
+        let history = FeatureField.history(train: train, users: 3, itemIds: items, length: 10)
+        #expect(history.isBehaviour)
+        var rng = RNG(seed: 7)
+        let tower = Tower("user", entities: 3, features: FeatureSet(fields: [history], entityCount: 3), idDim: 4, fieldDim: 4,
+                          hidden: [], outputDim: 4, dropout: 0, useIds: false, rng: &rng)
+        func embed(_ ids: [Int32], holdingOut: [Int32]?, training: Bool = false, seed: UInt64 = 0) -> [Float] {
+            tower(Tape(training: training, seed: seed), ids, holdingOut: holdingOut).value.data
+        }
+        #expect(embed([0], holdingOut: [0]) == embed([1], holdingOut: nil))
+        #expect(embed([0], holdingOut: [2]) == embed([0], holdingOut: nil))
+        #expect(embed([0], holdingOut: [0]) != embed([0], holdingOut: nil))
+        tower.behaviourDropout = 0.5
+        let full = embed([2], holdingOut: nil)
+        #expect(embed([2], holdingOut: nil, training: false) == full)  // inference pools every item
+        let dropped = (0..<20).map { embed([2], holdingOut: nil, training: true, seed: $0) }
+        #expect(dropped.contains { $0 != full } && dropped.contains { $0 == full })
+    }
+
     /// A preset fills in its settings under the user's own, which win; an unknown name lists the presets.
     @Test func presetsFillInSettingsTheUserDidNotGive() throws {
         let moco = try TrainConfig.resolve(overrides: ["preset": "moco"])
