@@ -54,7 +54,7 @@ import TandemTrain
 
     /// On a graph large next to the batch, training takes the last propagation for the batch's rows only; values and
     /// the gradient of the ego embeddings must equal the full readout's (an evaluation tape takes the full path).
-    @Test(arguments: [1, 3]) func batchRowsReadoutEqualsTheFullReadout(layers: Int) {
+    @Test(arguments: [1, 2, 3, 4]) func batchRowsReadoutEqualsTheFullReadout(layers: Int) {
         var rng = RNG(seed: 5)
         let users = 60, items = 80
         var us: [Int32] = [], its: [Int32] = []
