@@ -63,7 +63,33 @@ public final class Optimizer {
                     v.withUnsafeMutableBufferPointer { v in
                         // One contiguous span: parameter elements [wo, wo+len) with gradient elements [go, go+len).
                         func span(_ wo: Int, _ go: Int, _ len: Int) {
-                            for k in 0..<len {
+                            var start = 0
+                            if kind == .adam || kind == .adamw {
+                                // Eight at a time: the per-element division and square root dominated a graph model's
+                                // step when written scalar (17% of a 1M-interaction LightGCN epoch). Same operations in
+                                // the same order as the scalar loop below, so the results are identical.
+                                let wp = UnsafeMutableRawPointer(w.baseAddress! + wo), gp = UnsafeRawPointer(g.baseAddress! + go)
+                                let mp = UnsafeMutableRawPointer(m.baseAddress! + wo), vp = UnsafeMutableRawPointer(v.baseAddress! + wo)
+                                let vb1 = SIMD8<Float>(repeating: b1), vb2 = SIMD8<Float>(repeating: b2)
+                                let va1 = SIMD8<Float>(repeating: 1 - b1), va2 = SIMD8<Float>(repeating: 1 - b2)
+                                let vc1 = SIMD8<Float>(repeating: c1), vc2 = SIMD8<Float>(repeating: c2)
+                                let vlr = SIMD8<Float>(repeating: lr), veps = SIMD8<Float>(repeating: eps), vwd = SIMD8<Float>(repeating: wd)
+                                let vlrwd = SIMD8<Float>(repeating: lr * wd)
+                                while start + 8 <= len {
+                                    let o = start * MemoryLayout<Float>.stride
+                                    var wi = wp.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self)
+                                    var gi = gp.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self)
+                                    if kind == .adam { gi += vwd * wi } else { wi -= vlrwd * wi }
+                                    let mi = vb1 * mp.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self) + va1 * gi
+                                    let vi = vb2 * vp.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self) + va2 * gi * gi
+                                    wi -= vlr * (mi / vc1) / ((vi / vc2).squareRoot() + veps)
+                                    mp.storeBytes(of: mi, toByteOffset: o, as: SIMD8<Float>.self)
+                                    vp.storeBytes(of: vi, toByteOffset: o, as: SIMD8<Float>.self)
+                                    wp.storeBytes(of: wi, toByteOffset: o, as: SIMD8<Float>.self)
+                                    start += 8
+                                }
+                            }
+                            for k in start..<len {
                                 let i = wo + k
                                 var gi = g[go + k]
                                 switch kind {

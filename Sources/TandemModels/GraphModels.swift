@@ -144,38 +144,31 @@ public final class GraphModel: RetrievalModel {
     }
 
     /// Rows of the LightGCN readout. Training on a large graph, a batch touches a sliver of the nodes, so the last
-    /// two of the K propagations are done only where the batch needs them: the readout is `S[R]/(K+1)` with
-    /// `S[R] = E⁰[R] + Â[R,:]·T`, `T = Σ_{j<K} Âʲ E⁰`, and `T` is needed on the rows' neighbours `N` only:
-    /// `T[N] = E⁰[N] + Â[N,:]·U` with `U = Σ_{j<K−1} Âʲ E⁰` (full, shared by every call on the tape). Forward and
-    /// backward take 2(K−2) full sparse products plus products over the batch's neighbourhood, instead of 2K.
-    /// Small graphs, where a batch covers much of the graph, and evaluation use the full readout.
+    /// of the K propagations is done for those rows only: `S[R] = E⁰[R] + Â[R,:]·T` with `T = Σ_{k<K} Âᵏ E⁰` (shared by
+    /// every call on the tape), readout `S[R]/(K+1)`. Forward and backward then take 2(K−1) full sparse products
+    /// instead of 2K. Small graphs, where a batch covers much of the graph, and evaluation use the full readout.
     func finalRows(_ tape: Tape, _ rows: [Int32]) -> Variable {
         let k = settings.layers
         guard tape.isTraining, variant == .lightGCN, k >= 1, rows.count * 8 <= graph.nodes else {
             return tape.gatherRows(final(tape), rows)
         }
-        let (egoVar, u) = partialSum(tape)
-        let (sub, neighbours) = adjacency.selectingRows(rows).compactingColumns()
-        var t = tape.gatherRows(egoVar, neighbours)
-        if let u {
-            let aN = adjacency.selectingRows(neighbours, scaledBy: Float(k - 1))  // U is stored as a mean of K−1 terms
-            t = t + tape.sparseMatmul(aN, u, transposed: aN.transposed())
-        }
-        let propagated = tape.sparseMatmul(sub, t, transposed: sub.transposed())
+        let (egoVar, partial) = partialMean(tape)
+        let sub = adjacency.selectingRows(rows, scaledBy: Float(k))  // K · mean of K−1 propagations = T
+        let propagated = tape.sparseMatmul(sub, partial, transposed: sub.transposed())
         return tape.scale(tape.gatherRows(egoVar, rows) + propagated, 1 / Float(k + 1))
     }
 
-    /// `E⁰` on the tape and `U / (K−1)`, the mean of its first K−2 propagations (nil when K = 1: `T` is `E⁰`), cached
-    /// per tape.
-    private func partialSum(_ tape: Tape) -> (ego: Variable, partial: Variable?) {
+    /// `E⁰` on the tape and the mean of its first K−1 propagations, `T / K` (the factor K is folded into the
+    /// batch rows' adjacency, which is small, instead of a pass over every node), cached per tape.
+    private func partialMean(_ tape: Tape) -> (ego: Variable, partial: Variable) {
         if let p = partialCache, p.tape == ObjectIdentifier(tape) { return (p.ego, p.partial) }
         let e = tape.parameter(ego)
         let k = settings.layers
-        let partial: Variable? = k == 1 ? nil : k == 2 ? e : tape.propagationMean(adjacency, e, layers: k - 2, transposed: adjacency)
+        let partial = k == 1 ? e : tape.propagationMean(adjacency, e, layers: k - 1, transposed: adjacency)
         partialCache = (ObjectIdentifier(tape), e, partial)
         return (e, partial)
     }
-    private var partialCache: (tape: ObjectIdentifier, ego: Variable, partial: Variable?)?
+    private var partialCache: (tape: ObjectIdentifier, ego: Variable, partial: Variable)?
 
     /// The L2 regulariser on the batch's ego embeddings, plus the variant's contrastive loss.
     public func auxiliaryLoss(_ tape: Tape, users: [Int32], items: [Int32], negatives: [Int32]) -> Variable? {

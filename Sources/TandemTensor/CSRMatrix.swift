@@ -64,17 +64,6 @@ public struct CSRMatrix: Sendable, Equatable {
         return CSRMatrix(rows: rows.count, cols: cols, rowPointers: pointers, columnIndices: columns, values: vals)
     }
 
-    /// The columns this matrix uses (sorted), and the matrix with each column renumbered to its position among them:
-    /// `self × X == matrix × X[columns]`, so a product needs `X` on those rows only.
-    public func compactingColumns() -> (matrix: CSRMatrix, columns: [Int32]) {
-        var position = [Int32](repeating: -1, count: cols)
-        for c in columnIndices { position[Int(c)] = 0 }
-        var used: [Int32] = []
-        for c in 0..<cols where position[c] == 0 { position[c] = Int32(used.count); used.append(Int32(c)) }
-        let renumbered = columnIndices.map { position[Int($0)] }
-        return (CSRMatrix(rows: rows, cols: used.count, rowPointers: rowPointers, columnIndices: renumbered, values: values), used)
-    }
-
     /// The transpose, also in CSR form (so `Aᵀ × X` is a row-parallel product too).
     public func transposed() -> CSRMatrix {
         var counts = [Int](repeating: 0, count: cols + 1)

@@ -69,18 +69,6 @@ import TandemTensor
         #expect(!m.columns(ofRow: 0).dropLast(2).sortedContains(1) && [Int32]().sortedContains(0) == false)
     }
 
-    /// Renumbering a matrix's columns to the ones it uses keeps every product: `A × X == A' × X[columns]`.
-    @Test func compactingColumnsKeepsProducts() {
-        var rng = RNG(seed: 4)
-        let m = CSRMatrix(rows: 3, cols: 7, coordinates: [(0, 5, 1.5), (0, 1, -2), (2, 5, 0.5), (2, 6, 3)])
-        let (compact, columns) = m.compactingColumns()
-        #expect(columns == [1, 5, 6] && compact.cols == 3 && compact.rows == 3 && compact.nonZeros == 4)
-        let x = rng.normalTensor(shape: [7, 2], std: 1)
-        #expect(compact.multiply(x.gatherRows(columns)).isClose(to: m.multiply(x), tolerance: 1e-6))
-        let empty = CSRMatrix(rows: 2, cols: 4, coordinates: []).compactingColumns()
-        #expect(empty.columns.isEmpty && empty.matrix.cols == 0)
-    }
-
     @Test func topKOrdersByScoreThenIndexAndSkipsMasked() {
         let s: [Float] = [0.5, 0.9, -.infinity, 0.9, 0.1]
         #expect(TopK.select(s, k: 3) == [1, 3, 0])
