@@ -172,6 +172,12 @@ enum Kernels {
     /// Scatter-adds rows of `g` into a zero tensor of `shape` at `indices`.
     static func scatterRows(_ g: Tensor, indices: [Int32], shape: [Int]) -> Tensor {
         var out = Tensor(zeros: shape)
+        scatterAddRows(g, indices: indices, into: &out)
+        return out
+    }
+
+    /// `out[indices[k]] += g[k]` for every row `k` (repeated indices add up).
+    static func scatterAddRows(_ g: Tensor, indices: [Int32], into out: inout Tensor) {
         let d = g.cols
         out.data.withUnsafeMutableBufferPointer { o in
             g.data.withUnsafeBufferPointer { pg in
@@ -181,7 +187,6 @@ enum Kernels {
                 }
             }
         }
-        return out
     }
 }
 

@@ -316,10 +316,18 @@ extension Tape {
             if p.isSparse {
                 result.accumulate(p, rows: SparseRows(indices: indices, values: g))
             } else {
-                result.accumulate(p, Kernels.scatterRows(g, indices: indices, shape: p.value.shape))
+                result.accumulate(p, rows: indices, of: g)
             }
         case .gatherRows(let a, let indices):
-            add(a, Kernels.scatterRows(g, indices: indices, shape: values[a].shape), &grads)
+            // Into the gradient already there when there is one: no zeroed full-size tensor and no extra sum
+            // (a graph model gathers rows of its 150k-row readout twice a step).
+            if var existing = grads[a] {
+                grads[a] = nil
+                Kernels.scatterAddRows(g, indices: indices, into: &existing)
+                grads[a] = existing
+            } else {
+                grads[a] = Kernels.scatterRows(g, indices: indices, shape: values[a].shape)
+            }
         case .matmul(let a, let b, let ta, let tb):
             let av = values[a], bv = values[b]
             let ga = needsGradient(a), gb = needsGradient(b)
@@ -430,11 +438,24 @@ extension Tape {
             }
             add(a, dx, &grads)
         case .sparseMatmul(_, let transposed, let x):
-            add(x, transposed.multiply(g), &grads)
+            if let existing = grads[x] {
+                // The product starts from the gradient already there: one pass instead of a product and a sum.
+                var out = Tensor(zeros: existing.shape)
+                transposed.multiply(g, adding: existing, into: &out)
+                grads[x] = out
+            } else {
+                grads[x] = transposed.multiply(g)
+            }
         case .propagationMean(let transposed, let layers, let x):
             var dx = transposed.powerSum(g, layers: layers)
-            dx.scale(by: 1 / Float(layers + 1))
-            add(x, dx, &grads)
+            if var existing = grads[x] {
+                grads[x] = nil
+                Kernels.addInPlace(&existing, dx, scale: 1 / Float(layers + 1))  // scale and sum in one pass
+                grads[x] = existing
+            } else {
+                dx.scale(by: 1 / Float(layers + 1))
+                grads[x] = dx
+            }
         case .logSoftmax(let a):
             let n = y.rows, d = y.cols
             var dx = Tensor(zeros: y.shape)

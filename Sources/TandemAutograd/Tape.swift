@@ -124,6 +124,18 @@ public struct Gradients {
         }
     }
 
+    /// Adds row `k` of `g` to row `rows[k]` of the dense parameter `p`'s gradient, in place when it has one.
+    mutating func accumulate(_ p: Parameter, rows: [Int32], of g: Tensor) {
+        let key = ObjectIdentifier(p)
+        if var existing = dense[key] {
+            dense[key] = nil
+            Kernels.scatterAddRows(g, indices: rows, into: &existing)
+            dense[key] = existing
+        } else {
+            dense[key] = Kernels.scatterRows(g, indices: rows, shape: p.value.shape)
+        }
+    }
+
     mutating func accumulate(_ p: Parameter, rows: SparseRows) {
         sparse[ObjectIdentifier(p), default: []].append(rows)
     }
