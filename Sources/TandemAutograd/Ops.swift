@@ -440,7 +440,7 @@ extension Tape {
         case .sparseMatmul(_, let transposed, let x):
             if let existing = grads[x] {
                 // The product starts from the gradient already there: one pass instead of a product and a sum.
-                var out = Tensor(zeros: existing.shape)
+                var out = Tensor(uninitialized: existing.shape)  // the product writes every element
                 transposed.multiply(g, adding: existing, into: &out)
                 grads[x] = out
             } else {

@@ -84,7 +84,7 @@ public struct CSRMatrix: Sendable, Equatable {
 
     /// `self × dense`, parallel over rows (the inner loop is C, AVX2 when available).
     public func multiply(_ dense: Tensor) -> Tensor {
-        var out = Tensor(zeros: [rows, dense.cols])
+        var out = Tensor(uninitialized: [rows, dense.cols])  // the product writes every element
         multiply(dense, adding: nil, into: &out)
         return out
     }
@@ -93,7 +93,7 @@ public struct CSRMatrix: Sendable, Equatable {
     /// layer tensors and their sums (LightGCN's layer sum, and its backward with `selfᵀ`). Square matrices only.
     public func powerSum(_ x: Tensor, layers: Int) -> Tensor {
         precondition(rows == cols, "power sum needs a square matrix, got \(rows)×\(cols)")
-        var y = x, next = Tensor(zeros: x.shape)
+        var y = x, next = Tensor(uninitialized: x.shape)  // each product writes every element
         for _ in 0..<layers {
             multiply(y, adding: x, into: &next)
             swap(&y, &next)
