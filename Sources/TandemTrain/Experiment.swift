@@ -61,7 +61,7 @@ extension TrainConfig {
                              fieldDim: fieldDim, hidden: hidden, outputDim: embeddingDim, dropout: dropout,
                              senetReduction: ["item", "both"].contains(senet) ? senetReduction : nil, rng: &rng)
             let model = TwoTower(userTower: user, itemTower: item)
-            model.holdsOutPositives = historyHoldout
+            model.holdsOutPositives = holdsOutHistoryPositive
             func task(_ tower: Tower, entities: Int) -> SelfSupervisedTask? {
                 guard tower.fieldCount >= 2 else { return nil }
                 let mi = sslAugmentation == .cfm

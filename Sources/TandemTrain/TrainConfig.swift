@@ -62,9 +62,11 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     public var historyDropout: Float = 0
     /// Behaviour pooling: leave each training row's positive out of its user's history, so the tower cannot find the
     /// label in its input. With a user-id embedding the tower can still learn the full history per user and read the
-    /// held-out item off the difference (measured: validation NDCG falls as training loss drops), so use it with
-    /// `user_ids: false`.
-    public var historyHoldout = true
+    /// held-out item off the difference (measured: validation NDCG fell 0.289 → 0.213 as the training loss dropped),
+    /// so the default (nil) holds out exactly when `user_ids` is false.
+    public var historyHoldout: Bool?
+    /// Whether training rows hold their positive out of the history: `history_holdout`, else `!user_ids`.
+    public var holdsOutHistoryPositive: Bool { historyHoldout ?? !userIds }
     /// SENet squeeze layer width: ⌈fields / senet_reduction⌉ units.
     public var senetReduction = 2
     /// Self-supervised auxiliary loss (Yao et al. 2021; two-tower): `none`, `user`, `item` or `both` towers, or `auto`

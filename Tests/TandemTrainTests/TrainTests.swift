@@ -195,6 +195,15 @@ import TandemTrain
         #expect(dropped.contains { $0 != full } && dropped.contains { $0 == full })
     }
 
+    /// The hold-out follows `user_ids` unless set: with an id row it would leak the label through the difference.
+    @Test func historyHoldoutDefaultsToTheTowerWithoutIds() throws {
+        #expect(try TrainConfig.resolve(overrides: ["model": "two-tower"]).holdsOutHistoryPositive == false)
+        #expect(try TrainConfig.resolve(overrides: ["model": "two-tower", "user_ids": "false"]).holdsOutHistoryPositive)
+        #expect(try TrainConfig.resolve(overrides: ["model": "two-tower", "history_holdout": "true"]).holdsOutHistoryPositive)
+        #expect(try TrainConfig.resolve(overrides: ["model": "two-tower", "user_ids": "false", "history_holdout": "false"])
+            .holdsOutHistoryPositive == false)
+    }
+
     /// A preset fills in its settings under the user's own, which win; an unknown name lists the presets.
     @Test func presetsFillInSettingsTheUserDidNotGive() throws {
         let moco = try TrainConfig.resolve(overrides: ["preset": "moco"])
