@@ -15,12 +15,27 @@ public final class ServingMetrics: @unchecked Sendable {
 
     public init() {}
 
+    private struct SeriesKey: Hashable { let endpoint: String, method: String, status: Int }
+    /// The counter and histogram of each (endpoint, method, status) seen so far: asking the registry for them on every
+    /// request (labels built and looked up each time) cost more than the recording itself.
+    private var series: [SeriesKey: (Counter, DurationHistogram)] = [:]
+
     func recordRequest(endpoint: String, method: String, status: Int, nanoseconds: Int64) {
-        registry.makeCounter(descriptor: .init(metricName: "tandem_requests", unitName: "total", helpText: "HTTP requests answered"),
-                             labels: [("endpoint", endpoint), ("method", method), ("status", String(status))]).increment()
-        registry.makeDurationHistogram(descriptor: .init(metricName: "tandem_request_duration", unitName: "seconds",
-                                                         helpText: "Time from request to response"),
-                                       labels: [("endpoint", endpoint)], buckets: Self.buckets).recordNanoseconds(nanoseconds)
+        let key = SeriesKey(endpoint: endpoint, method: method, status: status)
+        lock.lock()
+        let known = series[key]
+        lock.unlock()
+        let (counter, histogram) = known ?? {
+            let made = (registry.makeCounter(descriptor: .init(metricName: "tandem_requests", unitName: "total", helpText: "HTTP requests answered"),
+                                             labels: [("endpoint", endpoint), ("method", method), ("status", String(status))]),
+                        registry.makeDurationHistogram(descriptor: .init(metricName: "tandem_request_duration", unitName: "seconds",
+                                                                         helpText: "Time from request to response"),
+                                                       labels: [("endpoint", endpoint)], buckets: Self.buckets))
+            lock.lock(); series[key] = made; lock.unlock()
+            return made
+        }()
+        counter.increment()
+        histogram.recordNanoseconds(nanoseconds)
     }
 
     func recordReload(succeeded: Bool) {

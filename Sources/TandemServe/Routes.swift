@@ -27,26 +27,46 @@ func json<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) throws ->
 /// A response of scored items written straight to JSON text: JSONEncoder took half of the server's CPU time
 /// at top-100 (measured with perf under wrk), so the hot responses skip it. Keys and layout match the Codable form.
 protocol ItemListResponse {
-    var items: [ScoredItem] { get }
+    var itemCount: Int { get }
+    /// Appends `{"item_id":"…","score":` for item `n` of the list.
+    func appendItemHead(_ n: Int, to out: inout [UInt8])
+    func score(_ n: Int) -> Float
     var modelVersion: String { get }
     var sourceField: String? { get }
 }
 
-extension RecommendResponse: ItemListResponse { var sourceField: String? { source } }
-extension ItemsResponse: ItemListResponse { var sourceField: String? { nil } }
+/// Lists of `ScoredItem` (the Codable responses) write each id as they go.
+protocol ScoredItemList: ItemListResponse {
+    var items: [ScoredItem] { get }
+}
+
+extension ScoredItemList {
+    var itemCount: Int { items.count }
+    func appendItemHead(_ n: Int, to out: inout [UInt8]) { TandemServe.appendItemHead(id: items[n].itemId, to: &out) }
+    func score(_ n: Int) -> Float { items[n].score }
+}
+
+extension RecommendResponse: ScoredItemList { var sourceField: String? { source } }
+extension ItemsResponse: ScoredItemList { var sourceField: String? { nil } }
+
+/// `{"item_id":"<id, escaped>","score":`
+func appendItemHead(id: String, to out: inout [UInt8]) {
+    out.append(contentsOf: #"{"item_id":"#.utf8)
+    appendJSONString(id, to: &out)
+    out.append(contentsOf: #","score":"#.utf8)
+}
 
 /// JSON text of `r`: `{"items":[{"item_id":…,"score":…},…],"model_version":…[,"source":…]}`, as UTF-8 bytes.
 /// Written on bytes, not `String`: string appends were still a sixth of the server's CPU at top-100.
 func itemListJSON(_ r: some ItemListResponse) -> [UInt8] {
     var out = [UInt8]()
-    out.reserveCapacity(48 * r.items.count + 96)
+    out.reserveCapacity(48 * r.itemCount + 96)
     out.append(contentsOf: #"{"items":["#.utf8)
-    for (n, item) in r.items.enumerated() {
+    for n in 0..<r.itemCount {
         if n > 0 { out.append(UInt8(ascii: ",")) }
-        out.append(contentsOf: #"{"item_id":"#.utf8)
-        appendJSONString(item.itemId, to: &out)
-        out.append(contentsOf: #","score":"#.utf8)
-        if item.score.isFinite { out.append(contentsOf: item.score.description.utf8) } else { out.append(contentsOf: "null".utf8) }
+        r.appendItemHead(n, to: &out)
+        let score = r.score(n)
+        if score.isFinite { out.append(contentsOf: score.description.utf8) } else { out.append(contentsOf: "null".utf8) }
         out.append(UInt8(ascii: "}"))
     }
     out.append(contentsOf: #"],"model_version":"#.utf8)
@@ -86,13 +106,15 @@ func json(_ r: some ItemListResponse) -> Response {
 }
 
 /// Decodes a JSON body, turning every decoding failure into a 400 that says which field is wrong.
-func decodeBody<T: Decodable>(_ type: T.Type, _ request: Request) async throws -> T {
+func decodeBody<T: APIRequestBody>(_ type: T.Type, _ request: Request) async throws -> T {
     let buffer = try await request.body.collect(upTo: maxRequestBytes)
     return try decodeJSON(T.self, Data(buffer: buffer))
 }
 
 /// Decodes a request body; every failure is a 400 `HTTPError` naming the field (shared by the routes and the fuzzer).
-func decodeJSON<T: Decodable>(_ type: T.Type, _ data: Data) throws -> T {
+/// Flat bodies take `FlatJSON`'s fast path; the rest, and every error, go through JSONDecoder.
+func decodeJSON<T: APIRequestBody>(_ type: T.Type, _ data: Data) throws -> T {
+    if let members = FlatJSON.object(data), let fast = T(flat: members) { return fast }
     do {
         return try decoder.decode(T.self, from: data)
     } catch let DecodingError.keyNotFound(key, ctx) {
@@ -138,12 +160,12 @@ public func buildRouter(_ backend: ServingBackend, timeout: Duration? = .seconds
     router.post("/v1/recommend") { request, _ -> Response in
         let r = try await decodeBody(RecommendRequest.self, request)
         try RequestDeadline.check()
-        return json(try serving { try backend.recommend(r) })
+        return json(try serving { try backend.rankedRecommendation(r) })
     }
     router.post("/v1/similar-items") { request, _ -> Response in
         let r = try await decodeBody(SimilarItemsRequest.self, request)
         try RequestDeadline.check()
-        return json(try serving { try backend.similarItems(r) })
+        return json(try serving { try backend.rankedSimilarItems(r) })
     }
     router.post("/v1/score") { request, _ -> Response in
         let r = try await decodeBody(ScoreRequest.self, request)

@@ -2,7 +2,7 @@ import Foundation
 import TandemTensor
 
 /// Request and response bodies of the HTTP API (snake_case JSON).
-public struct RecommendRequest: Codable, Sendable {
+public struct RecommendRequest: Codable, Sendable, Equatable {
     public var userId: String?
     /// Raw feature values of an unknown user (cold start): a string or a list of strings per field.
     public var userFeatures: [String: FeatureValue]?
@@ -47,12 +47,12 @@ public struct RecommendResponse: Codable, Sendable {
     public var modelVersion: String
 }
 
-public struct SimilarItemsRequest: Codable, Sendable {
+public struct SimilarItemsRequest: Codable, Sendable, Equatable {
     public var itemId: String
     public var k: Int?
 }
 
-public struct ScoreRequest: Codable, Sendable {
+public struct ScoreRequest: Codable, Sendable, Equatable {
     public var userId: String
     public var candidates: [String]
 }
@@ -107,35 +107,40 @@ public final class ServingBackend: @unchecked Sendable {
     }
 
     public func recommend(_ r: RecommendRequest) throws -> RecommendResponse {
+        let ranked = try rankedRecommendation(r)
+        return RecommendResponse(items: ranked.scoredItems, source: ranked.source ?? "model", modelVersion: ranked.modelVersion)
+    }
+
+    /// `recommend` as item indices of the model that answered: the route writes its JSON without making id strings.
+    func rankedRecommendation(_ r: RecommendRequest) throws -> RankedItems {
         let m = try ready()
         let k = try ServingBackend.checkK(r.k)
         var excluded = (r.excludeItems ?? []).compactMap { m.itemIds.lookup($0) }
         if let id = r.userId, let u = m.userIds.lookup(id) {
             if r.excludeSeen ?? true { excluded += m.seen.columns(ofRow: Int(u)) }
-            let found = m.nearest(m.users.gatherRows([u]), k: k, excluding: excluded)
-            return RecommendResponse(items: found.map { ScoredItem(itemId: m.itemIds.token($0.0), score: $0.1) }, source: "model",
-                                     modelVersion: m.version)
+            return RankedItems(model: m, found: m.nearest(m.users.gatherRows([u]), k: k, excluding: excluded), source: "model")
         }
         if r.userId == nil && r.userFeatures == nil {
             throw ServingError(400, "give user_id or user_features")
         }
         if let features = r.userFeatures, let e = m.coldStartEmbedding(features.mapValues(\.tokens)) {
-            let found = m.nearest(e, k: k, excluding: excluded)
-            return RecommendResponse(items: found.map { ScoredItem(itemId: m.itemIds.token($0.0), score: $0.1) }, source: "cold_start",
-                                     modelVersion: m.version)
+            return RankedItems(model: m, found: m.nearest(e, k: k, excluding: excluded), source: "cold_start")
         }
         let skip = Set(excluded)
         let items = m.popular.lazy.filter { !skip.contains($0) }.prefix(k)
-        return RecommendResponse(items: items.enumerated().map { ScoredItem(itemId: m.itemIds.token($0.element), score: Float(-$0.offset)) },
-                                 source: "popularity", modelVersion: m.version)
+        return RankedItems(model: m, found: items.enumerated().map { ($0.element, Float(-$0.offset)) }, source: "popularity")
     }
 
     public func similarItems(_ r: SimilarItemsRequest) throws -> ItemsResponse {
+        let ranked = try rankedSimilarItems(r)
+        return ItemsResponse(items: ranked.scoredItems, modelVersion: ranked.modelVersion)
+    }
+
+    func rankedSimilarItems(_ r: SimilarItemsRequest) throws -> RankedItems {
         let m = try ready()
         let k = try ServingBackend.checkK(r.k)
         guard let i = m.itemIds.lookup(r.itemId) else { throw ServingError(404, "unknown item_id '\(r.itemId)'") }
-        let found = m.nearest(m.items.gatherRows([i]), k: k, excluding: [i])
-        return ItemsResponse(items: found.map { ScoredItem(itemId: m.itemIds.token($0.0), score: $0.1) }, modelVersion: m.version)
+        return RankedItems(model: m, found: m.nearest(m.items.gatherRows([i]), k: k, excluding: [i]), source: nil)
     }
 
     /// Pre-ranking: the model's scores for the given candidates, best first. Unknown candidates are an error.
@@ -153,4 +158,18 @@ public final class ServingBackend: @unchecked Sendable {
         let scored = zip(r.candidates, scores).map { ScoredItem(itemId: $0, score: $1) }
         return ItemsResponse(items: scored.sorted { $0.score > $1.score }, modelVersion: m.version)
     }
+}
+
+/// Scored items as indices into `model`'s catalogue, best first, with the response's `source` (nil: none).
+struct RankedItems: ItemListResponse {
+    let model: ServingModel
+    let found: [(Int32, Float)]
+    let source: String?
+
+    var modelVersion: String { model.version }
+    var sourceField: String? { source }
+    var itemCount: Int { found.count }
+    func appendItemHead(_ n: Int, to out: inout [UInt8]) { model.itemJSONHeads.append(Int(found[n].0), to: &out) }
+    func score(_ n: Int) -> Float { found[n].1 }
+    var scoredItems: [ScoredItem] { found.map { ScoredItem(itemId: model.itemIds.token($0.0), score: $0.1) } }
 }

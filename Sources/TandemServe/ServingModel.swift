@@ -32,6 +32,8 @@ public final class ServingModel: @unchecked Sendable {
     public let dataset: Dataset
     let userTower: Tower?
     let normalize: Bool
+    /// Each item's `{"item_id":"…","score":` prefix, written once at load for the JSON responses.
+    let itemJSONHeads: ByteStrings
 
     /// Loads a model directory and builds its index (`factory`, e.g. `Flat` or `HNSW32`).
     public init(modelDirectory: String, factory: String = "Flat") throws {
@@ -66,6 +68,7 @@ public final class ServingModel: @unchecked Sendable {
         popular = counts.indices.sorted { counts[$0] > counts[$1] || (counts[$0] == counts[$1] && $0 < $1) }.map { Int32($0) }
         userIds = dataset.userIds
         itemIds = dataset.itemIds
+        itemJSONHeads = ByteStrings(dataset.itemIds.tokens) { appendItemHead(id: $0, to: &$1) }
         self.dataset = dataset
         modelKind = config.model.rawValue
         let stamp = ISO8601DateFormatter().string(from: Date())
@@ -105,5 +108,25 @@ public final class ServingModel: @unchecked Sendable {
         let skip = Set(excluded)
         let found = index.search(query, k: min(itemIds.count, k + skip.count))[0]
         return Array(zip(found.ids, found.scores).filter { !skip.contains($0.0) }.prefix(k))
+    }
+}
+
+/// Many short byte strings in one buffer (one allocation, not one per string): `append(i, to:)` copies string `i`.
+struct ByteStrings {
+    private var bytes: [UInt8] = []
+    private var ends: [Int] = []
+
+    init<S: Sequence>(_ values: S, write: (S.Element, inout [UInt8]) -> Void) {
+        for v in values {
+            write(v, &bytes)
+            ends.append(bytes.count)
+        }
+    }
+
+    var count: Int { ends.count }
+
+    func append(_ i: Int, to out: inout [UInt8]) {
+        let start = i == 0 ? 0 : ends[i - 1]
+        out.append(contentsOf: bytes[start..<ends[i]])
     }
 }

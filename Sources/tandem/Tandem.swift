@@ -368,7 +368,13 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Seconds a connection may send nothing (stalled mid-request, or idle keep-alive) before it is closed.") var idleTimeoutS = 60
     @Option(help: "Where request handlers run: nio (SwiftNIO's event loops also run Swift concurrency's jobs, so a request never changes thread) or default (Swift's cooperative pool).") var executor = "nio"
 
+    @Option(help: "SwiftNIO event-loop threads that accept, parse and answer requests (default: one per core).") var eventLoops: Int?
+
     func run() async throws {
+        if let n = eventLoops {
+            guard n > 0 else { fail("--event-loops must be at least 1, got \(n)") }
+            NIOSingletons.groupLoopCountSuggestion = n
+        }
         switch executor {
         case "nio":
             guard NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor() else {

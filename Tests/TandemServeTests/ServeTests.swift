@@ -167,6 +167,97 @@ func decoded(_ b: ByteBuffer) -> [String: Any] {
             #expect(ours == reference, "\(String(decoding: itemListJSON(r), as: UTF8.self))")
         }
     }
+
+    /// The hot routes' JSON (ids from the model's prewritten fragments) equals the Codable response, byte for byte.
+    @Test func rankedItemsWriteTheSameJSONAsTheCodableResponse() throws {
+        let backend = ServingBackend(modelDirectory: servedModelDirectory, factory: "Flat")
+        let m = try backend.reload()
+        for r in [RecommendRequest(userId: m.userIds.token(3), k: 17), RecommendRequest(userId: "nobody", k: 5),
+                  RecommendRequest(userId: m.userIds.token(0), k: 1000, excludeSeen: false)] {
+            let ranked = try backend.rankedRecommendation(r)
+            #expect(ranked.itemCount > 0)
+            #expect(itemListJSON(ranked) == itemListJSON(try backend.recommend(r)))
+        }
+        let similar = SimilarItemsRequest(itemId: m.itemIds.token(Int32(m.itemIds.count - 1)), k: 9)
+        #expect(itemListJSON(try backend.rankedSimilarItems(similar)) == itemListJSON(try backend.similarItems(similar)))
+        #expect(m.itemJSONHeads.count == m.itemIds.count)
+    }
+}
+
+@Suite struct FlatJSONTests {
+    static let reference: JSONDecoder = {
+        let d = JSONDecoder()
+        d.keyDecodingStrategy = .convertFromSnakeCase
+        return d
+    }()
+
+    /// Every body the fast path accepts decodes to the same request with JSONDecoder: checked on the fuzzer's
+    /// mutated bodies (escapes, exponents, nulls, repeated keys, wrong types, truncations).
+    @Test func fastPathAgreesWithJSONDecoderOnMutatedBodies() throws {
+        let fuzzer = RequestFuzzer(backend: ServingBackend(load: { throw ServingError(503, "unused") }))
+        var rng = RNG(seed: 11)
+        var fast = 0
+        func check<T: APIRequestBody & Equatable>(_ type: T.Type, _ data: Data) {
+            guard let members = FlatJSON.object(data), let ours = T(flat: members) else { return }
+            fast += 1
+            let theirs = try? FlatJSONTests.reference.decode(T.self, from: data)
+            #expect(theirs == ours, "\(String(decoding: data, as: UTF8.self))")
+        }
+        for _ in 0..<30_000 {
+            let (endpoint, base) = RequestFuzzer.seeds[rng.int(below: RequestFuzzer.seeds.count)]
+            let data = fuzzer.mutate(base, &rng)
+            switch endpoint {
+            case "recommend": check(RecommendRequest.self, data)
+            case "similar": check(SimilarItemsRequest.self, data)
+            default: check(ScoreRequest.self, data)
+            }
+        }
+        #expect(fast > 300)
+        // Bodies built from a grammar of flat objects: known, unknown and repeated keys; strings (with and without
+        // escapes), integers of 1–21 digits (signs, leading zeros), fractions, booleans, null, lists; random spacing.
+        let keys = ["user_id", "k", "exclude_seen", "exclude_items", "item_id", "candidates", "user_features", "userId", "K"]
+        func space() -> String { ["", " ", "\n", "\t ", "\r\n"][rng.int(below: 5)] }
+        func string() -> String {
+            let alphabet = "ab1_ -./:".map(String.init) + (rng.int(below: 4) == 0 ? ["\\\"", "\\n", "é", "\\u0041"] : [])
+            return "\"" + (0..<rng.int(below: 6)).map { _ in alphabet[rng.int(below: alphabet.count)] }.joined() + "\""
+        }
+        func value() -> String {
+            switch rng.int(below: 8) {
+            case 0, 1: return string()
+            case 2: return (rng.int(below: 4) == 0 ? "-" : "") + String((0..<(1 + rng.int(below: 21))).map { _ in "0123456789".randomElement(using: &rng)! })
+            case 3: return ["1.5", "2e1", "1.0", "-0"][rng.int(below: 4)]
+            case 4: return ["true", "false", "null"][rng.int(below: 3)]
+            case 5: return "[" + (0..<rng.int(below: 3)).map { _ in space() + string() }.joined(separator: ",") + "]"
+            case 6: return "[1, \"a\"]"
+            default: return "{\"age\": \"3\"}"
+            }
+        }
+        for _ in 0..<20_000 {
+            let members = (0..<rng.int(below: 5)).map { _ in space() + "\"\(keys[rng.int(below: keys.count)])\"" + space() + ":" + space() + value() }
+            let data = Data(("{" + members.joined(separator: ",") + space() + "}").utf8)
+            check(RecommendRequest.self, data)
+            check(SimilarItemsRequest.self, data)
+            check(ScoreRequest.self, data)
+        }
+        #expect(fast > 2000)
+    }
+
+    /// The common bodies take the fast path; the others (a nested object, an escape, an exponent, a repeated or
+    /// camelCase key, a wrong type, trailing bytes) are left to JSONDecoder.
+    @Test func commonBodiesTakeTheFastPathAndTheRestFallBack() throws {
+        func fast<T: APIRequestBody>(_ type: T.Type, _ s: String) -> T? { FlatJSON.object(Data(s.utf8)).flatMap { T(flat: $0) } }
+        #expect(fast(RecommendRequest.self, #" {"user_id": "12", "k": 100, "exclude_seen": false, "exclude_items": ["1", "2"]}"#)
+                == RecommendRequest(userId: "12", k: 100, excludeSeen: false, excludeItems: ["1", "2"]))
+        #expect(fast(RecommendRequest.self, #"{"user_id":null,"k":0,"exclude_items":[]}"#) == RecommendRequest(k: 0, excludeItems: []))
+        #expect(fast(ScoreRequest.self, "{\"user_id\":\"u\",\n\t\"candidates\":[\"a\"]}") == ScoreRequest(userId: "u", candidates: ["a"]))
+        #expect(fast(SimilarItemsRequest.self, #"{"item_id": "7"}"#) == SimilarItemsRequest(itemId: "7"))
+        for s in [#"{"user_features": {"age": "3"}}"#, #"{"user_id": "a\"b"}"#, #"{"user_id": "é"}"#, #"{"k": 1e2}"#,
+                  #"{"k": 01}"#, #"{"k": -1}"#, #"{"k": 1, "k": 2}"#, #"{"userId": "1"}"#, #"{"k": "10"}"#, #"{"k": 1} x"#,
+                  #"{"k": 1234567890123456789}"#, #"{"user_id": "1",}"#, #"{"exclude_items": [1]}"#] {
+            #expect(fast(RecommendRequest.self, s) == nil, "\(s)")
+        }
+        #expect(fast(ScoreRequest.self, #"{"user_id": "u"}"#) == nil)
+    }
 }
 
 @Suite struct MetricsAndTimeoutTests {
