@@ -93,10 +93,18 @@ public struct CSRMatrix: Sendable, Equatable {
     /// layer tensors and their sums (LightGCN's layer sum, and its backward with `selfᵀ`). Square matrices only.
     public func powerSum(_ x: Tensor, layers: Int) -> Tensor {
         precondition(rows == cols, "power sum needs a square matrix, got \(rows)×\(cols)")
-        var y = x, next = Tensor(uninitialized: x.shape)  // each product writes every element
-        for _ in 0..<layers {
+        // Each product writes every element of its output. The output is never `x`'s storage: swapping the first
+        // product's input (`x` itself) into `next` made the second product copy 38 MB on write (4% of a 1M-graph
+        // LightGCN epoch in memmove), so the first output gets a buffer of its own and later ones alternate.
+        var y = x, next = Tensor(uninitialized: x.shape)
+        for k in 0..<layers {
             multiply(y, adding: x, into: &next)
-            swap(&y, &next)
+            if k == 0 {
+                y = next
+                if layers > 1 { next = Tensor(uninitialized: x.shape) }
+            } else {
+                swap(&y, &next)
+            }
         }
         return y
     }
