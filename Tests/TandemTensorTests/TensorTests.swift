@@ -54,8 +54,11 @@ import TandemTensor
         let product = a.multiply(x)
         #expect(product.isClose(to: BLAS.matmul(dense, x), tolerance: 1e-4))
         var power = x, sum = x
-        for _ in 0..<3 { power = BLAS.matmul(dense, power); for i in sum.data.indices { sum.data[i] += power.data[i] } }
-        #expect(a.powerSum(x, layers: 3).isClose(to: sum, tolerance: 1e-4))
+        for k in 1...4 {  // K = 1 writes one buffer; K ≥ 2 alternates two, never x's own storage
+            power = BLAS.matmul(dense, power)
+            for i in sum.data.indices { sum.data[i] += power.data[i] }
+            #expect(a.powerSum(x, layers: k).isClose(to: sum, tolerance: 1e-4), "K = \(k)")
+        }
         #expect(a.powerSum(x, layers: 0) == x)
     }
 
