@@ -5,7 +5,11 @@ public enum VectorMath {
     /// |x| < 87; inputs are clamped to the finite range, so −∞ gives ≈ 0).
     @inline(__always)
     public static func exp(_ x: SIMD8<Float>) -> SIMD8<Float> {
-        let cx = x.clamped(lowerBound: SIMD8(repeating: -87.3), upperBound: SIMD8(repeating: 88.3))
+        // Clamped with compares and blends: `clamped(lowerBound:upperBound:)` compiled to calls of the standard
+        // library's lane-by-lane pointwiseMin/Max (3.6× slower in isolation). NaN still maps to the lower bound.
+        let lo = SIMD8<Float>(repeating: -87.3), hi = SIMD8<Float>(repeating: 88.3)
+        let low = x.replacing(with: lo, where: .!(x .>= lo))
+        let cx = low.replacing(with: hi, where: low .> hi)
         // Round to nearest with the 1.5·2²³ trick (no roundps needed).
         let magic = SIMD8<Float>(repeating: 12_582_912)
         let shifted = cx * 1.442_695_04 + magic   // bit pattern 0x4B40_0000 + n
@@ -50,7 +54,11 @@ public enum VectorMath {
         var acc = SIMD8<Float>(repeating: -.infinity)
         var j = 0
         let rx = UnsafeRawPointer(x)
-        while j + 8 <= d { acc = pointwiseMax(acc, rx.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self)); j += 8 }
+        while j + 8 <= d {  // a compare and a blend (`pointwiseMax` was a call per vector, 6× slower); NaN is skipped
+            let v = rx.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self)
+            acc = acc.replacing(with: v, where: v .> acc)
+            j += 8
+        }
         var m = acc.max()
         while j < d { if x[j] > m { m = x[j] }; j += 1 }
         return m

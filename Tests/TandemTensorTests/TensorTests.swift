@@ -147,6 +147,22 @@ import TandemTensor
         }
         #expect(worst < 1e-6)
         #expect(VectorMath.exp(-Float.infinity) < 1e-37)
+        // Outside ±87 the input is clamped: large inputs stay finite, NaN maps to the lower bound.
+        #expect(VectorMath.exp(200).isFinite && VectorMath.exp(200) == VectorMath.exp(88.3))
+        #expect(VectorMath.exp(Float.nan) < 1e-37)
+    }
+
+    /// The row maximum wherever it sits (any lane, the tail), skipping NaN like `Float.maximum`.
+    @Test func maxFindsTheLargestInAnyLaneAndSkipsNaN() {
+        var rng = RNG(seed: 5)
+        for d in [8, 16, 19, 64] {
+            for _ in 0..<20 {
+                var x = (0..<d).map { _ in rng.normal() }
+                x[rng.int(below: d)] = .nan
+                let m = x.withUnsafeBufferPointer { VectorMath.max($0.baseAddress!, count: d) }
+                #expect(m == x.filter { !$0.isNaN }.max()!)
+            }
+        }
     }
 
     @Test func expShiftedSumAndMaxOverRaggedLengths() {
