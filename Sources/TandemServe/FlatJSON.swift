@@ -126,45 +126,23 @@ private func fields(_ members: [(key: String, value: FlatJSON.Value)], known: Se
     return out
 }
 
+extension FlatJSON.Value {
+    var string: String? { if case .string(let s) = self { return s }; return nil }
+    var int: Int? { if case .int(let v) = self { return v }; return nil }
+    var bool: Bool? { if case .bool(let v) = self { return v }; return nil }
+    var strings: [String]? { if case .strings(let v) = self { return v }; return nil }
+}
+
 /// Reads optional members by type; a member of another type makes the whole body fall back to JSONDecoder.
 private struct Members {
     let values: [String: FlatJSON.Value]
     var ok = true
 
-    mutating func string(_ key: String) -> String? {
-        switch values[key] {
-        case nil, .null?: return nil
-        case .string(let s)?: return s
-        default: ok = false; return nil
-        }
-    }
-    mutating func int(_ key: String) -> Int? {
-        switch values[key] {
-        case nil, .null?: return nil
-        case .int(let v)?: return v
-        default: ok = false; return nil
-        }
-    }
-    mutating func bool(_ key: String) -> Bool? {
-        switch values[key] {
-        case nil, .null?: return nil
-        case .bool(let v)?: return v
-        default: ok = false; return nil
-        }
-    }
-    mutating func strings(_ key: String) -> [String]? {
-        switch values[key] {
-        case nil, .null?: return nil
-        case .strings(let v)?: return v
-        default: ok = false; return nil
-        }
-    }
-    /// Only null is read here; a present object (e.g. `user_features`) needs JSONDecoder.
-    mutating func absent(_ key: String) {
-        switch values[key] {
-        case nil, .null?: return
-        default: ok = false
-        }
+    /// The member's value as `T` (nil when absent or null); a value `extract` cannot read clears `ok`.
+    mutating func read<T>(_ key: String, _ extract: (FlatJSON.Value) -> T?) -> T? {
+        guard let v = values[key], v != .null else { return nil }
+        guard let t = extract(v) else { ok = false; return nil }
+        return t
     }
 }
 
@@ -172,9 +150,9 @@ extension RecommendRequest: APIRequestBody {
     init?(flat members: [(key: String, value: FlatJSON.Value)]) {
         guard let values = fields(members, known: ["user_id", "user_features", "k", "exclude_seen", "exclude_items"]) else { return nil }
         var m = Members(values: values)
-        m.absent("user_features")
-        self.init(userId: m.string("user_id"), userFeatures: nil, k: m.int("k"), excludeSeen: m.bool("exclude_seen"),
-                  excludeItems: m.strings("exclude_items"))
+        _ = m.read("user_features") { _ in Never?.none }  // a present object needs JSONDecoder; only null is read here
+        self.init(userId: m.read("user_id", \.string), userFeatures: nil, k: m.read("k", \.int), excludeSeen: m.read("exclude_seen", \.bool),
+                  excludeItems: m.read("exclude_items", \.strings))
         guard m.ok else { return nil }
     }
 }
@@ -183,8 +161,8 @@ extension SimilarItemsRequest: APIRequestBody {
     init?(flat members: [(key: String, value: FlatJSON.Value)]) {
         guard let values = fields(members, known: ["item_id", "k"]) else { return nil }
         var m = Members(values: values)
-        guard let id = m.string("item_id") else { return nil }
-        self.init(itemId: id, k: m.int("k"))
+        guard let id = m.read("item_id", \.string) else { return nil }
+        self.init(itemId: id, k: m.read("k", \.int))
         guard m.ok else { return nil }
     }
 }
@@ -193,7 +171,7 @@ extension ScoreRequest: APIRequestBody {
     init?(flat members: [(key: String, value: FlatJSON.Value)]) {
         guard let values = fields(members, known: ["user_id", "candidates"]) else { return nil }
         var m = Members(values: values)
-        guard let id = m.string("user_id"), let candidates = m.strings("candidates") else { return nil }
+        guard let id = m.read("user_id", \.string), let candidates = m.read("candidates", \.strings) else { return nil }
         self.init(userId: id, candidates: candidates)
         guard m.ok else { return nil }
     }
