@@ -49,6 +49,72 @@ enum Kernels {
         return out
     }
 
+    /// `a ∘ b` for equal shapes with the operator fixed at compile time, so the loop specialises and vectorises. The
+    /// closure form above calls its operator once per element from inside the parallel chunks: perf put 19% of an
+    /// ml-100k LightGCN step in such calls.
+    static func zip<Op: ElementwiseOperator>(_ a: Tensor, _ b: Tensor, _: Op.Type) -> Tensor {
+        precondition(a.count == b.count)
+        var out = Tensor(uninitialized: a.shape)
+        guard a.count > 0 else { return out }
+        a.data.withUnsafeBufferPointer { pa in
+            b.data.withUnsafeBufferPointer { pb in
+                out.data.withUnsafeMutableBufferPointer { dst in
+                    let d = dst.baseAddress!, x = pa.baseAddress!, y = pb.baseAddress!
+                    Parallel.forChunks(pa.count, minPerChunk: 1 << 15) { r in for i in r { d[i] = Op.apply(x[i], y[i]) } }
+                }
+            }
+        }
+        return out
+    }
+
+    /// `a ∘ b` with `b` broadcast by `mode`, the operator fixed at compile time.
+    static func broadcast<Op: ElementwiseOperator>(_ a: Tensor, _ b: Tensor, _ mode: Broadcast, _: Op.Type) -> Tensor {
+        if mode == .same { return zip(a, b, Op.self) }
+        let n = a.rows, d = a.cols
+        var out = Tensor(uninitialized: a.shape)
+        guard a.count > 0, b.count > 0 else { return out }
+        a.data.withUnsafeBufferPointer { pa in
+            b.data.withUnsafeBufferPointer { pb in
+                out.data.withUnsafeMutableBufferPointer { po in
+                    let x = pa.baseAddress!, y = pb.baseAddress!, o = po.baseAddress!
+                    for i in 0..<n {
+                        let row = i * d
+                        switch mode {
+                        case .row: for j in 0..<d { o[row + j] = Op.apply(x[row + j], y[j]) }
+                        case .column: let v = y[i]; for j in 0..<d { o[row + j] = Op.apply(x[row + j], v) }
+                        case .scalar: let v = y[0]; for j in 0..<d { o[row + j] = Op.apply(x[row + j], v) }
+                        case .same: break
+                        }
+                    }
+                }
+            }
+        }
+        return out
+    }
+
+    /// `a ∘ b` for a tape's binary kind.
+    static func binary(_ kind: BinaryKind, _ a: Tensor, _ b: Tensor, _ mode: Broadcast) -> Tensor {
+        switch kind {
+        case .add: return broadcast(a, b, mode, AddOperator.self)
+        case .sub: return broadcast(a, b, mode, SubtractOperator.self)
+        case .mul: return broadcast(a, b, mode, MultiplyOperator.self)
+        case .div: return broadcast(a, b, mode, DivideOperator.self)
+        }
+    }
+
+    /// `s · x`.
+    static func scaled(_ x: Tensor, _ s: Float) -> Tensor {
+        var out = Tensor(uninitialized: x.shape)
+        guard x.count > 0 else { return out }
+        x.data.withUnsafeBufferPointer { px in
+            out.data.withUnsafeMutableBufferPointer { po in
+                let src = px.baseAddress!, dst = po.baseAddress!
+                Parallel.forChunks(px.count, minPerChunk: 1 << 15) { r in for i in r { dst[i] = s * src[i] } }
+            }
+        }
+        return out
+    }
+
     static func addInPlace(_ a: inout Tensor, _ b: Tensor, scale: Float = 1) {
         precondition(a.count == b.count, "gradient shape mismatch \(a.shape) vs \(b.shape)")
         a.data.withUnsafeMutableBufferPointer { pa in
@@ -189,6 +255,13 @@ enum Kernels {
         }
     }
 }
+
+/// A binary elementwise operator as a type, for loops that must specialise (see `Kernels.zip(_:_:_:)`).
+protocol ElementwiseOperator { static func apply(_ a: Float, _ b: Float) -> Float }
+enum AddOperator: ElementwiseOperator { @inline(__always) static func apply(_ a: Float, _ b: Float) -> Float { a + b } }
+enum SubtractOperator: ElementwiseOperator { @inline(__always) static func apply(_ a: Float, _ b: Float) -> Float { a - b } }
+enum MultiplyOperator: ElementwiseOperator { @inline(__always) static func apply(_ a: Float, _ b: Float) -> Float { a * b } }
+enum DivideOperator: ElementwiseOperator { @inline(__always) static func apply(_ a: Float, _ b: Float) -> Float { a / b } }
 
 @inline(__always) func expf_(_ x: Float) -> Float { expf(x) }
 @inline(__always) func logf_(_ x: Float) -> Float { logf(x) }

@@ -71,17 +71,10 @@ extension Tape {
     /// `a ∘ b` elementwise, with `b` broadcast as a row `[1, d]`, a column `[n, 1]` or a scalar `[1, 1]`.
     public func binary(_ kind: BinaryKind, _ a: Variable, _ b: Variable) -> Variable {
         let mode = Broadcast.infer(a.shape, b.shape)
-        let out: Tensor
-        switch kind {
-        case .add: out = Kernels.broadcast(a.value, b.value, mode, +)
-        case .sub: out = Kernels.broadcast(a.value, b.value, mode, -)
-        case .mul: out = Kernels.broadcast(a.value, b.value, mode, *)
-        case .div: out = Kernels.broadcast(a.value, b.value, mode, /)
-        }
-        return record(out, .binary(kind, a.id, b.id, mode))
+        return record(Kernels.binary(kind, a.value, b.value, mode), .binary(kind, a.id, b.id, mode))
     }
 
-    public func scale(_ a: Variable, _ s: Float) -> Variable { record(Kernels.map(a.value) { $0 * s }, .scale(a.id, s)) }
+    public func scale(_ a: Variable, _ s: Float) -> Variable { record(Kernels.scaled(a.value, s), .scale(a.id, s)) }
     public func addScalar(_ a: Variable, _ s: Float) -> Variable { record(Kernels.map(a.value) { $0 + s }, .addScalar(a.id)) }
 
     public func unary(_ kind: UnaryKind, _ a: Variable) -> Variable {
@@ -114,7 +107,7 @@ extension Tape {
         let x = a.value
         var out: Tensor
         switch axis {
-        case .all: out = Tensor.scalar(x.data.reduce(0, +)); if mean { out.data[0] /= Float(max(1, x.count)) }
+        case .all: out = Tensor.scalar(x.data.withUnsafeBufferPointer { VectorMath.sum($0.baseAddress!, count: $0.count) }); if mean { out.data[0] /= Float(max(1, x.count)) }
         case .perRow: out = Kernels.reduceRows(x); if mean { out = Kernels.map(out) { $0 / Float(max(1, x.cols)) } }
         case .perColumn: out = Kernels.reduceColumns(x); if mean { out = Kernels.map(out) { $0 / Float(max(1, x.rows)) } }
         }
@@ -173,7 +166,7 @@ extension Tape {
         let keep = 1 / (1 - p)
         var mask = [Float](repeating: 0, count: a.value.count)
         for i in mask.indices { mask[i] = rng.uniform() >= p ? keep : 0 }
-        return record(Kernels.zip(a.value, Tensor(shape: a.shape, data: mask), *), .dropout(a.id, mask: mask))
+        return record(Kernels.zip(a.value, Tensor(shape: a.shape, data: mask), MultiplyOperator.self), .dropout(a.id, mask: mask))
     }
 
     /// Sums (or means) of consecutive row segments: output row `s` reduces rows `offsets[s]..<offsets[s+1]`.
@@ -360,14 +353,14 @@ extension Tape {
                     add(b, gbv, &grads)
                 }
             case .mul:
-                if ga { add(a, Kernels.broadcast(g, bv, mode, *), &grads) }
-                if gb { add(b, Kernels.reduce(Kernels.zip(g, av, *), mode: mode, to: bshape), &grads) }
+                if ga { add(a, Kernels.broadcast(g, bv, mode, MultiplyOperator.self), &grads) }
+                if gb { add(b, Kernels.reduce(Kernels.zip(g, av, MultiplyOperator.self), mode: mode, to: bshape), &grads) }
             case .div:
-                if ga { add(a, Kernels.broadcast(g, bv, mode, /), &grads) }
+                if ga { add(a, Kernels.broadcast(g, bv, mode, DivideOperator.self), &grads) }
                 if gb { add(b, Kernels.reduce(Kernels.broadcast3(g, av, bv, mode) { -$0 * $1 / ($2 * $2) }, mode: mode, to: bshape), &grads) }
             }
         case .scale(let a, let s):
-            add(a, Kernels.map(g) { $0 * s }, &grads)
+            add(a, Kernels.scaled(g, s), &grads)
         case .addScalar(let a):
             add(a, g, &grads)
         case .unary(let kind, let a):
@@ -383,8 +376,8 @@ extension Tape {
                     let pdf = 0.39894228040143268 * expf_(-0.5 * xi * xi)
                     return gi * (cdf + xi * pdf)
                 }
-            case .log: dx = Kernels.zip(g, x, /)
-            case .exp: dx = Kernels.zip(g, y, *)
+            case .log: dx = Kernels.zip(g, x, DivideOperator.self)
+            case .exp: dx = Kernels.zip(g, y, MultiplyOperator.self)
             case .softplus: dx = Kernels.zip(g, x) { $0 / (1 + expf_(-$1)) }
             }
             add(a, dx, &grads)
@@ -412,9 +405,8 @@ extension Tape {
             }
             add(a, dx, &grads)
         case .rowDot(let a, let b):
-            let gx = Kernels.expand(g, to: values[a].shape, mode: .column)
-            if needsGradient(a) { add(a, Kernels.zip(gx, values[b], *), &grads) }
-            if needsGradient(b) { add(b, Kernels.zip(gx, values[a], *), &grads) }
+            if needsGradient(a) { add(a, Kernels.broadcast(values[b], g, .column, MultiplyOperator.self), &grads) }
+            if needsGradient(b) { add(b, Kernels.broadcast(values[a], g, .column, MultiplyOperator.self), &grads) }
         case .concatColumns(let parts):
             let n = g.rows, total = g.cols
             var offset = 0
@@ -427,7 +419,7 @@ extension Tape {
                 offset += d
             }
         case .dropout(let a, let mask):
-            add(a, Kernels.zip(g, Tensor(shape: g.shape, data: mask), *), &grads)
+            add(a, Kernels.zip(g, Tensor(shape: g.shape, data: mask), MultiplyOperator.self), &grads)
         case .segmentReduce(let a, let offsets, let mean):
             let d = g.cols
             var dx = Tensor(zeros: values[a].shape)

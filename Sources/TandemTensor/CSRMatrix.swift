@@ -160,7 +160,7 @@ public struct CSRMatrix: Sendable, Equatable {
 
 extension Collection where Element == Int32, Index == Int {
     /// Whether a sorted collection (a CSR row's columns) contains `x`, by binary search.
-    public func sortedContains(_ x: Int32) -> Bool {
+    @inlinable public func sortedContains(_ x: Int32) -> Bool {
         var lo = startIndex, hi = endIndex
         while lo < hi {
             let mid = (lo + hi) / 2

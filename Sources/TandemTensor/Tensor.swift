@@ -72,17 +72,17 @@ public struct Tensor: Equatable, Sendable, CustomStringConvertible {
 
     /// Rows gathered by index, in order.
     public func gatherRows(_ indices: [Int32]) -> Tensor {
-        let c = cols
-        var out = [Float](repeating: 0, count: indices.count * c)
+        let c = cols, n = rows
+        var out = Tensor(uninitialized: [indices.count, c])
         data.withUnsafeBufferPointer { src in
-            out.withUnsafeMutableBufferPointer { dst in
+            out.data.withUnsafeMutableBufferPointer { dst in
                 for (k, i) in indices.enumerated() {
-                    let s = Int(i) * c
-                    for j in 0..<c { dst[k * c + j] = src[s + j] }
+                    precondition(i >= 0 && Int(i) < n, "gatherRows: row \(i) out of 0..<\(n)")
+                    (dst.baseAddress! + k * c).update(from: src.baseAddress! + Int(i) * c, count: c)
                 }
             }
         }
-        return Tensor(shape: [indices.count, c], data: out)
+        return out
     }
 
     /// Each row divided by its L2 norm (rows of norm below 1e-12 are divided by 1e-12): points on the unit sphere.

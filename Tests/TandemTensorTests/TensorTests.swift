@@ -177,4 +177,22 @@ import TandemTensor
             #expect(zip(out, ref).allSatisfy { abs(Double($0) - $1) < 1e-6 })
         }
     }
+
+    @Test func sumOverRaggedLengthsMatchesADoubleSum() {
+        var rng = RNG(seed: 9)
+        for d in [1, 7, 15, 16, 17, 33, 64, 1001] {
+            let x = (0..<d).map { _ in rng.normal() }
+            let s = x.withUnsafeBufferPointer { VectorMath.sum($0.baseAddress!, count: d) }
+            let ref = x.reduce(0.0) { $0 + Double($1) }
+            #expect(abs(Double(s) - ref) < 1e-5 * Double(d), "d = \(d): \(s) vs \(ref)")
+        }
+    }
+
+    @Test func gatherRowsCopiesRowsInOrderWithRepeats() {
+        let t = Tensor(shape: [3, 5], data: (0..<15).map(Float.init))
+        let g = t.gatherRows([2, 0, 2])
+        #expect(g.shape == [3, 5])
+        #expect(g.data == [10, 11, 12, 13, 14, 0, 1, 2, 3, 4, 10, 11, 12, 13, 14])
+        #expect(t.gatherRows([]).shape == [0, 5])
+    }
 }
