@@ -76,13 +76,14 @@ enum Kernels {
         a.data.withUnsafeBufferPointer { pa in
             b.data.withUnsafeBufferPointer { pb in
                 out.data.withUnsafeMutableBufferPointer { po in
-                    let x = pa.baseAddress!, y = pb.baseAddress!, o = po.baseAddress!
+                    let y = pb.baseAddress!
                     for i in 0..<n {
-                        let row = i * d
+                        // Row pointers, not `row + j` indices: the overflow check on the index kept the loop scalar.
+                        let x = pa.baseAddress! + i * d, o = po.baseAddress! + i * d
                         switch mode {
-                        case .row: for j in 0..<d { o[row + j] = Op.apply(x[row + j], y[j]) }
-                        case .column: let v = y[i]; for j in 0..<d { o[row + j] = Op.apply(x[row + j], v) }
-                        case .scalar: let v = y[0]; for j in 0..<d { o[row + j] = Op.apply(x[row + j], v) }
+                        case .row: for j in 0..<d { o[j] = Op.apply(x[j], y[j]) }
+                        case .column: let v = y[i]; for j in 0..<d { o[j] = Op.apply(x[j], v) }
+                        case .scalar: let v = y[0]; for j in 0..<d { o[j] = Op.apply(x[j], v) }
                         case .same: break
                         }
                     }
@@ -134,11 +135,11 @@ enum Kernels {
             b.data.withUnsafeBufferPointer { pb in
                 out.data.withUnsafeMutableBufferPointer { po in
                     for i in 0..<n {
-                        let row = i * d
+                        let x = pa.baseAddress! + i * d, o = po.baseAddress! + i * d  // row pointers: see the generic form
                         switch mode {
-                        case .row: for j in 0..<d { po[row + j] = f(pa[row + j], pb[j]) }
-                        case .column: let v = pb[i]; for j in 0..<d { po[row + j] = f(pa[row + j], v) }
-                        case .scalar: let v = pb[0]; for j in 0..<d { po[row + j] = f(pa[row + j], v) }
+                        case .row: for j in 0..<d { o[j] = f(x[j], pb[j]) }
+                        case .column: let v = pb[i]; for j in 0..<d { o[j] = f(x[j], v) }
+                        case .scalar: let v = pb[0]; for j in 0..<d { o[j] = f(x[j], v) }
                         case .same: break
                         }
                     }
@@ -213,12 +214,9 @@ enum Kernels {
     static func reduceRows(_ g: Tensor) -> Tensor {
         let n = g.rows, d = g.cols
         var out = Tensor(zeros: [n, 1])
+        guard g.count > 0 else { return out }
         g.data.withUnsafeBufferPointer { p in
-            for i in 0..<n {
-                var s: Float = 0
-                for j in 0..<d { s += p[i * d + j] }
-                out.data[i] = s
-            }
+            for i in 0..<n { out.data[i] = VectorMath.sum(p.baseAddress! + i * d, count: d) }
         }
         return out
     }
@@ -227,9 +225,10 @@ enum Kernels {
     static func reduceColumns(_ g: Tensor) -> Tensor {
         let n = g.rows, d = g.cols
         var out = [Float](repeating: 0, count: d)
+        guard g.count > 0 else { return Tensor(shape: [1, d], data: out) }
         g.data.withUnsafeBufferPointer { p in
             out.withUnsafeMutableBufferPointer { o in
-                for i in 0..<n { for j in 0..<d { o[j] += p[i * d + j] } }
+                for i in 0..<n { let row = p.baseAddress! + i * d; for j in 0..<d { o[j] += row[j] } }
             }
         }
         return Tensor(shape: [1, d], data: out)
@@ -248,8 +247,8 @@ enum Kernels {
         out.data.withUnsafeMutableBufferPointer { o in
             g.data.withUnsafeBufferPointer { pg in
                 for (k, r) in indices.enumerated() {
-                    let base = Int(r) * d
-                    for j in 0..<d { o[base + j] += pg[k * d + j] }
+                    let dst = o.baseAddress! + Int(r) * d, src = pg.baseAddress! + k * d  // row pointers: see `broadcast`
+                    for j in 0..<d { dst[j] += src[j] }
                 }
             }
         }

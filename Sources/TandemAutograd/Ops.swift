@@ -40,6 +40,7 @@ indirect enum Op {
     case reduce(Int, ReduceAxis, mean: Bool)
     case l2Normalize(Int, norms: [Float], eps: Float)
     case rowDot(Int, Int)
+    case sumOfSquares(Int)
     case concatColumns([Int])
     case dropout(Int, mask: [Float])
     case segmentReduce(Int, offsets: [Int], mean: Bool)
@@ -140,6 +141,14 @@ extension Tape {
             out.data[i] = s
         }
         return record(out, .rowDot(a.id, b.id))
+    }
+
+    /// `Σ x²` over every element, `[1, 1]`: an L2 penalty in one pass forward and one backward (`2·g·x`), where
+    /// `sum(x * x)` takes five passes and two temporaries.
+    public func sumOfSquares(_ a: Variable) -> Variable {
+        let x = a.value
+        let s = x.count == 0 ? 0 : x.data.withUnsafeBufferPointer { VectorMath.sumOfSquares($0.baseAddress!, count: $0.count) }
+        return record(Tensor.scalar(s), .sumOfSquares(a.id))
     }
 
     /// Matrices with equal row counts side by side.
@@ -407,6 +416,8 @@ extension Tape {
         case .rowDot(let a, let b):
             if needsGradient(a) { add(a, Kernels.broadcast(values[b], g, .column, MultiplyOperator.self), &grads) }
             if needsGradient(b) { add(b, Kernels.broadcast(values[a], g, .column, MultiplyOperator.self), &grads) }
+        case .sumOfSquares(let a):
+            add(a, Kernels.scaled(values[a], 2 * g.data[0]), &grads)
         case .concatColumns(let parts):
             let n = g.rows, total = g.cols
             var offset = 0

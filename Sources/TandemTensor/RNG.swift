@@ -1,6 +1,6 @@
 /// A seeded xoshiro256** generator: the same seed gives the same stream on every platform.
 public struct RNG: RandomNumberGenerator, Sendable {
-    private var s: (UInt64, UInt64, UInt64, UInt64)
+    @usableFromInline var s: (UInt64, UInt64, UInt64, UInt64)
 
     public init(seed: UInt64) {
         var sm = seed
@@ -14,9 +14,9 @@ public struct RNG: RandomNumberGenerator, Sendable {
         s = (splitmix(&sm), splitmix(&sm), splitmix(&sm), splitmix(&sm))
     }
 
-    @inline(__always) private static func rotl(_ x: UInt64, _ k: UInt64) -> UInt64 { (x << k) | (x >> (64 - k)) }
+    @inlinable @inline(__always) static func rotl(_ x: UInt64, _ k: UInt64) -> UInt64 { (x << k) | (x >> (64 - k)) }
 
-    public mutating func next() -> UInt64 {
+    @inlinable public mutating func next() -> UInt64 {
         let result = RNG.rotl(s.1 &* 5, 7) &* 9
         let t = s.1 << 17
         s.2 ^= s.0; s.3 ^= s.1; s.1 ^= s.2; s.0 ^= s.3
@@ -26,7 +26,7 @@ public struct RNG: RandomNumberGenerator, Sendable {
     }
 
     /// Uniform in [0, 1).
-    public mutating func uniform() -> Float { Float(next() >> 40) * (1.0 / Float(1 << 24)) }
+    @inlinable public mutating func uniform() -> Float { Float(next() >> 40) * (1.0 / Float(1 << 24)) }
     /// Uniform in [0, 1) with double precision.
     public mutating func uniformDouble() -> Double { Double(next() >> 11) * (1.0 / Double(1 << 53)) }
     /// Uniform integer in `0..<n` (Lemire's method, unbiased).

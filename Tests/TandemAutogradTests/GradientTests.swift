@@ -155,6 +155,20 @@ struct GradientTests {
         })
     }
 
+    @Test(arguments: seeds) func sumOfSquaresAndWideBroadcasts(seed: UInt64) {
+        // Widths past 16 so the vectorised loops (eight and sixteen at a time) and their tails are both exercised.
+        var rng = RNG(seed: seed)
+        let n = 2 + rng.int(below: 4), d = 9 + rng.int(below: 40)
+        let a = randomMatrix(&rng, n, d), b = randomMatrix(&rng, n, d), col = randomMatrix(&rng, n, 1, positive: true)
+        checkOp([a], { $0.sumOfSquares($1[0]) }, reference: { x in DMat(rows: 1, cols: 1) { _, _ in x[0].v.reduce(0) { $0 + $1 * $1 } } })
+        checkOp([a, b], { $0.binary(.mul, $1[0], $1[1]) }, reference: { x in x[0].bcast(x[1], *) })
+        checkOp([a, col], { $0.binary(.sub, $1[0], $1[1]) }, reference: { x in x[0].bcast(x[1], -) })
+        checkOp([a, col], { $0.binary(.div, $1[0], $1[1]) }, reference: { x in x[0].bcast(x[1], /) })
+        checkOp([a, b], { $0.rowDot($1[0], $1[1]) }, reference: { x in
+            DMat(rows: n, cols: 1) { i, _ in (0..<d).reduce(0) { $0 + x[0][i, $1] * x[1][i, $1] } }
+        })
+    }
+
     @Test func gatherAndSegments() {
         var rng = RNG(seed: 5)
         let a = randomMatrix(&rng, 5, 3)
