@@ -135,10 +135,12 @@ extension Tape {
         precondition(a.shape == b.shape, "rowDot: \(a.shape) vs \(b.shape)")
         let x = a.value, y = b.value, n = x.rows, d = x.cols
         var out = Tensor(zeros: [n, 1])
-        for i in 0..<n {
-            var s: Float = 0
-            for j in 0..<d { s += x.data[i * d + j] * y.data[i * d + j] }
-            out.data[i] = s
+        if d > 0 {
+            x.data.withUnsafeBufferPointer { px in
+                y.data.withUnsafeBufferPointer { py in
+                    for i in 0..<n { out.data[i] = VectorMath.dot(px.baseAddress! + i * d, py.baseAddress! + i * d, count: d) }
+                }
+            }
         }
         return record(out, .rowDot(a.id, b.id))
     }

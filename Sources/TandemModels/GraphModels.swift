@@ -188,8 +188,8 @@ public final class GraphModel: RetrievalModel {
             let e = tape.embedding(ego, rows: rows)
             terms.append(tape.scale(tape.sumOfSquares(e), settings.regularization / (2 * Float(users.count))))
         }
-        let uniqueUsers = Array(Set(users)).sorted(), uniqueItems = Array(Set(items)).sorted().map { $0 + offset }
         func contrast(_ a: Variable, _ b: Variable) -> Variable {
+            let uniqueUsers = Array(Set(users)).sorted(), uniqueItems = Array(Set(items)).sorted().map { $0 + offset }
             let za = tape.l2Normalize(tape.gatherRows(a, uniqueUsers)), zb = tape.l2Normalize(tape.gatherRows(b, uniqueUsers))
             let ia = tape.l2Normalize(tape.gatherRows(a, uniqueItems)), ib = tape.l2Normalize(tape.gatherRows(b, uniqueItems))
             let lu = RetrievalLoss.inBatchSoftmax(tape, users: za, items: zb, itemIds: uniqueUsers, temperature: settings.clTemperature,

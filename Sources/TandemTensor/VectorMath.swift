@@ -97,6 +97,22 @@ public enum VectorMath {
         return total
     }
 
+    /// `x · y` over `d` elements, eight partial sums at a time.
+    @inline(__always)
+    public static func dot(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, count d: Int) -> Float {
+        var acc0 = SIMD8<Float>(repeating: 0), acc1 = SIMD8<Float>(repeating: 0)
+        var j = 0
+        let rx = UnsafeRawPointer(x), ry = UnsafeRawPointer(y)
+        while j + 16 <= d {
+            acc0 += rx.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self) * ry.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self)
+            acc1 += rx.loadUnaligned(fromByteOffset: j * 4 + 32, as: SIMD8<Float>.self) * ry.loadUnaligned(fromByteOffset: j * 4 + 32, as: SIMD8<Float>.self)
+            j += 16
+        }
+        var total = (acc0 + acc1).sum()
+        while j < d { total += x[j] * y[j]; j += 1 }
+        return total
+    }
+
     /// `out[j] *= s` for `j < d`.
     @inline(__always)
     public static func scale(_ out: UnsafeMutablePointer<Float>, count d: Int, by s: Float) {

@@ -178,13 +178,18 @@ import TandemTensor
         }
     }
 
-    @Test func sumOverRaggedLengthsMatchesADoubleSum() {
+    @Test func sumDotAndSquaresOverRaggedLengthsMatchDoubleSums() {
         var rng = RNG(seed: 9)
         for d in [1, 7, 15, 16, 17, 33, 64, 1001] {
             let x = (0..<d).map { _ in rng.normal() }
             let s = x.withUnsafeBufferPointer { VectorMath.sum($0.baseAddress!, count: d) }
             let ref = x.reduce(0.0) { $0 + Double($1) }
             #expect(abs(Double(s) - ref) < 1e-5 * Double(d), "d = \(d): \(s) vs \(ref)")
+            let y = (0..<d).map { _ in rng.normal() }
+            let dot = x.withUnsafeBufferPointer { px in y.withUnsafeBufferPointer { VectorMath.dot(px.baseAddress!, $0.baseAddress!, count: d) } }
+            let squares = x.withUnsafeBufferPointer { VectorMath.sumOfSquares($0.baseAddress!, count: d) }
+            #expect(abs(Double(dot) - zip(x, y).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }) < 1e-5 * Double(d))
+            #expect(abs(Double(squares) - x.reduce(0.0) { $0 + Double($1) * Double($1) }) < 1e-5 * Double(d))
         }
     }
 
