@@ -2,6 +2,8 @@
 // The graph has the 1M-interaction synthetic graph's shape: 100k users + 50k items, 780k edges with power-law items,
 // stored symmetric (1.56M non-zeros), D^-1/2 A D^-1/2 values. One core, best of 15 products.
 // Usage: for pf in 0 4 8 16 24 32 48; do gcc -O2 -DPF=$pf -o /tmp/spmm$pf scripts/bench_spmm_prefetch.c -lm && /tmp/spmm$pf; done
+// Other shapes: -DNU=943 -DNI=1682 -DNE=80808 (ml-100k's). clang (the compiler SwiftPM uses for the real kernel)
+// keeps the accumulators in registers; measure with it: gcc -O2 kept them in memory here, 1.8x slower.
 // The kernel mirrors SPMM_REGISTERS in Sources/CKernels/kernels.c (which uses 16 ahead).
 #include <immintrin.h>
 #include <stdint.h>
@@ -11,6 +13,11 @@
 #include <time.h>
 #ifndef PF
 #define PF 0
+#endif
+#ifndef NU  // users, items, edges: the 1M graph's shape unless given (ml-100k: -DNU=943 -DNI=1682 -DNE=80808)
+#define NU 100000
+#define NI 50000
+#define NE 780000
 #endif
 __attribute__((target("avx2,fma")))
 static void spmm(int64_t rb, int64_t re, const int64_t *rp, const int32_t *cols, const float *vals, const float *x, float *y) {
@@ -32,7 +39,7 @@ static void spmm(int64_t rb, int64_t re, const int64_t *rp, const int32_t *cols,
 }
 static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec * 1e-9; }
 int main(void) {
-    int U = 100000, I = 50000, N = U + I; int64_t E = 780000;
+    int U = NU, I = NI, N = U + I; int64_t E = NE;
     srand(1);
     // bipartite, items drawn by a power law; symmetric CSR
     int32_t *eu = malloc(E * 4), *ei = malloc(E * 4);
@@ -48,5 +55,5 @@ int main(void) {
     double best = 1e9;
     for (int t = 0; t < 15; t++) { double t0 = now(); spmm(0, N, rp, cols, vals, x, y); double dt = now() - t0; if (dt < best) best = dt; }
     double s = 0; for (int64_t i = 0; i < (int64_t)N * 64; i += 97) s += y[i];
-    printf("PF=%d best %.2f ms (checksum %.3f)\n", PF, best * 1e3, s);
+    printf("PF=%d best %.3f ms (checksum %.3f)\n", PF, best * 1e3, s);
 }
