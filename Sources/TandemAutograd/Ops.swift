@@ -247,7 +247,7 @@ extension Tape {
             precondition(j != Int(targets[i]), "row \(i)'s target is masked")
             excludedByRow[i].append(j)
         }
-        var probs = Tensor(zeros: x.shape)
+        var probs = Tensor(uninitialized: x.shape)  // every row is written in full below
         var losses = [Float](repeating: 0, count: n)
         x.data.withUnsafeBufferPointer { px in
             probs.data.withUnsafeMutableBufferPointer { pp in

@@ -16,7 +16,7 @@ public enum BLAS {
         _ = singleThreaded
         if m == 0 || n == 0 { return }
         if k == 0 {
-            for i in c.data.indices { c.data[i] *= beta }
+            for i in c.data.indices { c.data[i] = beta == 0 ? 0 : c.data[i] * beta }  // C may be uninitialised when beta is 0
             return
         }
         // OpenBLAS runs single-threaded (see `setThreads`); large products are split by rows of C across cores here,
@@ -48,7 +48,7 @@ public enum BLAS {
     public static func matmul(_ a: Tensor, transposeA: Bool = false, _ b: Tensor, transposeB: Bool = false) -> Tensor {
         let m = transposeA ? a.cols : a.rows
         let n = transposeB ? b.rows : b.cols
-        var c = Tensor(zeros: [m, n])
+        var c = Tensor(uninitialized: [m, n])  // beta 0: BLAS writes C without reading it (OpenBLAS zeroes it itself)
         gemm(a, transposeA: transposeA, b, transposeB: transposeB, into: &c)
         return c
     }
