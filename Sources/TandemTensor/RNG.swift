@@ -30,7 +30,7 @@ public struct RNG: RandomNumberGenerator, Sendable {
     /// Uniform in [0, 1) with double precision.
     public mutating func uniformDouble() -> Double { Double(next() >> 11) * (1.0 / Double(1 << 53)) }
     /// Uniform integer in `0..<n` (Lemire's method, unbiased).
-    public mutating func int(below n: Int) -> Int {
+    @inlinable public mutating func int(below n: Int) -> Int {
         precondition(n > 0)
         return Int(next(upperBound: UInt64(n)))
     }
@@ -43,7 +43,7 @@ public struct RNG: RandomNumberGenerator, Sendable {
     public mutating func split() -> RNG { RNG(seed: next()) }
 
     /// Fisher–Yates shuffle in place.
-    public mutating func shuffle<T>(_ a: inout [T]) {
+    @inlinable public mutating func shuffle<T>(_ a: inout [T]) {
         if a.count < 2 { return }
         for i in stride(from: a.count - 1, to: 0, by: -1) {
             let j = int(below: i + 1)
