@@ -54,12 +54,31 @@ public struct CSRMatrix: Sendable, Equatable {
 
     /// The matrix of rows `rows` (in that order, repeats allowed), times `scale`: `rows.count × cols`.
     public func selectingRows(_ rows: [Int32], scaledBy scale: Float = 1) -> CSRMatrix {
-        var pointers = [0], columns: [Int32] = [], vals: [Float] = []
+        var pointers = [0]
         pointers.reserveCapacity(rows.count + 1)
         for r in rows {
-            let range = rowPointers[Int(r)]..<rowPointers[Int(r) + 1]
-            columns.append(contentsOf: columnIndices[range]); vals.append(contentsOf: values[range].map { $0 * scale })
-            pointers.append(columns.count)
+            precondition(r >= 0 && Int(r) < self.rows, "selectingRows: row \(r) out of 0..<\(self.rows)")
+            pointers.append(pointers[pointers.count - 1] + rowPointers[Int(r) + 1] - rowPointers[Int(r)])
+        }
+        let total = pointers[pointers.count - 1]
+        // Filled through pointers: per-row slices and `map` allocated an array per row (a 1M-graph batch has 6k rows).
+        let columns = [Int32](unsafeUninitializedCapacity: total) { out, count in
+            columnIndices.withUnsafeBufferPointer { ci in
+                for (k, r) in rows.enumerated() where pointers[k + 1] > pointers[k] {  // no base address when empty
+                    let lo = rowPointers[Int(r)]
+                    (out.baseAddress! + pointers[k]).update(from: ci.baseAddress! + lo, count: pointers[k + 1] - pointers[k])
+                }
+            }
+            count = total
+        }
+        let vals = [Float](unsafeUninitializedCapacity: total) { out, count in
+            values.withUnsafeBufferPointer { vv in
+                for (k, r) in rows.enumerated() {
+                    let lo = rowPointers[Int(r)]
+                    for i in 0..<(pointers[k + 1] - pointers[k]) { out[pointers[k] + i] = vv[lo + i] * scale }
+                }
+            }
+            count = total
         }
         return CSRMatrix(rows: rows.count, cols: cols, rowPointers: pointers, columnIndices: columns, values: vals)
     }
@@ -67,16 +86,32 @@ public struct CSRMatrix: Sendable, Equatable {
     /// The transpose, also in CSR form (so `Aᵀ × X` is a row-parallel product too).
     public func transposed() -> CSRMatrix {
         var counts = [Int](repeating: 0, count: cols + 1)
-        for c in columnIndices { counts[Int(c) + 1] += 1 }
+        columnIndices.withUnsafeBufferPointer { ci in
+            counts.withUnsafeMutableBufferPointer { n in for c in ci { n[Int(c) + 1] += 1 } }
+        }
         for c in 0..<cols { counts[c + 1] += counts[c] }
         var cursor = counts
         var idx = [Int32](repeating: 0, count: nonZeros)
         var val = [Float](repeating: 0, count: nonZeros)
-        for r in 0..<rows {
-            for p in rowPointers[r]..<rowPointers[r + 1] {
-                let c = Int(columnIndices[p])
-                let q = cursor[c]; cursor[c] += 1
-                idx[q] = Int32(r); val[q] = values[p]
+        // Through pointers: the array form paid bounds and uniqueness checks on every non-zero (a 1M-graph batch's
+        // rows are transposed every step).
+        rowPointers.withUnsafeBufferPointer { rp in
+            columnIndices.withUnsafeBufferPointer { ci in
+                values.withUnsafeBufferPointer { vv in
+                    cursor.withUnsafeMutableBufferPointer { cur in
+                        idx.withUnsafeMutableBufferPointer { ix in
+                            val.withUnsafeMutableBufferPointer { vx in
+                                for r in 0..<rows {
+                                    for p in rp[r]..<rp[r + 1] {
+                                        let c = Int(ci[p]), q = cur[c]
+                                        cur[c] = q + 1
+                                        ix[q] = Int32(r); vx[q] = vv[p]
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
             }
         }
         return CSRMatrix(rows: cols, cols: rows, rowPointers: counts, columnIndices: idx, values: val)

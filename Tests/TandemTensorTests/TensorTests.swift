@@ -34,6 +34,12 @@ import TandemTensor
         let x = Tensor([[1, 0], [0, 1], [2, 2], [1, 1]])
         #expect(m.multiply(x) == Tensor([[1, 4], [0, 0], [1, 0]]))
         #expect(m.transposed().toDense() == m.toDense().transposed())
+        // Rows picked in any order, repeated, empty ones included, values scaled.
+        let picked = m.selectingRows([2, 1, 0, 2], scaledBy: 2)
+        #expect(picked.rowPointers == [0, 1, 1, 3, 4])
+        #expect(picked.columnIndices == [0, 1, 3, 0])
+        #expect(picked.values == [2, 6, 2, 2])
+        #expect(m.selectingRows([1, 1]).nonZeros == 0 && m.selectingRows([]).rows == 0)
     }
 
     /// Large enough to be split into chunks of equal non-zeros across cores, with skewed rows (some dense, many empty),
