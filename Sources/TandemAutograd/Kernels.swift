@@ -67,7 +67,7 @@ enum Kernels {
         return out
     }
 
-    /// `a ∘ b` with `b` broadcast by `mode`, the operator fixed at compile time.
+    /// `a ∘ b` with `b` broadcast by `mode` (never materialised), the operator fixed at compile time.
     static func broadcast<Op: ElementwiseOperator>(_ a: Tensor, _ b: Tensor, _ mode: Broadcast, _: Op.Type) -> Tensor {
         if mode == .same { return zip(a, b, Op.self) }
         let n = a.rows, d = a.cols
@@ -123,30 +123,6 @@ enum Kernels {
                 for i in 0..<pa.count { pa[i] += scale * pb[i] }
             }
         }
-    }
-
-    /// `f(a[i, j], b[broadcast index])` for every element of `a`, without materialising the broadcast `b`.
-    @inline(__always)
-    static func broadcast(_ a: Tensor, _ b: Tensor, _ mode: Broadcast, _ f: (Float, Float) -> Float) -> Tensor {
-        if mode == .same { return zip(a, b, f) }
-        let n = a.rows, d = a.cols
-        var out = Tensor(zeros: a.shape)
-        a.data.withUnsafeBufferPointer { pa in
-            b.data.withUnsafeBufferPointer { pb in
-                out.data.withUnsafeMutableBufferPointer { po in
-                    for i in 0..<n {
-                        let x = pa.baseAddress! + i * d, o = po.baseAddress! + i * d  // row pointers: see the generic form
-                        switch mode {
-                        case .row: for j in 0..<d { o[j] = f(x[j], pb[j]) }
-                        case .column: let v = pb[i]; for j in 0..<d { o[j] = f(x[j], v) }
-                        case .scalar: let v = pb[0]; for j in 0..<d { o[j] = f(x[j], v) }
-                        case .same: break
-                        }
-                    }
-                }
-            }
-        }
-        return out
     }
 
     /// `f(g[i, j], a[i, j], b[broadcast index])` for every element (backward of broadcast products).

@@ -108,7 +108,7 @@ extension Tape {
         let x = a.value
         var out: Tensor
         switch axis {
-        case .all: out = Tensor.scalar(x.data.withUnsafeBufferPointer { VectorMath.sum($0.baseAddress!, count: $0.count) }); if mean { out.data[0] /= Float(max(1, x.count)) }
+        case .all: out = Tensor.scalar(x.count == 0 ? 0 : x.data.withUnsafeBufferPointer { VectorMath.sum($0.baseAddress!, count: $0.count) }); if mean { out.data[0] /= Float(max(1, x.count)) }
         case .perRow: out = Kernels.reduceRows(x); if mean { out = Kernels.map(out) { $0 / Float(max(1, x.cols)) } }
         case .perColumn: out = Kernels.reduceColumns(x); if mean { out = Kernels.map(out) { $0 / Float(max(1, x.rows)) } }
         }

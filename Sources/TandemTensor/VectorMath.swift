@@ -80,22 +80,9 @@ public enum VectorMath {
         return total
     }
 
-    /// `x[0]² + … + x[d−1]²`, eight partial sums at a time.
+    /// `x[0]² + … + x[d−1]²`: `dot(x, x)`.
     @inline(__always)
-    public static func sumOfSquares(_ x: UnsafePointer<Float>, count d: Int) -> Float {
-        var acc0 = SIMD8<Float>(repeating: 0), acc1 = SIMD8<Float>(repeating: 0)
-        var j = 0
-        let rx = UnsafeRawPointer(x)
-        while j + 16 <= d {
-            let a = rx.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self)
-            let b = rx.loadUnaligned(fromByteOffset: j * 4 + 32, as: SIMD8<Float>.self)
-            acc0 += a * a; acc1 += b * b
-            j += 16
-        }
-        var total = (acc0 + acc1).sum()
-        while j < d { total += x[j] * x[j]; j += 1 }
-        return total
-    }
+    public static func sumOfSquares(_ x: UnsafePointer<Float>, count d: Int) -> Float { dot(x, x, count: d) }
 
     /// `x · y` over `d` elements, eight partial sums at a time.
     @inline(__always)
