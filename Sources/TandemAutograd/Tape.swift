@@ -144,18 +144,33 @@ public struct Gradients {
     public func coalescedRows(of p: Parameter) -> SparseRows? {
         guard let parts = sparse[ObjectIdentifier(p)], !parts.isEmpty else { return nil }
         let d = p.value.cols
-        var all: [(Int32, Int, Int)] = []  // (row, part, k)
-        for (pi, part) in parts.enumerated() { for (k, r) in part.indices.enumerated() { all.append((r, pi, k)) } }
-        all.sort { $0.0 < $1.0 }
-        var indices: [Int32] = []
-        var values: [Float] = []
-        for (r, pi, k) in all {
-            if indices.last != r { indices.append(r); values.append(contentsOf: repeatElement(0, count: d)) }
-            let base = values.count - d
-            let src = parts[pi].values
-            for j in 0..<d { values[base + j] += src.data[k * d + j] }
+        // Every gradient row, in part order, keyed `row << 32 | position`: a plain integer sort groups the rows and
+        // keeps each row's contributions in their original order, so the sums are those of a stable sort by row (a
+        // sort of tuples through a comparison closure, and growing arrays, took 9% of a two-tower step).
+        var keys = [UInt64](), partOf = [Int](), rowInPart = [Int]()
+        for (pi, part) in parts.enumerated() {
+            for (k, r) in part.indices.enumerated() {
+                keys.append(UInt64(UInt32(bitPattern: r)) << 32 | UInt64(keys.count))
+                partOf.append(pi); rowInPart.append(k)
+            }
         }
-        return SparseRows(indices: indices, values: Tensor(shape: [indices.count, d], data: values))
+        keys.sort()
+        var indices: [Int32] = []
+        for key in keys where indices.last != Int32(bitPattern: UInt32(key >> 32)) { indices.append(Int32(bitPattern: UInt32(key >> 32))) }
+        var values = Tensor(zeros: [indices.count, d])
+        guard d > 0 else { return SparseRows(indices: indices, values: values) }
+        values.data.withUnsafeMutableBufferPointer { out in
+            var slot = -1, last: UInt64 = .max
+            for key in keys {
+                if key >> 32 != last { slot += 1; last = key >> 32 }
+                let position = Int(key & 0xFFFF_FFFF), k = rowInPart[position]
+                parts[partOf[position]].values.data.withUnsafeBufferPointer { g in
+                    let dst = out.baseAddress! + slot * d, row = g.baseAddress! + k * d
+                    for j in 0..<d { dst[j] += row[j] }
+                }
+            }
+        }
+        return SparseRows(indices: indices, values: values)
     }
 
     /// The full gradient of `p` as a dense tensor (sparse rows scattered); nil when `p` got none.

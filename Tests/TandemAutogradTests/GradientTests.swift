@@ -278,4 +278,30 @@ struct GradientTests {
         #expect(grads.denseGradient(of: table)![0, 0] == 0)
         #expect(grads.dense[ObjectIdentifier(dense)] != nil)
     }
+
+    @Test func sparseRowsFromSeveralLookupsCoalesceInOrder() {
+        // Three lookups of one table, rows repeated within and across them and out of order: the coalesced gradient
+        // has each touched row once, ascending, equal to the rows summed in lookup order.
+        var rng = RNG(seed: 8)
+        let table = Parameter("emb", rng.normalTensor(shape: [50, 5], std: 1), sparse: true)
+        let lookups: [[Int32]] = [[7, 3, 7, 49, 0], [3, 3, 12], [49, 7, 21, 0, 0, 3]]
+        let tape = Tape()
+        var total: Variable?
+        var weights: [Tensor] = []
+        for rows in lookups {
+            let w = rng.normalTensor(shape: [rows.count, 5], std: 1)
+            weights.append(w)
+            let term = tape.sum(tape.embedding(table, rows: rows) * tape.constant(w))
+            total = total.map { $0 + term } ?? term
+        }
+        let coalesced = tape.backward(total!).coalescedRows(of: table)!
+        #expect(coalesced.indices == [0, 3, 7, 12, 21, 49])
+        for (slot, row) in coalesced.indices.enumerated() {
+            for j in 0..<5 {
+                var expected: Float = 0
+                for (rows, w) in zip(lookups, weights) { for (k, r) in rows.enumerated() where r == row { expected += w[k, j] } }
+                #expect(abs(coalesced.values[slot, j] - expected) <= 1e-6 * (1 + abs(expected)))
+            }
+        }
+    }
 }
