@@ -74,6 +74,7 @@ public struct Tensor: Equatable, Sendable, CustomStringConvertible {
     public func gatherRows(_ indices: [Int32]) -> Tensor {
         let c = cols, n = rows
         var out = Tensor(uninitialized: [indices.count, c])
+        guard c > 0 else { return out }  // zero-width rows: no buffer to copy from
         data.withUnsafeBufferPointer { src in
             out.data.withUnsafeMutableBufferPointer { dst in
                 for (k, i) in indices.enumerated() {

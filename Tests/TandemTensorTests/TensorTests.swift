@@ -205,5 +205,6 @@ import TandemTensor
         #expect(g.shape == [3, 5])
         #expect(g.data == [10, 11, 12, 13, 14, 0, 1, 2, 3, 4, 10, 11, 12, 13, 14])
         #expect(t.gatherRows([]).shape == [0, 5])
+        #expect(Tensor(zeros: [3, 0]).gatherRows([2, 0]).shape == [2, 0])
     }
 }
