@@ -1,7 +1,9 @@
 """Seconds per training epoch of RecBole 1.2.1 (CPU PyTorch) on ml-100k, for the side-by-side speed comparison.
 
 Run by scripts/bench_recbole.sh inside its own virtual environment; prints one line per model:
-    recbole <model> <seconds per epoch> (median of N epochs after one warm-up epoch)
+    recbole <label> <seconds per epoch> (median of N epochs after one warm-up epoch)
+A model is named as RecBole names it, optionally with settings that override its defaults: `LightGCN:n_layers=3`
+(label `LightGCN:n_layers=3`), so both sides can run the same number of propagation layers.
 Only training epochs are timed (RecBole's own `_train_epoch`), not evaluation or data loading, with 64-d embeddings,
 batch 2048 and torch on the given number of threads: the settings the graph issue quotes.
 """
@@ -21,8 +23,24 @@ torch.set_num_threads(threads)
 import recbole
 data_path = os.path.join(os.path.dirname(recbole.__file__), "dataset_example")
 
-for model_name in sys.argv[1:] or ["BPR", "LightGCN", "SGL"]:
-    config = Config(model=model_name, dataset="ml-100k", config_dict={
+def parse(spec):
+    """`Model:key=value,key=value` → (model, {key: int/float/str value})."""
+    name, _, rest = spec.partition(":")
+    overrides = {}
+    for pair in filter(None, rest.split(",")):
+        key, _, value = pair.partition("=")
+        for cast in (int, float, str):
+            try:
+                overrides[key] = cast(value)
+                break
+            except ValueError:
+                pass
+    return name, overrides
+
+
+for spec in sys.argv[1:] or ["BPR", "LightGCN", "SGL"]:
+    model_name, overrides = parse(spec)
+    config = Config(model=model_name, dataset="ml-100k", config_dict={**overrides,
         "data_path": data_path, "embedding_size": 64, "train_batch_size": 2048, "epochs": epochs + 1,
         "eval_args": {"split": {"RS": [0.8, 0.1, 0.1]}, "order": "RO", "group_by": "user", "mode": "full"},
         "worker": 0, "show_progress": False, "device": "cpu", "use_gpu": False, "seed": 2020, "reproducibility": True,
@@ -41,4 +59,4 @@ for model_name in sys.argv[1:] or ["BPR", "LightGCN", "SGL"]:
         trainer._train_epoch(train_data, epoch, show_progress=False)
         if epoch > 0:
             times.append(time.perf_counter() - t0)
-    print(f"recbole {model_name} {statistics.median(times):.3f}", flush=True)
+    print(f"recbole {spec} {statistics.median(times):.3f}", flush=True)

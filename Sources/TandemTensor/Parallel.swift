@@ -10,9 +10,19 @@ public enum Parallel {
     public static var cores: Int = max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN)))
 
     /// Calls `body(i)` for every `i` in `0..<count`, on all cores (work is taken dynamically); serially for one.
+    /// Runs on Tandem's persistent worker pool, whose workers spin briefly between jobs; a call made while the pool
+    /// is busy (nested in a pool job, or from another thread) goes to libdispatch instead.
     public static func forEach(_ count: Int, _ body: (Int) -> Void) {
         if count <= 1 || cores == 1 { for i in 0..<count { body(i) }; return }
-        DispatchQueue.concurrentPerform(iterations: count, execute: body)
+        let ran = withoutActuallyEscaping(body) { escapable -> Int32 in
+            var job = escapable
+            return withUnsafeMutablePointer(to: &job) { pointer in
+                tandem_pool_run(Int64(count), Int32(min(cores, 64)), { context, index in
+                    context!.assumingMemoryBound(to: ((Int) -> Void).self).pointee(Int(index))
+                }, pointer)
+            }
+        }
+        if ran == 0 { DispatchQueue.concurrentPerform(iterations: count, execute: body) }
     }
 
     /// Calls `body(range)` over disjoint ranges covering `0..<count`. Runs serially when `count < minPerChunk * 2`.
@@ -21,7 +31,7 @@ public enum Parallel {
         let chunks = min(cores, max(1, count / max(1, minPerChunk)))
         if chunks <= 1 { body(0..<count); return }
         let step = (count + chunks - 1) / chunks
-        DispatchQueue.concurrentPerform(iterations: chunks) { c in
+        forEach(chunks) { c in
             let lo = c * step, hi = min(count, lo + step)
             if lo < hi { body(lo..<hi) }
         }

@@ -208,3 +208,45 @@ import TandemTensor
         #expect(Tensor(zeros: [3, 0]).gatherRows([2, 0]).shape == [2, 0])
     }
 }
+
+/// The worker pool behind `Parallel`: every index runs exactly once, whether calls come one after another (the
+/// workers spinning or asleep between them), nested inside a job, or from several threads at once. (`Parallel.cores`
+/// is the machine's: changing it here would change how other tests running alongside split their sums.)
+@Suite struct ParallelTests {
+    /// Counts calls per index; atomic enough for a test through a lock.
+    final class Counts: @unchecked Sendable {
+        private let lock = NSLock()
+        private var counts: [Int]
+        init(_ n: Int) { counts = Array(repeating: 0, count: n) }
+        func hit(_ i: Int) { lock.lock(); counts[i] += 1; lock.unlock() }
+        var all: [Int] { lock.lock(); defer { lock.unlock() }; return counts }
+    }
+
+    @Test func everyIndexRunsOnceAcrossManyCallsNestingAndPauses() {
+        for (round, count) in [2, 3, 7, 64, 1000, 5].enumerated() {
+            let counts = Counts(count)
+            for _ in 0..<200 { Parallel.forEach(count) { counts.hit($0) } }
+            #expect(counts.all == Array(repeating: 200, count: count), "count \(count)")
+            if round == 2 { usleep(5000) }  // past the workers' spin: they sleep and must be woken
+        }
+        let outer = 4, inner = 50
+        let nested = Counts(outer * inner)
+        Parallel.forEach(outer) { o in Parallel.forEach(inner) { i in nested.hit(o * inner + i) } }
+        #expect(nested.all == Array(repeating: 1, count: outer * inner))
+    }
+
+    @Test func concurrentCallersEachGetEveryIndexOnce() {
+        let callers = 4, count = 97, repeats = 100
+        let counts = Counts(callers * count)
+        DispatchQueue.concurrentPerform(iterations: callers) { c in
+            for _ in 0..<repeats { Parallel.forEach(count) { counts.hit(c * count + $0) } }
+        }
+        #expect(counts.all == Array(repeating: repeats, count: callers * count))
+    }
+
+    @Test func chunksCoverTheRangeWithoutOverlap() {
+        let counts = Counts(10_001)
+        Parallel.forChunks(10_001, minPerChunk: 100) { range in for i in range { counts.hit(i) } }
+        #expect(counts.all == Array(repeating: 1, count: 10_001))
+    }
+}

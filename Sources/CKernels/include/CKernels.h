@@ -15,4 +15,13 @@ void tandem_reuse_freed_memory(void);
 /// 1 when the AVX2+FMA path is in use (for benchmarks and notes).
 int tandem_kernels_avx2(void);
 
+/// One item of a parallel loop: `ctx` is the caller's, `index` in [0, count).
+typedef void (*tandem_task)(void *ctx, int64_t index);
+
+/// Runs `fn(ctx, i)` for every i in [0, count) on the calling thread and up to `threads − 1` persistent workers, which
+/// spin briefly between jobs instead of parking (waking a parked thread costs ~40 µs here). Returns 1 when done;
+/// 0 without running anything when the pool is already in use (a nested or concurrent call), `threads` < 2 or
+/// `count` < 2: the caller then runs the loop another way.
+int tandem_pool_run(int64_t count, int threads, tandem_task fn, void *ctx);
+
 #endif
