@@ -4,10 +4,13 @@
 # does not run it. RecBole and PyTorch go into .venv-recbole (gitignored; the first run downloads ~1 GB).
 # RecBole 1.2.1 ships BPR, LightGCN and SGL; SimGCL/XSimGCL live in recbole-gnn, which is not on PyPI, so those two
 # are timed on Tandem's side only.
-# Usage: bash scripts/bench_recbole.sh [epochs]
+# Usage: bash scripts/bench_recbole.sh [epochs] — RecBole's timed epochs (default 3). Tandem's epochs take a tenth of
+# the time, so a burst of load from a neighbour on this shared machine moves a 3-epoch median by a third; Tandem times
+# TANDEM_EPOCHS (default 20) epochs and takes their median.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 epochs=${1:-3}
+tandem_epochs=${TANDEM_EPOCHS:-20}
 venv=.venv-recbole
 if [ ! -x $venv/bin/python ] || ! $venv/bin/python -c "import recbole, torch" 2>/dev/null; then
   python3 -m venv $venv
@@ -21,7 +24,7 @@ echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -
 # Tandem: median epoch time of epochs 2..N+1 from the training log (the first epoch is a warm-up, as on RecBole's side).
 tandem_epoch() {
   $bin train --model "$1" --loss bpr --similarity dot --temperature 1 --logq false --batch-size 2048 --embedding-dim 64 \
-    --threads 2 --epochs $((epochs + 1)) --eval-every 1000 --patience 1000 --dataset ml-100k "${@:2}" 2>&1 |
+    --threads 2 --epochs $((tandem_epochs + 1)) --eval-every 1000 --patience 1000 --dataset ml-100k "${@:2}" 2>&1 |
     awk '/^epoch/ && $2 > 1 { sub("s$", "", $NF); print $NF }' | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'
 }
 # Each row runs the same model on both sides with the same number of propagation layers: RecBole's LightGCN defaults

@@ -143,7 +143,7 @@ public final class Trainer {
                 let summary = EpochSummary(epoch: epoch, loss: lossSum / Double(max(1, batches)), seconds: seconds,
                                            examplesPerSecond: Double(rows.count) / max(seconds, 1e-9), valid: validMetrics)
                 epochs.append(summary)
-                log(String(format: "epoch %3d  loss %.4f  %7.0f ex/s  %.2fs", epoch, summary.loss, summary.examplesPerSecond, seconds)
+                log(String(format: "epoch %3d  loss %.4f  %7.0f ex/s  %.3fs", epoch, summary.loss, summary.examplesPerSecond, seconds)
                     + (validMetrics.map { String(format: "  valid %@ %.4f  recall@20 %.4f", key, $0[key]!, $0["recall@20"] ?? .nan) } ?? "")
                     + (validMetrics != nil && bestEpoch == epoch ? " *" : ""))
                 if sinceBest >= config.patience {
