@@ -75,11 +75,15 @@ public struct Tensor: Equatable, Sendable, CustomStringConvertible {
         let c = cols, n = rows
         var out = Tensor(uninitialized: [indices.count, c])
         guard c > 0 else { return out }  // zero-width rows: no buffer to copy from
+        for i in indices { precondition(i >= 0 && Int(i) < n, "gatherRows: row \(i) out of 0..<\(n)") }
         data.withUnsafeBufferPointer { src in
             out.data.withUnsafeMutableBufferPointer { dst in
-                for (k, i) in indices.enumerated() {
-                    precondition(i >= 0 && Int(i) < n, "gatherRows: row \(i) out of 0..<\(n)")
-                    (dst.baseAddress! + k * c).update(from: src.baseAddress! + Int(i) * c, count: c)
+                let s = src.baseAddress!, o = dst.baseAddress!
+                // A graph model's step gathers thousands of 64-wide rows: ~3% of a LightGCN epoch copied on one core.
+                Parallel.forChunks(indices.count, minPerChunk: max(1, 16_384 / c)) { range in
+                    indices.withUnsafeBufferPointer { idx in
+                        for k in range { (o + k * c).update(from: s + Int(idx[k]) * c, count: c) }
+                    }
                 }
             }
         }

@@ -242,6 +242,32 @@ struct GradientTests {
         }
     }
 
+    /// Gathers big enough to be split between cores (thousands of 64-wide rows, repeats, both ends of the table):
+    /// the forward copies rows exactly, and the backward's scatter — split by destination rows, zeroing its own part
+    /// — sums each row's seeds in index order, equal to a Float64 scatter within rounding. Also into an existing
+    /// gradient (the same rows gathered twice), and with fewer indices than the parallel threshold.
+    @Test func largeGatherAndScatterMatchSerialSums() {
+        var rng = RNG(seed: 12)
+        let n = 2625, d = 64
+        let table = rng.normalTensor(shape: [n, d], std: 1)
+        for count in [6144, 7] {
+            var idx = (0..<count).map { _ in Int32(rng.int(below: n)) }
+            idx[0] = 0; idx[count - 1] = Int32(n - 1); if count > 2 { idx[1] = 0 }
+            let tape = Tape()
+            let x = tape.constant(table)
+            let a = tape.gatherRows(x, idx), b = tape.gatherRows(x, idx.reversed())
+            for (k, r) in idx.enumerated() { #expect(Array(a.value.data[(k * d)..<((k + 1) * d)]) == Array(table.data[(Int(r) * d)..<((Int(r) + 1) * d)])) }
+            let seed = rng.normalTensor(shape: [count, 2 * d], std: 1)
+            let out = tape.concatColumns([a, b])
+            let g = tape.gradients(of: out, withRespectTo: [x], seed: seed)[0]
+            var expected = [Double](repeating: 0, count: n * d)
+            for (k, r) in idx.enumerated() { for j in 0..<d { expected[Int(r) * d + j] += Double(seed.data[k * 2 * d + j]) } }
+            for (k, r) in idx.reversed().enumerated() { for j in 0..<d { expected[Int(r) * d + j] += Double(seed.data[k * 2 * d + d + j]) } }
+            let err = zip(g.data, expected).map { abs(Double($0) - $1) }.max() ?? 0
+            #expect(err < 1e-4, "count \(count): scatter differs from Float64 sums by \(err)")
+        }
+    }
+
     @Test func dropoutScalesSurvivorsAndPassesGradientThroughMask() {
         var rng = RNG(seed: 3)
         let a = randomMatrix(&rng, 40, 50, awayFromZero: true)
