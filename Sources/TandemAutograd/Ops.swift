@@ -42,6 +42,7 @@ indirect enum Op {
     case rowDot(Int, Int)
     case sumOfSquares(Int)
     case concatColumns([Int])
+    case concatRows([Int])
     case dropout(Int, mask: [Float])
     case segmentReduce(Int, offsets: [Int], mean: Bool)
     case sparseMatmul(CSRMatrix, transposed: CSRMatrix, Int)
@@ -153,18 +154,33 @@ extension Tape {
         return record(Tensor.scalar(s), .sumOfSquares(a.id))
     }
 
+    /// Matrices with equal column counts stacked, the first on top (a graph model's user rows over its item rows).
+    public func concatRows(_ parts: [Variable]) -> Variable {
+        precondition(!parts.isEmpty)
+        let d = parts[0].value.cols
+        precondition(parts.allSatisfy { $0.value.cols == d }, "concatRows: column counts differ")
+        var data: [Float] = []
+        data.reserveCapacity(parts.reduce(0) { $0 + $1.value.count })
+        for p in parts { data.append(contentsOf: p.value.data) }
+        return record(Tensor(shape: [parts.reduce(0) { $0 + $1.value.rows }, d], data: data), .concatRows(parts.map(\.id)))
+    }
+
     /// Matrices with equal row counts side by side.
     public func concatColumns(_ parts: [Variable]) -> Variable {
         precondition(!parts.isEmpty)
         let n = parts[0].value.rows
         precondition(parts.allSatisfy { $0.value.rows == n }, "concatColumns: row counts differ")
         let total = parts.reduce(0) { $0 + $1.value.cols }
-        var out = Tensor(zeros: [n, total])
+        var out = Tensor(uninitialized: [n, total])
         var offset = 0
-        for p in parts {
-            let v = p.value, d = v.cols
-            for i in 0..<n { for j in 0..<d { out.data[i * total + offset + j] = v.data[i * d + j] } }
-            offset += d
+        out.data.withUnsafeMutableBufferPointer { o in
+            for p in parts {
+                let d = p.value.cols
+                if d > 0 { p.value.data.withUnsafeBufferPointer { v in
+                    for i in 0..<n { (o.baseAddress! + i * total + offset).update(from: v.baseAddress! + i * d, count: d) }
+                } }
+                offset += d
+            }
         }
         return record(out, .concatColumns(parts.map(\.id)))
     }
@@ -426,10 +442,19 @@ extension Tape {
             for p in parts {
                 let d = values[p].cols
                 guard needsGradient(p) else { offset += d; continue }
-                var part = Tensor(zeros: values[p].shape)
-                for i in 0..<n { for j in 0..<d { part.data[i * d + j] = g.data[i * total + offset + j] } }
+                var part = Tensor(uninitialized: values[p].shape)
+                if d > 0 { part.data.withUnsafeMutableBufferPointer { o in g.data.withUnsafeBufferPointer { gb in
+                    for i in 0..<n { (o.baseAddress! + i * d).update(from: gb.baseAddress! + i * total + offset, count: d) }
+                } } }
                 add(p, part, &grads)
                 offset += d
+            }
+        case .concatRows(let parts):
+            var offset = 0
+            for p in parts {
+                let count = values[p].count
+                if needsGradient(p) { add(p, Tensor(shape: values[p].shape, data: Array(g.data[offset..<(offset + count)])), &grads) }
+                offset += count
             }
         case .dropout(let a, let mask):
             add(a, Kernels.zip(g, Tensor(shape: g.shape, data: mask), MultiplyOperator.self), &grads)

@@ -13,6 +13,9 @@ import TandemData
 ///   layer's output; the readout skips the ego layer, as in the paper.
 /// - **XSimGCL** (Yu et al., TKDE 2023): one perturbed pass; layer `clLayer`'s output is contrasted with the final
 ///   readout, which also feeds the main loss.
+/// - **SGL with attribute masking** (`am`, GraphCL's augmentation for graphs with node features): each node's ego
+///   embedding is its id row plus a linear map of its side features; the two views mask feature fields per node
+///   (ratio `dropRatio`, drawn per epoch) and keep every edge.
 public final class GraphModel: RetrievalModel {
     public enum Variant: Sendable, Equatable {
         case lightGCN
@@ -21,7 +24,7 @@ public final class GraphModel: RetrievalModel {
         case xSimGCL
     }
 
-    public enum SGLAugmentation: String, Sendable, Codable, CaseIterable { case ed, nd, rw }
+    public enum SGLAugmentation: String, Sendable, Codable, CaseIterable { case ed, nd, rw, am }
 
     public struct Settings: Sendable {
         public var layers = 3
@@ -42,22 +45,36 @@ public final class GraphModel: RetrievalModel {
     public let settings: Settings
     public let graph: BipartiteGraph
     public let ego: Parameter
+    /// Side-feature encoders (no id field, no hidden layer: fields → d), added to the id rows; nil without features.
+    public let userFeatures: Tower?, itemFeatures: Tower?
     public let adjacency: CSRMatrix
     private var views: [[CSRMatrix]] = []
+    /// Attribute masking: per view, the user and item field masks (`[n, fields]`, 1 keep / 0 mask) of this epoch.
+    private var featureViews: [(users: Tensor?, items: Tensor?)] = []
     private var cache: (tape: ObjectIdentifier, final: Variable)?
     private var rng: RNG
 
-    public init(graph: BipartiteGraph, dim: Int, variant: Variant, settings: Settings, rng: inout RNG) {
+    /// `userFeatures`/`itemFeatures`: side features that enter the ego embeddings (nil or no fields: ids alone).
+    public init(graph: BipartiteGraph, dim: Int, variant: Variant, settings: Settings, userFeatures: FeatureSet? = nil,
+                itemFeatures: FeatureSet? = nil, rng: inout RNG) {
         self.graph = graph
         self.variant = variant
         self.settings = settings
         // Xavier-normal-like initialisation as in the reference implementations.
         ego = Parameter("graph.ego", rng.normalTensor(shape: [graph.nodes, dim], std: 0.1))
+        func encoder(_ name: String, _ features: FeatureSet?, _ entities: Int) -> Tower? {
+            guard let features, !features.fields.isEmpty else { return nil }
+            return Tower(name, entities: entities, features: features, idDim: dim, fieldDim: dim, hidden: [], outputDim: dim,
+                         dropout: 0, useIds: false, rng: &rng)
+        }
+        self.userFeatures = encoder("graph.user_features", userFeatures, graph.users)
+        self.itemFeatures = encoder("graph.item_features", itemFeatures, graph.items)
         adjacency = graph.normalizedAdjacency()
         self.rng = rng.split()
     }
 
-    public var parameters: [Parameter] { [ego] }
+    public var parameters: [Parameter] { [ego] + (userFeatures?.parameters ?? []) + (itemFeatures?.parameters ?? []) }
+    public var hasFeatures: Bool { userFeatures != nil || itemFeatures != nil }
     public var computesAllRowsAtOnce: Bool { true }
 
     /// SGL draws its two graph views once per epoch.
@@ -68,14 +85,48 @@ public final class GraphModel: RetrievalModel {
             case .ed: return Array(repeating: graph.edgeDropout(ratio: settings.dropRatio, rng: &rng), count: settings.layers)
             case .nd: return Array(repeating: graph.nodeDropout(ratio: settings.dropRatio, rng: &rng), count: settings.layers)
             case .rw: return (0..<settings.layers).map { _ in graph.edgeDropout(ratio: settings.dropRatio, rng: &rng) }
+            case .am: return Array(repeating: adjacency, count: settings.layers)
             }
+        }
+        if aug == .am {
+            func mask(_ tower: Tower?, _ n: Int) -> Tensor? {
+                tower.map { t in
+                    Tensor(shape: [n, t.fieldCount], data: (0..<(n * t.fieldCount)).map { _ in rng.uniform() < Float(settings.dropRatio) ? 0 : 1 })
+                }
+            }
+            featureViews = (0..<2).map { _ in (mask(userFeatures, graph.users), mask(itemFeatures, graph.items)) }
         }
     }
 
+    /// `E⁰`: the id rows, plus each node's encoded side features when the model has them (`masks`: an attribute-
+    /// masking view's field masks). Without masks, cached per tape.
+    public func egoEmbeddings(_ tape: Tape, masks: (users: Tensor?, items: Tensor?)? = nil) -> Variable {
+        if masks == nil, let c = egoCache, c.tape == ObjectIdentifier(tape) { return c.ego }
+        var out = tape.parameter(ego)
+        if hasFeatures {
+            // One lookup of every node's fields per tape, shared by the unmasked E⁰ and both views.
+            if featureCache?.tape != ObjectIdentifier(tape) {
+                func parts(_ tower: Tower?, _ n: Int) -> [Variable] { tower?.fieldParts(tape, (0..<Int32(n)).map { $0 }) ?? [] }
+                featureCache = (ObjectIdentifier(tape), parts(userFeatures, graph.users), parts(itemFeatures, graph.items))
+            }
+            let cached = featureCache!
+            func encoded(_ tower: Tower?, _ parts: [Variable], _ n: Int, _ mask: Tensor?) -> Variable {
+                guard let tower else { return tape.constant(Tensor(zeros: [n, ego.value.cols])) }
+                return tower.combine(tape, parts, fieldMask: mask)
+            }
+            out = out + tape.concatRows([encoded(userFeatures, cached.users, graph.users, masks?.users),
+                                         encoded(itemFeatures, cached.items, graph.items, masks?.items)])
+        }
+        if masks == nil { egoCache = (ObjectIdentifier(tape), out) }
+        return out
+    }
+    private var egoCache: (tape: ObjectIdentifier, ego: Variable)?
+    private var featureCache: (tape: ObjectIdentifier, users: [Variable], items: [Variable])?
+
     /// Propagates `E⁰` through one adjacency per layer; with `noise`, adds `ε · sign(E) ⊙ unit-noise` to each layer.
     /// Returns the layer outputs `[E⁰, E¹, …, E^K]`.
-    func propagate(_ tape: Tape, adjacency layersAdj: [CSRMatrix], noise: Float?) -> [Variable] {
-        var outputs = [tape.parameter(ego)]
+    func propagate(_ tape: Tape, adjacency layersAdj: [CSRMatrix], noise: Float?, ego egoVariable: Variable? = nil) -> [Variable] {
+        var outputs = [egoVariable ?? egoEmbeddings(tape)]
         for k in 0..<settings.layers {
             var e = tape.sparseMatmul(layersAdj[k], outputs[k], transposed: layersAdj[k])  // symmetric
             if let eps = noise { e = e + tape.constant(signAlignedNoise(e.value, eps: eps)) }
@@ -111,11 +162,12 @@ public final class GraphModel: RetrievalModel {
 
     /// The layer mean `[E⁰ … E^K]` without noise: one fused op (Horner's rule, two buffers) when every layer uses
     /// the same adjacency, as in LightGCN and SGL's ED/ND views; layer by layer for SGL's random walk.
-    func meanOfLayers(_ tape: Tape, views layersAdj: [CSRMatrix]) -> Variable {
+    func meanOfLayers(_ tape: Tape, views layersAdj: [CSRMatrix], ego egoVariable: Variable? = nil) -> Variable {
+        let e0 = egoVariable ?? egoEmbeddings(tape)
         if let first = layersAdj.first, layersAdj.allSatisfy({ $0 == first }) {  // same storage: a pointer compare
-            return tape.propagationMean(first, tape.parameter(ego), layers: layersAdj.count, transposed: first)  // symmetric
+            return tape.propagationMean(first, e0, layers: layersAdj.count, transposed: first)  // symmetric
         }
-        return readout(tape, propagate(tape, adjacency: layersAdj, noise: nil), skipEgo: false)
+        return readout(tape, propagate(tape, adjacency: layersAdj, noise: nil, ego: e0), skipEgo: false)
     }
 
     func readout(_ tape: Tape, _ layers: [Variable], skipEgo: Bool) -> Variable {
@@ -171,7 +223,7 @@ public final class GraphModel: RetrievalModel {
     /// batch rows' adjacency, which is small, instead of a pass over every node), cached per tape.
     private func partialMean(_ tape: Tape) -> (ego: Variable, partial: Variable) {
         if let p = partialCache, p.tape == ObjectIdentifier(tape) { return (p.ego, p.partial) }
-        let e = tape.parameter(ego)
+        let e = egoEmbeddings(tape)
         let k = settings.layers
         let partial = k == 1 ? e : tape.propagationMean(adjacency, e, layers: k - 1, transposed: adjacency)
         partialCache = (ObjectIdentifier(tape), e, partial)
@@ -203,7 +255,8 @@ public final class GraphModel: RetrievalModel {
             break
         case .sgl:
             if views.isEmpty { beginEpoch() }
-            let v1 = meanOfLayers(tape, views: views[0]), v2 = meanOfLayers(tape, views: views[1])
+            let masked = featureViews.map { egoEmbeddings(tape, masks: $0) }  // attribute masking; empty otherwise
+            let v1 = meanOfLayers(tape, views: views[0], ego: masked.first), v2 = meanOfLayers(tape, views: views[1], ego: masked.last)
             terms.append(contrast(v1, v2))
         case .simGCL:
             let adj = Array(repeating: adjacency, count: settings.layers)

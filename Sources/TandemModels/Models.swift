@@ -140,6 +140,12 @@ public final class Tower {
     /// the self-supervised task. `holdingOut[r]` (an item index) is left out of row `r`'s behaviour fields: a training
     /// row's own positive, which the user tower must not see.
     public func callAsFunction(_ tape: Tape, _ ids: [Int32], fieldMask: Tensor? = nil, holdingOut: [Int32]? = nil) -> Variable {
+        combine(tape, fieldParts(tape, ids, holdingOut: holdingOut), fieldMask: fieldMask)
+    }
+
+    /// Each field's embedding of entities `ids`, in `fieldCount` order, before masking and the MLP: several masked
+    /// views of the same entities can share one lookup (`combine(_:_:fieldMask:)`).
+    public func fieldParts(_ tape: Tape, _ ids: [Int32], holdingOut: [Int32]? = nil) -> [Variable] {
         precondition(holdingOut == nil || holdingOut!.count == ids.count, "holdingOut needs one item per row")
         var parts: [Variable] = []
         if let idTable { parts.append(tape.embedding(idTable, rows: ids)) }
@@ -165,13 +171,17 @@ public final class Tower {
                 parts.append(tape.constant(Tensor(shape: [ids.count, 1], data: ids.map { f.numbers[Int($0)] })))
             }
         }
-        if let fieldMask {
-            precondition(fieldMask.shape == [ids.count, parts.count], "field mask \(fieldMask.shape) for \(ids.count) rows of \(parts.count) fields")
-            parts = parts.enumerated().map { k, part in
-                part * tape.constant(Tensor(shape: [ids.count, 1], data: (0..<ids.count).map { fieldMask.data[$0 * parts.count + k] }))
-            }
-        }
-        return combine(tape, parts)
+        return parts
+    }
+
+    /// The tower's output from `fieldParts`, with fields zeroed per row by `fieldMask` (`[n, fieldCount]`).
+    public func combine(_ tape: Tape, _ parts: [Variable], fieldMask: Tensor?) -> Variable {
+        guard let fieldMask else { return combine(tape, parts) }
+        let n = parts.first?.value.rows ?? 0
+        precondition(fieldMask.shape == [n, parts.count], "field mask \(fieldMask.shape) for \(n) rows of \(parts.count) fields")
+        return combine(tape, parts.enumerated().map { k, part in
+            part * tape.constant(Tensor(shape: [n, 1], data: (0..<n).map { fieldMask.data[$0 * parts.count + k] }))
+        })
     }
 }
 

@@ -85,7 +85,11 @@ extension TrainConfig {
             default: variant = .lightGCN
             }
             let graph = BipartiteGraph(train: dataset.split.train, users: dataset.numUsers, items: dataset.numItems)
-            return GraphModel(graph: graph, dim: embeddingDim, variant: variant, settings: settings, rng: &rng)
+            // Side features enter a graph model only for the view that masks them (SGL `am`): LightGCN and the other
+            // views stay on ids, as their papers and measured defaults do.
+            let features = variant == .sgl(.am) && useFeatures
+            return GraphModel(graph: graph, dim: embeddingDim, variant: variant, settings: settings,
+                              userFeatures: features ? dataset.userFeatures : nil, itemFeatures: features ? dataset.itemFeatures : nil, rng: &rng)
         }
     }
 }

@@ -118,7 +118,8 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     public var clTemperature: Float = 0.2
     /// SimGCL/XSimGCL noise magnitude ε.
     public var noiseEps: Float = 0.1
-    /// SGL augmentation: ed (edge dropout), nd (node dropout), rw (random walk: edge dropout per layer).
+    /// SGL augmentation: ed (edge dropout), nd (node dropout), rw (random walk: edge dropout per layer), am (attribute
+    /// masking: node side features enter the ego embeddings and each view masks feature fields; needs features).
     public var augmentation = "ed"
     /// SGL dropout ratio ρ.
     public var dropRatio: Double = 0.1
@@ -361,7 +362,7 @@ extension TrainConfig {
         let presplit = [train, valid, test].compactMap { $0 }.count
         try need(presplit == 0 || presplit == 3, "give all three of train, valid and test, or none")
         try need(presplit == 3 || dataset != nil, "give a dataset, or train/valid/test files")
-        try need(["ed", "nd", "rw"].contains(augmentation), "augmentation '\(augmentation)' is not ed, nd or rw")
+        try need(["ed", "nd", "rw", "am"].contains(augmentation), "augmentation '\(augmentation)' is not ed, nd, rw or am")
         try need(layers >= 1 && clLayer >= 1 && clLayer <= layers, "layers must be ≥ 1 and cl_layer in 1…layers")
         try need(dropRatio >= 0 && dropRatio < 1, "drop_ratio must be in [0, 1)")
         try need(NegativeSampling(parsing: negativeSampling) != nil,

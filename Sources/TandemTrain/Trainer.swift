@@ -79,6 +79,9 @@ public final class Trainer {
                     throw ConfigError("ssl \(config.ssl): the \(side) tower has \(tower.fieldCount) field(s); two views need at least two (give \(side) features)")
                 }
             }
+            if let graph = model as? GraphModel, graph.variant == .sgl(.am), !graph.hasFeatures {
+                throw ConfigError("augmentation am masks node side features, but \(dataset.name) has no user or item features\(config.useFeatures ? "" : " in use (use_features is false)")")
+            }
             let (metricName, k) = try config.parsedValidMetric()
             let key = "\(metricName)@\(k)"
             if config.prototypes > 0 {

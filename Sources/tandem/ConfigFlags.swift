@@ -47,7 +47,7 @@ struct ConfigFlags: ParsableArguments {
     @Option(name: .customLong("cl-weight"), help: "Weight λ of the contrastive view loss (sgl, simgcl, xsimgcl).") var clWeight: String?
     @Option(name: .customLong("cl-temperature"), help: "Temperature of the contrastive view loss.") var clTemperature: String?
     @Option(name: .customLong("noise-eps"), help: "SimGCL/XSimGCL noise magnitude ε.") var noiseEps: String?
-    @Option(name: .customLong("augmentation"), help: "SGL augmentation: ed (edge dropout), nd (node dropout), rw (random walk: edge dropout per layer).") var augmentation: String?
+    @Option(name: .customLong("augmentation"), help: "SGL augmentation: ed (edge dropout), nd (node dropout), rw (random walk: edge dropout per layer), am (attribute masking: side features join the ego embeddings, each view masks feature fields per node; needs features).") var augmentation: String?
     @Option(name: .customLong("drop-ratio"), help: "SGL dropout ratio ρ.") var dropRatio: String?
     @Option(name: .customLong("cl-layer"), help: "XSimGCL: the layer contrasted with the final embeddings.") var clLayer: String?
     @Option(name: .customLong("loss"), help: "loss") var loss: String?

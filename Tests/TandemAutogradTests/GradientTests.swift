@@ -174,6 +174,10 @@ struct GradientTests {
         let a = randomMatrix(&rng, 5, 3)
         let idx: [Int32] = [4, 0, 4, 2]
         checkOp([a], { $0.gatherRows($1[0], idx) }, reference: { x in DMat(rows: 4, cols: 3) { i, j in x[0][Int(idx[i]), j] } })
+        let b = randomMatrix(&rng, 2, 3), c = randomMatrix(&rng, 1, 3)
+        checkOp([a, b, c], { $0.concatRows($1) }, reference: { x in
+            DMat(rows: 8, cols: 3) { i, j in i < 5 ? x[0][i, j] : i < 7 ? x[1][i - 5, j] : x[2][i - 7, j] }
+        })
         let offsets = [0, 2, 2, 5]  // the middle segment is empty
         for mean in [false, true] {
             checkOp([a], { $0.segmentReduce($1[0], offsets: offsets, mean: mean) }, reference: { x in
