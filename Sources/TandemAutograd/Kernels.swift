@@ -223,6 +223,7 @@ enum Kernels {
     /// serial pass (a LightGCN step scatters ~6k rows into its readout's gradient: 4% of the epoch on one core).
     static func scatterAddRows(_ g: Tensor, indices: [Int32], into out: inout Tensor, zeroingFirst: Bool = false) {
         let d = g.cols, rows = out.rows
+        for r in indices { precondition(r >= 0 && Int(r) < rows, "scatterAddRows: row \(r) out of 0..<\(rows)") }
         let parts = indices.count * d >= 1 << 16 ? Parallel.cores : 1
         out.data.withUnsafeMutableBufferPointer { o in
             g.data.withUnsafeBufferPointer { pg in

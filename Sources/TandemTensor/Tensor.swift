@@ -74,7 +74,7 @@ public struct Tensor: Equatable, Sendable, CustomStringConvertible {
     public func gatherRows(_ indices: [Int32]) -> Tensor {
         let c = cols, n = rows
         var out = Tensor(uninitialized: [indices.count, c])
-        guard c > 0 else { return out }  // zero-width rows: no buffer to copy from
+        guard c > 0, !indices.isEmpty else { return out }  // zero-width rows or no rows: no buffer to copy from or to
         for i in indices { precondition(i >= 0 && Int(i) < n, "gatherRows: row \(i) out of 0..<\(n)") }
         data.withUnsafeBufferPointer { src in
             out.data.withUnsafeMutableBufferPointer { dst in

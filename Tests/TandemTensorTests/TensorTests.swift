@@ -206,6 +206,7 @@ import TandemTensor
         #expect(g.data == [10, 11, 12, 13, 14, 0, 1, 2, 3, 4, 10, 11, 12, 13, 14])
         #expect(t.gatherRows([]).shape == [0, 5])
         #expect(Tensor(zeros: [3, 0]).gatherRows([2, 0]).shape == [2, 0])
+        #expect(Tensor(zeros: [0, 5]).gatherRows([]).shape == [0, 5])
     }
 }
 
