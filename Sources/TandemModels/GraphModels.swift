@@ -50,7 +50,7 @@ public final class GraphModel: RetrievalModel {
     public let adjacency: CSRMatrix
     private var views: [[CSRMatrix]] = []
     /// Attribute masking: per view, the user and item field masks (`[n, fields]`, 1 keep / 0 mask) of this epoch.
-    private var featureViews: [(users: Tensor?, items: Tensor?)] = []
+    public private(set) var featureViews: [(users: Tensor?, items: Tensor?)] = []
     private var cache: (tape: ObjectIdentifier, final: Variable)?
     private var rng: RNG
 

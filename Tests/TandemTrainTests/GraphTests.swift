@@ -137,6 +137,15 @@ import TandemTrain
             for r in side { for j in 0..<d { #expect(abs(masked.data[r * d + j] - ids.data[r * d + j] - offset[j]) < 1e-5) } }
         }
         #expect(!masked.isClose(to: plain, tolerance: 1e-3))
+        // The epoch's two views: masks at the drop ratio (0.3), drawn independently, for both node kinds.
+        model.beginEpoch()
+        #expect(model.featureViews.count == 2)
+        for side in [\.users, \.items] as [KeyPath<(users: Tensor?, items: Tensor?), Tensor?>] {
+            let a = try #require(model.featureViews[0][keyPath: side]), b = try #require(model.featureViews[1][keyPath: side])
+            let dropped = Double(a.data.filter { $0 == 0 }.count) / Double(a.count)
+            #expect(abs(dropped - 0.3) < 0.05, "masked fraction \(dropped)")
+            #expect(a.data.allSatisfy { $0 == 0 || $0 == 1 } && a != b)
+        }
 
         let pop = try Trainer(config: TrainConfig.resolve(overrides: ["model": "pop", "ks": "[10, 20]"]), dataset: ds, log: { _ in }).run()
         let r = try trainer.run()
