@@ -49,6 +49,31 @@ public final class Tape {
         self.rng = RNG(seed: seed)
     }
 
+    /// Results computed once per tape (a graph model's propagated embeddings, shared by every call in one step), by
+    /// owner and name. Only node ids are stored, so the memo holds no reference to the tape and is freed with it.
+    private var memo: [MemoKey: [Int]] = [:]
+    private struct MemoKey: Hashable { let owner: ObjectIdentifier; let name: String }
+
+    /// The variables `make` records, computed on the first call for `(owner, name)` on this tape and reused after.
+    public func memoized(_ owner: AnyObject, _ name: String, _ make: () -> [Variable]) -> [Variable] {
+        let key = MemoKey(owner: ObjectIdentifier(owner), name: name)
+        if let ids = memo[key] { return ids.map { Variable(id: $0, tape: self) } }
+        let made = make()
+        precondition(made.allSatisfy { $0.tape === self }, "memoized variables must belong to this tape")
+        memo[key] = made.map(\.id)
+        return made
+    }
+
+    /// One memoized variable (see `memoized(_:_:_:) -> [Variable]`).
+    public func memoized(_ owner: AnyObject, _ name: String, _ make: () -> Variable) -> Variable {
+        memoized(owner, name) { [make()] }[0]
+    }
+
+    /// A variable memoized by an earlier call, or nil.
+    public func memoized(_ owner: AnyObject, _ name: String) -> Variable? {
+        memo[MemoKey(owner: ObjectIdentifier(owner), name: name)].map { Variable(id: $0[0], tape: self) }
+    }
+
     @discardableResult
     func record(_ value: Tensor, _ op: Op) -> Variable {
         values.append(value)

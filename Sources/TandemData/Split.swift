@@ -29,6 +29,32 @@ public enum SplitMethod: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
+extension SplitMethod: Codable {
+    /// The text `init(parsing:)` reads back: `random:0.8,0.1,0.1`, `temporal:…` or `loo`.
+    public var spec: String {
+        func ratios(_ r: [Double]) -> String { r.map { "\($0)" }.joined(separator: ",") }
+        switch self {
+        case .randomRatio(let r): return "random:" + ratios(r)
+        case .temporalRatio(let r): return "temporal:" + ratios(r)
+        case .leaveOneOut: return "loo"
+        }
+    }
+
+    public init(from decoder: Decoder) throws {
+        let text = try decoder.singleValueContainer().decode(String.self)
+        guard let method = SplitMethod(parsing: text) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath,
+                debugDescription: "'\(text)' is not random[:a,b,c], temporal[:a,b,c] or loo (ratios ≥ 0 summing to 1)"))
+        }
+        self = method
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(spec)
+    }
+}
+
 /// Train, validation and test interactions over one shared user and item indexing.
 public struct Split: Sendable {
     public var train: Interactions

@@ -19,6 +19,13 @@ public struct DataError: Error, CustomStringConvertible, Equatable {
     }
 }
 
+/// Settings that cannot be used (a bad value, a combination that cannot work, or settings that do not fit the data),
+/// with what would be valid.
+public struct ConfigError: Error, CustomStringConvertible, Equatable {
+    public let description: String
+    public init(_ d: String) { description = d }
+}
+
 /// The value types of RecBole atomic files (`name:type` in the header).
 public enum FieldType: String, Sendable, CaseIterable {
     case token

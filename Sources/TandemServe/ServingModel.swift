@@ -30,7 +30,7 @@ public final class ServingModel: @unchecked Sendable {
     public let popular: [Int32]
     /// The data the model was trained on, rebuilt from its config (the split, for offline cascade evaluation).
     public let dataset: Dataset
-    let userTower: Tower?
+    let model: RetrievalModel
     let normalize: Bool
     /// Each item's `{"item_id":"…","score":` prefix, written once at load for the JSON responses.
     let itemJSONHeads: ByteStrings
@@ -39,17 +39,10 @@ public final class ServingModel: @unchecked Sendable {
     public init(modelDirectory: String, factory: String = "Flat") throws {
         let spec = try IndexSpec(parsing: factory)
         let (config, dataset, model) = try ModelStore.load(from: modelDirectory)
-        normalize = config.similarity == .cosine
-        if let model {
-            users = model.allEmbeddings(users: true, count: dataset.numUsers, normalize: normalize)
-            items = model.allEmbeddings(users: false, count: dataset.numItems, normalize: normalize)
-            userTower = (model as? TwoTower)?.userTower
-        } else {
-            let pop = Popularity(train: dataset.split.train, items: dataset.numItems)
-            users = pop.userEmbeddings(count: dataset.numUsers)
-            items = pop.itemEmbeddings
-            userTower = nil
-        }
+        normalize = config.objective.similarity == .cosine
+        users = model.allEmbeddings(users: true, count: dataset.numUsers, normalize: normalize)
+        items = model.allEmbeddings(users: false, count: dataset.numItems, normalize: normalize)
+        self.model = model
         // Embeddings are already normalised for cosine models, so the index scores inner products. An HNSW index
         // written by `tandem index build` is loaded instead of rebuilt (ModelStore deletes it when weights change).
         let saved = modelDirectory + "/index.hnsw"
@@ -77,9 +70,8 @@ public final class ServingModel: @unchecked Sendable {
 
     /// The embedding of a cold-start user from raw feature values, or nil when the model has no user tower.
     func coldStartEmbedding(_ features: [String: [String]]) -> Tensor? {
-        guard let tower = userTower else { return nil }
         let tape = Tape(training: false)
-        var e = tower.coldStart(tape, features: features)
+        guard var e = model.coldStartUserEmbedding(tape, features: features) else { return nil }
         if normalize { e = tape.l2Normalize(e) }
         return e.value
     }

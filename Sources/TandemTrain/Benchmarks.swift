@@ -47,7 +47,7 @@ public enum Benchmarks {
     /// Training examples per second over `epochs` epochs of `config` on `dataset` (no validation).
     public static func trainingThroughput(_ config: TrainConfig, dataset: Dataset, epochs: Int = 2) throws -> Double {
         var c = config
-        c.epochs = epochs; c.evalEvery = epochs + 1; c.patience = epochs + 1
+        c.training.epochs = epochs; c.evaluation.evalEvery = epochs + 1; c.evaluation.patience = epochs + 1
         let report = try Trainer(config: c, dataset: dataset, log: { _ in }).run()
         let rates = report.epochs.map(\.examplesPerSecond)
         return rates.max() ?? 0

@@ -63,12 +63,12 @@ public enum ModelStore {
         }
     }
 
-    public static func save(_ model: RetrievalModel?, config: TrainConfig, dataset: Dataset, to dir: String) throws {
+    public static func save(_ model: RetrievalModel, config: TrainConfig, dataset: Dataset, to dir: String) throws {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let encoder = Self.encoder
         try AtomicFile.write(encoder.encode(dataset.userIds), to: dir + "/user_ids.json")
         try AtomicFile.write(encoder.encode(dataset.itemIds), to: dir + "/item_ids.json")
-        let tensors = (model?.parameters ?? []).map { ($0.name, $0.value) }
+        let tensors = model.parameters.map { ($0.name, $0.value) }
         let weights = try SafeTensors.encode(tensors, metadata: ["model": config.model.rawValue, "format": "tandem-1"])
         try AtomicFile.write(weights, to: dir + "/weights.safetensors")
         try AtomicFile.write(encoder.encode(config), to: dir + "/config.json")
@@ -82,7 +82,7 @@ public enum ModelStore {
     }
 
     /// Loads a saved model: rebuilds the dataset from the saved config, checks the id maps match, loads weights.
-    public static func load(from dir: String, log: (String) -> Void = { _ in }) throws -> (TrainConfig, Dataset, RetrievalModel?) {
+    public static func load(from dir: String, log: (String) -> Void = { _ in }) throws -> (TrainConfig, Dataset, RetrievalModel) {
         func read(_ name: String) throws -> Data {
             do { return try Data(contentsOf: URL(fileURLWithPath: dir + "/" + name)) } catch {
                 throw DataError(file: dir + "/" + name, "cannot read (is \(dir) a model directory written by `tandem train --output`?)")
@@ -107,14 +107,14 @@ public enum ModelStore {
         guard manifest.model == config.model.rawValue else {
             throw DataError(file: dir, "manifest.json says model '\(manifest.model)' but config.json says '\(config.model.rawValue)'")
         }
-        let model = config.makeModel(for: dataset)
+        let model = try ModelRegistry.make(config, dataset: dataset)
         let raw = try read("weights.safetensors")
         guard raw.count == manifest.weightsBytes, ModelManifest.fnv1a64(raw) == manifest.weightsChecksum else {
             throw DataError(file: dir + "/weights.safetensors",
                             "damaged: \(raw.count) bytes with checksum \(ModelManifest.fnv1a64(raw)), the manifest says \(manifest.weightsBytes) bytes with \(manifest.weightsChecksum)")
         }
         let weights = try SafeTensors.decode(raw, file: dir + "/weights.safetensors")
-        for p in model?.parameters ?? [] {
+        for p in model.parameters {
             guard let t = weights[p.name] else { throw DataError(file: dir + "/weights.safetensors", "missing tensor '\(p.name)'") }
             guard t.shape == p.value.shape else {
                 throw DataError(file: dir + "/weights.safetensors", "tensor '\(p.name)' has shape \(t.shape), the model expects \(p.value.shape)")

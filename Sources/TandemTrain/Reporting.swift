@@ -25,9 +25,17 @@ public struct MeanStd {
     public var formatted: String { std > 0 ? String(format: "%.4f±%.4f", mean, std) : String(format: "%.4f", mean) }
 }
 
+/// The table's metric columns for cut-offs `ks`: recall and NDCG at the two smallest, MRR and tail recall at the
+/// larger of the two (`[10, 20, 50]`: recall@10, recall@20, ndcg@10, ndcg@20, mrr@20, recall@20/tail).
+public func tableColumns(ks: [Int]) -> [String] {
+    let shown = Array(ks.sorted().prefix(2))
+    guard let last = shown.last else { return [] }
+    return shown.map { "recall@\($0)" } + shown.map { "ndcg@\($0)" } + ["mrr@\(last)", "recall@\(last)/tail"]
+}
+
 /// A plain-text table of test metrics, one row per label, each cell the mean (± std) over that label's runs.
-public func resultTable(_ rows: [(label: String, reports: [RunReport])],
-                        columns: [String] = ["recall@10", "recall@20", "ndcg@10", "ndcg@20", "mrr@20", "recall@20/tail"]) -> String {
+public func resultTable(_ rows: [(label: String, reports: [RunReport])], ks: [Int] = [10, 20, 50]) -> String {
+    let columns = tableColumns(ks: ks)
     let extra = ["alignment", "uniformity_items", "epoch_s"]
     var lines = [(["model", "runs"] + columns + extra)]
     for (label, reports) in rows {

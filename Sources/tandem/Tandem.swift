@@ -68,25 +68,26 @@ struct Train: ParsableCommand {
 
     func run() throws {
         let cfg = resolveConfig(file: config, flags: flags)
-        configureThreads(cfg.threads)
+        configureThreads(cfg.training.threads)
         let log: (String) -> Void = quiet ? { _ in } : { print($0) }
         let ds = reportingErrors { try cfg.loadDataset(log: log) }
         print("\(ds.name): \(ds.numUsers) users, \(ds.numItems) items, train/valid/test \(ds.split.train.count)/\(ds.split.valid.count)/\(ds.split.test.count)")
-        let trainer = Trainer(config: cfg, dataset: ds, log: log)
+        let trainer = reportingErrors { try Trainer(config: cfg, dataset: ds, log: log) }
+        let output = cfg.outputs.output
         let report = reportingErrors {
             try trainer.run { model in
-                if let out = cfg.output { try ModelStore.save(model, config: cfg, dataset: ds, to: out) }
+                if let output { try ModelStore.save(model, config: cfg, dataset: ds, to: output) }
             }
         }
         reportingErrors {
-            if let out = cfg.output, cfg.model == .pop || report.epochs.isEmpty {
-                try ModelStore.save(trainer.model, config: cfg, dataset: ds, to: out)
+            if let output, report.epochs.isEmpty || trainer.model.parameters.isEmpty {
+                try ModelStore.save(trainer.model, config: cfg, dataset: ds, to: output)
             }
-            if let out = cfg.output { try ModelStore.recordResults(report, in: out) }
-            if let path = cfg.results { try report.writeJSON(to: path) }
+            if let output { try ModelStore.recordResults(report, in: output) }
+            if let path = cfg.outputs.results { try report.writeJSON(to: path) }
         }
         print("")
-        print(resultTable([(cfg.model.rawValue, [report])]))
+        print(resultTable([(cfg.model.rawValue, [report])], ks: cfg.evaluation.ks))
         print(String(format: "best epoch %d, %.1fs", report.bestEpoch, report.trainSeconds))
     }
 }
@@ -110,14 +111,17 @@ struct Compare: ParsableCommand {
             let runs = name == "pop" ? 1 : seeds
             for s in 0..<runs {
                 // Training seeds base.seed, base.seed + 1, …; the split stays that of base.seed (or split_seed).
-                let extra = ["model": name, "seed": "\(base.seed + UInt64(s))", "split_seed": "\(base.splitSeed ?? base.seed)"]
+                let extra = ["model": name, "seed": "\(base.seed + UInt64(s))", "split_seed": "\(base.data.splitSeed ?? base.seed)"]
                 let cfg = resolveConfig(file: config, flags: flags, extra: extra)
-                configureThreads(cfg.threads)
+                configureThreads(cfg.training.threads)
                 let ds = reportingErrors { try cfg.loadDataset { print($0) } }
                 let report = reportingErrors { try Trainer(config: cfg, dataset: ds, log: { _ in }).run() }
-                print(String(format: "%@ seed %llu: valid ndcg@20 %.4f | test ndcg@20 %.4f recall@20 %.4f (best epoch %d, %.0fs)",
-                             name, cfg.seed, report.valid["ndcg@20"]!, report.test["ndcg@20"]!, report.test["recall@20"]!,
-                             report.bestEpoch, report.trainSeconds))
+                // The validation metric, and the test metrics at its cut-off.
+                let metric = cfg.evaluation.validMetric, k = metric.k
+                print(String(format: "%@ seed %llu: valid %@ %.4f | test %@ %.4f ndcg@%d %.4f recall@%d %.4f (best epoch %d, %.0fs)",
+                             name, cfg.seed, metric.description, report.valid[metric.description] ?? .nan, metric.description,
+                             report.test[metric.description] ?? .nan, k, report.test["ndcg@\(k)"] ?? .nan, k,
+                             report.test["recall@\(k)"] ?? .nan, report.bestEpoch, report.trainSeconds))
                 if let dir = resultsDir {
                     reportingErrors {
                         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
@@ -129,7 +133,7 @@ struct Compare: ParsableCommand {
             rows.append((name, reports))
         }
         print("")
-        print(resultTable(rows))
+        print(resultTable(rows, ks: base.evaluation.ks))
     }
 }
 
@@ -140,21 +144,16 @@ struct Eval: ParsableCommand {
 
     func run() throws {
         let (cfg, ds, model) = reportingErrors { try ModelStore.load(from: modelDir) }
-        configureThreads(cfg.threads)
-        let protocolEval = EvaluationProtocol(ds, ks: cfg.ks)
-        let norm = cfg.similarity == .cosine
-        let (u, v): (Tensor, Tensor)
-        if let model {
-            u = model.allEmbeddings(users: true, count: ds.numUsers, normalize: norm)
-            v = model.allEmbeddings(users: false, count: ds.numItems, normalize: norm)
-        } else {
-            let pop = Popularity(train: ds.split.train, items: ds.numItems)
-            (u, v) = (pop.userEmbeddings(count: ds.numUsers), pop.itemEmbeddings)
-        }
+        configureThreads(cfg.training.threads)
+        let protocolEval = EvaluationProtocol(ds, ks: cfg.evaluation.ks)
+        let norm = cfg.objective.similarity == .cosine
+        let u = model.allEmbeddings(users: true, count: ds.numUsers, normalize: norm)
+        let v = model.allEmbeddings(users: false, count: ds.numItems, normalize: norm)
         let valid = protocolEval.valid.evaluate(users: u, items: v)
         let test = protocolEval.test.evaluate(users: u, items: v)
+        let shown = cfg.evaluation.ks.flatMap { k in ["recall@\(k)", "ndcg@\(k)", "mrr@\(k)", "hit@\(k)"] }
         for (name, m) in [("valid", valid), ("test", test)] {
-            print(name + "  " + ["recall@10", "recall@20", "ndcg@10", "ndcg@20", "mrr@20", "hit@20"].map { String(format: "%@ %.4f", $0, m[$0] ?? .nan) }.joined(separator: "  "))
+            print(name + "  " + shown.map { String(format: "%@ %.4f", $0, m[$0] ?? .nan) }.joined(separator: "  "))
         }
         if let results {
             reportingErrors {
@@ -172,8 +171,8 @@ struct Export: ParsableCommand {
 
     func run() throws {
         let (cfg, ds, model) = reportingErrors { try ModelStore.load(from: modelDir) }
-        guard let model else { fail("model '\(cfg.model.rawValue)' has no embeddings to export") }
-        let norm = cfg.similarity == .cosine
+        guard !model.parameters.isEmpty else { fail("model '\(cfg.model.rawValue)' has no learned embeddings to export") }
+        let norm = cfg.objective.similarity == .cosine
         reportingErrors {
             try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
             try AtomicFile.write(NPY.encode(model.allEmbeddings(users: true, count: ds.numUsers, normalize: norm)), to: out + "/users.npy")
@@ -211,7 +210,7 @@ struct DataCommand: ParsableCommand {
             let all = ds.split.train + ds.split.valid + ds.split.test
             print("dataset       \(ds.name)")
             print(DataStats(users: ds.numUsers, items: ds.numItems, interactions: all).report)
-            print("split         train \(ds.split.train.count) / valid \(ds.split.valid.count) / test \(ds.split.test.count) (\(cfg.split))")
+            print("split         train \(ds.split.train.count) / valid \(ds.split.valid.count) / test \(ds.split.test.count) (\(cfg.data.split.spec))")
             for (side, f) in [("user", ds.userFeatures), ("item", ds.itemFeatures)] {
                 guard let f else { continue }
                 print("\(side) fields   " + f.fields.map { "\($0.name) (\($0.kind.rawValue)\($0.kind == .numeric ? "" : ", \($0.vocabulary.count) values"))" }.joined(separator: ", "))
@@ -252,10 +251,10 @@ struct Bench: ParsableCommand {
             return
         }
         let base = resolveConfig(file: nil, flags: flags)
-        configureThreads(base.threads)
+        configureThreads(base.training.threads)
         let ds = reportingErrors { try base.loadDataset { print($0) } }
         print("machine: \(Parallel.cores) worker threads (OpenBLAS itself single-threaded); dataset \(ds.name) (\(ds.split.train.count) training interactions)")
-        let b = base.batchSize, d = base.embeddingDim
+        let b = base.training.batchSize, d = base.embeddingDim
         let g = Benchmarks.gemm(m: b, k: d, n: b)
         print(String(format: "gemm %d×%d×%d (in-batch logits): raw cblas_sgemm %.1f GFLOP/s, tape matmul fwd+bwd %.1f GFLOP/s, ratio %.2f",
                      b, d, b, g.raw, g.tape, g.tape / g.raw))
@@ -265,8 +264,8 @@ struct Bench: ParsableCommand {
             var cfg = TrainConfig.defaults(for: model)
             cfg.seed = base.seed
             let rate = reportingErrors { try Benchmarks.trainingThroughput(cfg, dataset: ds, epochs: epochs) }
-            print(String(format: "train %@ (batch %d, dim %d, %@ %@): %.0f examples/s, %.2f s/epoch", model.rawValue, cfg.batchSize,
-                         cfg.embeddingDim, cfg.loss.rawValue, cfg.similarity.rawValue, rate, Double(ds.split.train.count) / rate))
+            print(String(format: "train %@ (batch %d, dim %d, %@ %@): %.0f examples/s, %.2f s/epoch", model.rawValue, cfg.training.batchSize,
+                         cfg.embeddingDim, cfg.objective.loss.rawValue, cfg.objective.similarity.rawValue, rate, Double(ds.split.train.count) / rate))
         }
         let s = Benchmarks.evaluationSeconds(dataset: ds, dim: d)
         print(String(format: "full-ranking evaluation, %d users × %d items, K ≤ 50: %.1f ms", ds.numUsers, ds.numItems, s * 1000))
@@ -297,8 +296,8 @@ struct IndexCommand: ParsableCommand {
         func run() throws {
             let spec = reportingErrors { try IndexSpec(parsing: factory) }
             let (cfg, ds, model) = reportingErrors { try ModelStore.load(from: modelDir) }
-            guard let model else { fail("model '\(cfg.model.rawValue)' has no embeddings to index") }
-            let metric: IndexMetric = cfg.similarity == .cosine ? .cosine : .innerProduct
+            guard !model.parameters.isEmpty else { fail("model '\(cfg.model.rawValue)' has no learned embeddings to index") }
+            let metric: IndexMetric = cfg.objective.similarity == .cosine ? .cosine : .innerProduct
             let items = model.allEmbeddings(users: false, count: ds.numItems, normalize: false)
             let users = model.allEmbeddings(users: true, count: ds.numUsers, normalize: false)
             let t0 = Date()

@@ -12,9 +12,9 @@ let servedModelDirectory: String = {
     let dir = NSTemporaryDirectory() + "tandem-serve-\(UUID().uuidString)"
     var c = try! TrainConfig.resolve(overrides: ["model": "two-tower", "dataset": "synthetic:users=200,items=80,interactions=3000,clusters=4",
                                                  "epochs": "3", "embedding_dim": "8", "field_dim": "4", "batch_size": "256", "ks": "[10, 20]"])
-    c.output = dir
+    c.outputs.output = dir
     let ds = try! c.loadDataset()
-    let trainer = Trainer(config: c, dataset: ds, log: { _ in })
+    let trainer = try! Trainer(config: c, dataset: ds, log: { _ in })
     _ = try! trainer.run { try ModelStore.save($0, config: c, dataset: ds, to: dir) }
     return dir
 }()

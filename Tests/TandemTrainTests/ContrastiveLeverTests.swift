@@ -95,8 +95,8 @@ import TandemTrain
 
     func config(_ model: ModelKind) throws -> TrainConfig {
         var c = try TrainConfig.resolve(overrides: ["model": model.rawValue])
-        c.epochs = 15; c.batchSize = 256; c.learningRate = 0.02; c.patience = 15; c.ks = [10, 20]; c.embeddingDim = 16
-        if model == .twoTower { c.hidden = [32]; c.fieldDim = 8 }
+        c.training.epochs = 15; c.training.batchSize = 256; c.training.learningRate = 0.02; c.evaluation.patience = 15; c.evaluation.ks = [10, 20]; c.embeddingDim = 16
+        if model == .twoTower { c.twoTower.hidden = [32]; c.twoTower.fieldDim = 8 }
         return c
     }
 
@@ -106,13 +106,13 @@ import TandemTrain
         let ds = TrainingTests.smallData()
         let pop = try Trainer(config: config(.pop), dataset: ds, log: { _ in }).run()
         var c = try config(.twoTower)
-        c.epochs = 10; c.patience = 10; c.sslBatchSize = 128
+        c.training.epochs = 10; c.evaluation.patience = 10; c.twoTower.sslBatchSize = 128
         if lever == "concat" {
-            c.prototypes = 8; c.prototypeWeight = 0.1
+            c.concat.prototypes = 8; c.concat.prototypeWeight = 0.1
         } else {
-            c.ssl = "both"; c.sslAugmentation = FeatureAugmentation(rawValue: lever)!; c.sslWeight = 0.1
+            c.twoTower.ssl = .both; c.twoTower.sslAugmentation = FeatureAugmentation(rawValue: lever)!; c.twoTower.sslWeight = 0.1
         }
-        let trainer = Trainer(config: c, dataset: ds, log: { _ in })
+        let trainer = try Trainer(config: c, dataset: ds, log: { _ in })
         if lever != "concat" {
             let model = try #require(trainer.model as? TwoTower)
             #expect(model.userSelfSupervision != nil && model.itemSelfSupervision != nil)
@@ -128,7 +128,7 @@ import TandemTrain
     /// SSL on a tower with a single field is refused with a message; so is SSL on a model without towers.
     @Test func sslNeedsTwoFields() throws {
         var c = try config(.twoTower)
-        c.ssl = "user"; c.useFeatures = false; c.epochs = 1
+        c.twoTower.ssl = .user; c.data.useFeatures = false; c.training.epochs = 1
         do {
             _ = try Trainer(config: c, dataset: TrainingTests.smallData(), log: { _ in }).run()
             Issue.record("expected an error")
@@ -137,11 +137,11 @@ import TandemTrain
         }
         #expect(throws: ConfigError.self) { try TrainConfig.resolve(overrides: ["model": "mf", "ssl": "item"]) }
         // `auto`: the item tower's task when it has features; nothing (and no error) when it does not.
-        c.ssl = "auto"
-        #expect((Trainer(config: c, dataset: TrainingTests.smallData(), log: { _ in }).model as? TwoTower)?.itemSelfSupervision == nil)
+        c.twoTower.ssl = .auto
+        #expect((try Trainer(config: c, dataset: TrainingTests.smallData(), log: { _ in }).model as? TwoTower)?.itemSelfSupervision == nil)
         _ = try Trainer(config: c, dataset: TrainingTests.smallData(), log: { _ in }).run()
-        c.useFeatures = true
-        let withFeatures = try #require(Trainer(config: c, dataset: TrainingTests.smallData(), log: { _ in }).model as? TwoTower)
+        c.data.useFeatures = true
+        let withFeatures = try #require(try Trainer(config: c, dataset: TrainingTests.smallData(), log: { _ in }).model as? TwoTower)
         #expect(withFeatures.itemSelfSupervision != nil && withFeatures.userSelfSupervision == nil)
         #expect(throws: ConfigError.self) { try TrainConfig.resolve(overrides: ["train_fraction": "0"]) }
     }

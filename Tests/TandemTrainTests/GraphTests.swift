@@ -42,9 +42,8 @@ import TandemTrain
 
     @Test func simGCLNoiseHasNormEpsAndFollowsSigns() {
         var rng = RNG(seed: 2)
-        let model = GraphModel(graph: tiny(), dim: 4, variant: .simGCL, settings: .init(), rng: &rng)
         let x = Tensor([[1, -2, 0.5, -0.1], [-1, 1, -1, 1]])
-        let n = model.signAlignedNoise(x, eps: 0.1)
+        let n = GraphPropagation.signAlignedNoise(x, eps: 0.1, rng: &rng)
         for i in 0..<2 {
             let row = n.row(i)
             #expect(abs(row.map { $0 * $0 }.reduce(0, +).squareRoot() - 0.1) < 1e-5)
@@ -59,17 +58,17 @@ import TandemTrain
         let users = 60, items = 80
         var us: [Int32] = [], its: [Int32] = []
         for _ in 0..<600 { us.append(Int32(rng.int(below: users))); its.append(Int32(rng.int(below: items))) }
-        var settings = GraphModel.Settings()
+        var settings = GraphConfig()
         settings.layers = layers
-        let model = GraphModel(graph: BipartiteGraph(train: Interactions(users: us, items: its), users: users, items: items),
-                               dim: 8, variant: .lightGCN, settings: settings, rng: &rng)
+        let model = LightGCN(graph: BipartiteGraph(train: Interactions(users: us, items: its), users: users, items: items),
+                             dim: 8, config: settings, rng: &rng)
         let batchUsers: [Int32] = [3, 17, 3, 59], batchItems: [Int32] = [0, 79, 41, 41]
         let w = rng.normalTensor(shape: [4, 1], std: 1000)  // gradients of order 0.1–1, so the tolerance bites
         func run(training: Bool) -> (Tensor, Tensor, Tensor) {
             let tape = Tape(training: training)
             let u = model.userEmbeddings(tape, batchUsers), v = model.itemEmbeddings(tape, batchItems)
             let loss = tape.sum(tape.rowDot(u, v) * tape.constant(w))
-            return (u.value, v.value, tape.backward(loss).denseGradient(of: model.ego)!)
+            return (u.value, v.value, tape.backward(loss).denseGradient(of: model.propagation.ego)!)
         }
         let (u1, v1, g1) = run(training: true), (u2, v2, g2) = run(training: false)
         #expect(u1.isClose(to: u2, tolerance: 1e-5) && v1.isClose(to: v2, tolerance: 1e-5))
@@ -79,15 +78,15 @@ import TandemTrain
     /// All embeddings of a graph model come from one propagation whatever the block size, and follow new parameters.
     @Test func allEmbeddingsPropagateOnceAndStayFresh() {
         var rng = RNG(seed: 6)
-        let model = GraphModel(graph: tiny(), dim: 4, variant: .lightGCN, settings: .init(), rng: &rng)
+        let model = LightGCN(graph: tiny(), dim: 4, config: GraphConfig(), rng: &rng)
         #expect(model.computesAllRowsAtOnce)
-        let whole = model.allEmbeddings(users: false, count: 2, normalize: true, batch: 4096)
-        #expect(model.allEmbeddings(users: false, count: 2, normalize: true, batch: 1) == whole)
-        model.ego.value.scale(by: 2)
-        let doubled = model.allEmbeddings(users: false, count: 2, normalize: false, batch: 1)
-        var expected = model.allEmbeddings(users: false, count: 2, normalize: false, batch: 4096)
+        let whole = model.embeddingsInBlocks(users: false, count: 2, normalize: true, batch: 4096)
+        #expect(model.embeddingsInBlocks(users: false, count: 2, normalize: true, batch: 1) == whole)
+        model.propagation.ego.value.scale(by: 2)
+        let doubled = model.embeddingsInBlocks(users: false, count: 2, normalize: false, batch: 1)
+        var expected = model.embeddingsInBlocks(users: false, count: 2, normalize: false, batch: 4096)
         #expect(doubled == expected)
-        model.ego.value.scale(by: 0.5)
+        model.propagation.ego.value.scale(by: 0.5)
         expected.scale(by: 0.5)
         #expect(model.allEmbeddings(users: false, count: 2, normalize: false).isClose(to: expected))
     }
@@ -95,22 +94,22 @@ import TandemTrain
     /// The whole LightGCN forward (3 propagations, layer mean, gather) has the gradient finite differences give.
     @Test func lightGCNEmbeddingGradientMatchesFiniteDifferences() throws {
         var rng = RNG(seed: 3)
-        var settings = GraphModel.Settings()
-        settings.regularization = 0
-        let model = GraphModel(graph: tiny(), dim: 3, variant: .lightGCN, settings: settings, rng: &rng)
+        var settings = GraphConfig()
+        settings.graphReg = 0
+        let model = LightGCN(graph: tiny(), dim: 3, config: settings, rng: &rng)
         func loss() -> (Tape, Variable) {
             let tape = Tape()
             let u = model.userEmbeddings(tape, [0, 1]), v = model.itemEmbeddings(tape, [1, 0])
             return (tape, tape.sum(tape.softplus(tape.rowDot(u, v))))
         }
         let (tape, l) = loss()
-        let g = tape.backward(l).dense[ObjectIdentifier(model.ego)]!
+        let g = tape.backward(l).dense[ObjectIdentifier(model.propagation.ego)]!
         let h: Float = 1e-2
-        for k in 0..<model.ego.value.count {
-            let orig = model.ego.value.data[k]
-            model.ego.value.data[k] = orig + h; let fp = Double(loss().1.value.data[0])
-            model.ego.value.data[k] = orig - h; let fm = Double(loss().1.value.data[0])
-            model.ego.value.data[k] = orig
+        for k in 0..<model.propagation.ego.value.count {
+            let orig = model.propagation.ego.value.data[k]
+            model.propagation.ego.value.data[k] = orig + h; let fp = Double(loss().1.value.data[0])
+            model.propagation.ego.value.data[k] = orig - h; let fm = Double(loss().1.value.data[0])
+            model.propagation.ego.value.data[k] = orig
             #expect(abs((fp - fm) / Double(2 * h) - Double(g.data[k])) < 2e-3)
         }
     }
@@ -121,17 +120,18 @@ import TandemTrain
     @Test func sglAttributeMaskingMasksFeaturesNotIdsAndLearns() throws {
         var ds = SyntheticData(SyntheticConfig(users: 300, items: 120, interactions: 6000, clusters: 4, seed: 3)).dataset()
         var c = try TrainConfig.resolve(overrides: ["model": "sgl", "augmentation": "am", "drop_ratio": "0.3"])
-        c.epochs = 10; c.batchSize = 512; c.embeddingDim = 16; c.ks = [10, 20]; c.layers = 2
-        let trainer = Trainer(config: c, dataset: ds, log: { _ in })
-        let model = try #require(trainer.model as? GraphModel)
-        #expect(model.userFeatures != nil && model.itemFeatures != nil)
+        c.training.epochs = 10; c.training.batchSize = 512; c.embeddingDim = 16; c.evaluation.ks = [10, 20]; c.graph.layers = 2
+        let trainer = try Trainer(config: c, dataset: ds, log: { _ in })
+        let model = try #require(trainer.model as? SGL)
+        let graph = model.propagation
+        #expect(graph.userFeatures != nil && graph.itemFeatures != nil)
         let tape = Tape()
-        let plain = model.egoEmbeddings(tape).value
-        let uf = model.userFeatures!.fieldCount, itf = model.itemFeatures!.fieldCount
-        let kept = model.egoEmbeddings(tape, masks: (Tensor(repeating: 1, shape: [300, uf]), Tensor(repeating: 1, shape: [120, itf]))).value
+        let plain = graph.egoEmbeddings(tape).value
+        let uf = graph.userFeatures!.fieldCount, itf = graph.itemFeatures!.fieldCount
+        let kept = graph.egoEmbeddings(tape, masks: (Tensor(repeating: 1, shape: [300, uf]), Tensor(repeating: 1, shape: [120, itf]))).value
         #expect(kept.isClose(to: plain, tolerance: 1e-6))
-        let masked = model.egoEmbeddings(tape, masks: (Tensor(zeros: [300, uf]), Tensor(zeros: [120, itf]))).value
-        let d = 16, ids = model.ego.value
+        let masked = graph.egoEmbeddings(tape, masks: (Tensor(zeros: [300, uf]), Tensor(zeros: [120, itf]))).value
+        let d = 16, ids = graph.ego.value
         for side in [0..<300, 300..<420] {
             let offset = (0..<d).map { masked.data[side.lowerBound * d + $0] - ids.data[side.lowerBound * d + $0] }
             for r in side { for j in 0..<d { #expect(abs(masked.data[r * d + j] - ids.data[r * d + j] - offset[j]) < 1e-5) } }
@@ -159,7 +159,7 @@ import TandemTrain
     @Test(arguments: [ModelKind.lightgcn, .sgl, .simgcl, .xsimgcl]) func graphModelsBeatPopularity(model: ModelKind) throws {
         let ds = SyntheticData(SyntheticConfig(users: 300, items: 120, interactions: 6000, clusters: 4, seed: 3)).dataset()
         var c = try TrainConfig.resolve(overrides: ["model": model.rawValue])
-        c.epochs = 10; c.batchSize = 512; c.learningRate = 0.01; c.embeddingDim = 16; c.ks = [10, 20]; c.layers = 2; c.clLayer = 1
+        c.training.epochs = 10; c.training.batchSize = 512; c.training.learningRate = 0.01; c.embeddingDim = 16; c.evaluation.ks = [10, 20]; c.graph.layers = 2; c.graph.clLayer = 1
         let popConfig = try TrainConfig.resolve(overrides: ["model": "pop", "ks": "[10, 20]"])
         let pop = try Trainer(config: popConfig, dataset: ds, log: { _ in }).run()
         let r = try Trainer(config: c, dataset: ds, log: { _ in }).run()

@@ -10,8 +10,8 @@ import TandemTrain
 @Suite struct ConfigTests {
     @Test func defaultsThenYamlThenFlags() throws {
         let c = try TrainConfig.resolve(yaml: "model: mf\ntemperature: 0.3\nks: [5, 20]\n", overrides: ["temperature": "0.07", "logq": "false"])
-        #expect(c.model == .mf && c.temperature == 0.07 && c.ks == [5, 20] && c.logq == false)
-        #expect(c.embeddingDim == 64 && c.similarity == .cosine)
+        #expect(c.model == .mf && c.objective.temperature == 0.07 && c.evaluation.ks == [5, 20] && c.objective.logq == false)
+        #expect(c.embeddingDim == 64 && c.objective.similarity == .cosine)
     }
 
     @Test func unknownKeysListTheValidOnes() {
@@ -60,8 +60,8 @@ import TandemTrain
 
     func config(_ model: ModelKind) throws -> TrainConfig {
         var c = try TrainConfig.resolve(overrides: ["model": model.rawValue])
-        c.epochs = 15; c.batchSize = 256; c.learningRate = 0.02; c.patience = 15; c.ks = [10, 20]; c.embeddingDim = 16
-        if model == .twoTower { c.hidden = [32]; c.fieldDim = 8 }
+        c.training.epochs = 15; c.training.batchSize = 256; c.training.learningRate = 0.02; c.evaluation.patience = 15; c.evaluation.ks = [10, 20]; c.embeddingDim = 16
+        if model == .twoTower { c.twoTower.hidden = [32]; c.twoTower.fieldDim = 8 }
         return c
     }
 
@@ -79,18 +79,18 @@ import TandemTrain
         let pop = try Trainer(config: config(.pop), dataset: ds, log: { _ in }).run()
         for loss in [LossKind.bpr, .bce] {
             var c = try config(.mf)
-            c.loss = loss; c.negatives = 4; c.similarity = .dot; c.temperature = 1; c.learningRate = 0.01
+            c.objective.loss = loss; c.objective.negatives = 4; c.objective.similarity = .dot; c.objective.temperature = 1; c.training.learningRate = 0.01
             let r = try Trainer(config: c, dataset: ds, log: { _ in }).run()
             #expect(r.test["recall@20"]! > pop.test["recall@20"]!, "\(loss)")
         }
     }
 
     /// Every InfoNCE negative source trains a model that beats popularity on planted clusters.
-    @Test(arguments: ["uniform", "popularity", "mixed", "in_batch+popularity"]) func negativeSamplersTrain(sampling: String) throws {
+    @Test(arguments: [NegativeSampling.uniform, .popularity, .mixed, .inBatchPopularity]) func negativeSamplersTrain(sampling: NegativeSampling) throws {
         let ds = Self.smallData()
         let pop = try Trainer(config: config(.pop), dataset: ds, log: { _ in }).run()
         var c = try config(.mf)
-        c.negativeSampling = sampling; c.sampledNegatives = 64
+        c.objective.negativeSampling = sampling; c.objective.sampledNegatives = 64
         let r = try Trainer(config: c, dataset: ds, log: { _ in }).run()
         #expect(r.test["recall@20"]! > pop.test["recall@20"]!, "\(sampling): \(r.test["recall@20"]!) vs pop \(pop.test["recall@20"]!)")
     }
@@ -102,10 +102,10 @@ import TandemTrain
         for bad in ["", "random", "uniform+popularity", "in_batch+zipf"] { #expect(NegativeSampling(parsing: bad) == nil, "\(bad)") }
         #expect(throws: ConfigError.self) { try TrainConfig.resolve(overrides: ["negative_sampling": "hard"]) }
         // Popularity draws follow count^α.
-        let sampler = NegativeSampler(counts: [1, 0, 16], alpha: 0.5)
-        #expect(abs(sampler.probability(.popularity, 2) - 0.8) < 1e-6 && sampler.probability(.popularity, 1) == 0)
+        let sampler = CatalogueSampler(.popularity, inBatch: false, count: 1, counts: [1, 0, 16], alpha: 0.5, logQ: nil)
+        #expect(abs(sampler.probability(2) - 0.8) < 1e-6 && sampler.probability(1) == 0)
         var rng = RNG(seed: 1)
-        let draws = (0..<20_000).map { _ in sampler.draw(.popularity, &rng) }
+        let draws = (0..<20_000).map { _ in sampler.draw(&rng) }
         #expect(abs(Double(draws.filter { $0 == 2 }.count) / 20_000 - 0.8) < 0.02 && !draws.contains(1))
     }
 
@@ -136,8 +136,8 @@ import TandemTrain
         ds.split.train.ratings = (0..<ds.split.train.count).map { _ in rng.uniform() < 0.2 ? 1 : 5 }
         let pop = try Trainer(config: config(.pop), dataset: ds, log: { _ in }).run()
         var c = try config(.mf)
-        c.negativeSampling = "in_batch+logged"
-        let trainer = Trainer(config: c, dataset: ds, log: { _ in })
+        c.objective.negativeSampling = .inBatchLogged
+        let trainer = try Trainer(config: c, dataset: ds, log: { _ in })
         let r = try trainer.run()
         let rows = trainer.loggedNegatives.positiveRows.count
         #expect(rows > ds.split.train.count * 7 / 10 && rows < ds.split.train.count * 9 / 10)
@@ -149,9 +149,9 @@ import TandemTrain
         let ds = Self.smallData()
         let pop = try Trainer(config: config(.pop), dataset: ds, log: { _ in }).run()
         var c = try config(.twoTower)
-        c.senet = "both"
-        let trainer = Trainer(config: c, dataset: ds, log: { _ in })
-        let names = trainer.model!.parameters.map(\.name)
+        c.twoTower.senet = .both
+        let trainer = try Trainer(config: c, dataset: ds, log: { _ in })
+        let names = trainer.model.parameters.map(\.name)
         #expect(names.contains("user.senet.squeeze.weight") && names.contains("item.senet.excite.0.bias"))
         let r = try trainer.run()
         #expect(r.test["recall@20"]! > pop.test["recall@20"]!, "\(r.test["recall@20"]!) vs pop \(pop.test["recall@20"]!)")
@@ -163,9 +163,9 @@ import TandemTrain
         let ds = Self.smallData()
         let pop = try Trainer(config: config(.pop), dataset: ds, log: { _ in }).run()
         var c = try config(.twoTower)
-        c.historyLength = 20
-        let trainer = Trainer(config: c, dataset: ds, log: { _ in })
-        #expect(trainer.model!.parameters.map(\.name).contains("user.history"))
+        c.twoTower.historyLength = 20
+        let trainer = try Trainer(config: c, dataset: ds, log: { _ in })
+        #expect(trainer.model.parameters.map(\.name).contains("user.history"))
         let r = try trainer.run()
         #expect(r.test["recall@20"]! > pop.test["recall@20"]!, "\(r.test["recall@20"]!) vs pop \(pop.test["recall@20"]!)")
     }
@@ -197,22 +197,22 @@ import TandemTrain
 
     /// The hold-out follows `user_ids` unless set: with an id row it would leak the label through the difference.
     @Test func historyHoldoutDefaultsToTheTowerWithoutIds() throws {
-        #expect(try TrainConfig.resolve(overrides: ["model": "two-tower"]).holdsOutHistoryPositive == false)
-        #expect(try TrainConfig.resolve(overrides: ["model": "two-tower", "user_ids": "false"]).holdsOutHistoryPositive)
-        #expect(try TrainConfig.resolve(overrides: ["model": "two-tower", "history_holdout": "true"]).holdsOutHistoryPositive)
+        #expect(try TrainConfig.resolve(overrides: ["model": "two-tower"]).twoTower.holdsOutHistoryPositive == false)
+        #expect(try TrainConfig.resolve(overrides: ["model": "two-tower", "user_ids": "false"]).twoTower.holdsOutHistoryPositive)
+        #expect(try TrainConfig.resolve(overrides: ["model": "two-tower", "history_holdout": "true"]).twoTower.holdsOutHistoryPositive)
         #expect(try TrainConfig.resolve(overrides: ["model": "two-tower", "user_ids": "false", "history_holdout": "false"])
-            .holdsOutHistoryPositive == false)
+            .twoTower.holdsOutHistoryPositive == false)
     }
 
     /// A preset fills in its settings under the user's own, which win; an unknown name lists the presets.
     @Test func presetsFillInSettingsTheUserDidNotGive() throws {
         let moco = try TrainConfig.resolve(overrides: ["preset": "moco"])
-        #expect(moco.model == .twoTower && moco.queueSize == 1024 && moco.momentum == 0.99 && moco.preset == "moco")
-        #expect(moco.temperature == TrainConfig.defaults(for: .twoTower).temperature)  // the model's defaults underneath
+        #expect(moco.model == .twoTower && moco.moco.queueSize == 1024 && moco.moco.momentum == 0.99 && moco.preset == "moco")
+        #expect(moco.objective.temperature == TrainConfig.defaults(for: .twoTower).objective.temperature)  // the model's defaults underneath
         let mine = try TrainConfig.resolve(yaml: "queue_size: 256", overrides: ["preset": "moco", "model": "mf"])
-        #expect(mine.model == .mf && mine.queueSize == 256 && mine.momentum == 0.99)
+        #expect(mine.model == .mf && mine.moco.queueSize == 256 && mine.moco.momentum == 0.99)
         let paper = try TrainConfig.resolve(overrides: ["preset": "paper-lightgcn"])
-        #expect(paper.model == .lightgcn && paper.loss == .bpr && paper.batchSize == 2048 && paper.logq == false)
+        #expect(paper.model == .lightgcn && paper.objective.loss == .bpr && paper.training.batchSize == 2048 && paper.objective.logq == false)
         for (name, p) in TrainConfig.presets { #expect(throws: Never.self, "\(name)") { _ = try TrainConfig.resolve(overrides: p.settings) } }
         #expect(throws: ConfigError.self) { try TrainConfig.resolve(overrides: ["preset": "turbo"]) }
         do { _ = try TrainConfig.resolve(overrides: ["preset": "turbo"]) } catch { #expect("\(error)".contains("moco")) }
@@ -251,7 +251,7 @@ import TandemTrain
         let ds = Self.smallData()
         let pop = try Trainer(config: config(.pop), dataset: ds, log: { _ in }).run()
         var c = try config(.mf)
-        c.queueSize = 512; c.momentum = 0.9
+        c.moco.queueSize = 512; c.moco.momentum = 0.9
         let r = try Trainer(config: c, dataset: ds, log: { _ in }).run()
         #expect(r.test["recall@20"]! > pop.test["recall@20"]!)
         #expect(throws: ConfigError.self) { try TrainConfig.resolve(overrides: ["model": "lightgcn", "queue_size": "1024"]) }
@@ -263,7 +263,7 @@ import TandemTrain
         var c = try config(.mf)
         // Weights overflow to ±inf within two steps, logits become inf − inf, the loss NaN. (At 1e15 the logits stay
         // finite, ~1e31, and so does the loss since cross-entropy shifts by the whole row's maximum.)
-        c.similarity = .dot; c.learningRate = 1e25
+        c.objective.similarity = .dot; c.training.learningRate = 1e25
         var checkpoints: [[Tensor]] = []
         #expect(throws: NonFiniteLossError.self) {
             try Trainer(config: c, dataset: ds, log: { _ in }).run { model in checkpoints.append(model.parameters.map(\.value)) }
@@ -295,15 +295,15 @@ import TandemTrain
         let ds = Self.smallData()
         try ds.writeSplit(to: split)
         var c = try config(.mf)
-        c.train = split + "/train.tsv"; c.valid = split + "/valid.tsv"; c.test = split + "/test.tsv"; c.epochs = 3
+        c.data.train = split + "/train.tsv"; c.data.valid = split + "/valid.tsv"; c.data.test = split + "/test.tsv"; c.training.epochs = 3
         let loaded = try c.loadDataset()
-        let trainer = Trainer(config: c, dataset: loaded, log: { _ in })
+        let trainer = try Trainer(config: c, dataset: loaded, log: { _ in })
         let report = try trainer.run { try ModelStore.save($0, config: c, dataset: loaded, to: dir) }
         let (c2, ds2, model2) = try ModelStore.load(from: dir)
         #expect(c2 == c)
-        let ev = EvaluationProtocol(ds2, ks: c.ks)
-        let u = model2!.allEmbeddings(users: true, count: ds2.numUsers, normalize: true)
-        let v = model2!.allEmbeddings(users: false, count: ds2.numItems, normalize: true)
+        let ev = EvaluationProtocol(ds2, ks: c.evaluation.ks)
+        let u = model2.allEmbeddings(users: true, count: ds2.numUsers, normalize: true)
+        let v = model2.allEmbeddings(users: false, count: ds2.numItems, normalize: true)
         #expect(abs(ev.test.evaluate(users: u, items: v)["ndcg@20"]! - report.test["ndcg@20"]!) < 1e-6)
         // The manifest says what wrote the model and how well it did.
         try ModelStore.recordResults(report, in: dir)

@@ -2,69 +2,6 @@ import TandemTensor
 import TandemAutograd
 import TandemData
 
-/// A model that embeds users and items into one space; relevance is the inner product of the two
-/// (after L2 normalisation when the similarity is cosine).
-public protocol RetrievalModel: AnyObject {
-    var parameters: [Parameter] { get }
-    func userEmbeddings(_ tape: Tape, _ users: [Int32]) -> Variable
-    func itemEmbeddings(_ tape: Tape, _ items: [Int32]) -> Variable
-    /// The user embeddings of training rows whose positives are `positives`: models that read the user's history
-    /// leave each row's own positive out of it. Defaults to `userEmbeddings`.
-    func userEmbeddings(_ tape: Tape, _ users: [Int32], positives: [Int32]) -> Variable
-    /// Called before each training epoch (e.g. to draw new augmented views).
-    func beginEpoch()
-    /// A model-specific term added to the main loss (regularisers, contrastive views); nil when none.
-    func auxiliaryLoss(_ tape: Tape, users: [Int32], items: [Int32], negatives: [Int32]) -> Variable?
-    /// The parameters that `itemEmbeddings` reads and nothing on the user side does (a MoCo momentum copy of the
-    /// item tower copies exactly these); empty when the two sides share parameters (graph models).
-    var itemParameters: [Parameter] { get }
-    /// True when embedding any rows computes every entity's embedding (graph propagation): `allEmbeddings` then
-    /// reads all of them from one inference tape instead of re-propagating for every block.
-    var computesAllRowsAtOnce: Bool { get }
-}
-
-extension RetrievalModel {
-    public func beginEpoch() {}
-    public func userEmbeddings(_ tape: Tape, _ users: [Int32], positives: [Int32]) -> Variable { userEmbeddings(tape, users) }
-    public func auxiliaryLoss(_ tape: Tape, users: [Int32], items: [Int32], negatives: [Int32]) -> Variable? { nil }
-    public var itemParameters: [Parameter] { [] }
-    public var computesAllRowsAtOnce: Bool { false }
-
-    /// Embeddings of all `count` entities of one side, computed in batches without keeping a tape.
-    public func allEmbeddings(users: Bool, count: Int, normalize: Bool, batch: Int = 4096) -> Tensor {
-        var rows: [Float] = []
-        var dim = 0
-        var start = 0
-        let shared = computesAllRowsAtOnce ? Tape(training: false) : nil
-        while start < count {
-            let ids = (start..<min(count, start + batch)).map { Int32($0) }
-            let tape = shared ?? Tape(training: false)
-            var e = users ? userEmbeddings(tape, ids) : itemEmbeddings(tape, ids)
-            if normalize { e = tape.l2Normalize(e) }
-            dim = e.value.cols
-            rows.append(contentsOf: e.value.data)
-            start += batch
-        }
-        return Tensor(shape: [count, dim], data: rows)
-    }
-}
-
-/// Matrix factorisation: one free embedding per user and per item.
-public final class MatrixFactorization: RetrievalModel {
-    public let users: Parameter
-    public let items: Parameter
-
-    public init(users: Int, items: Int, dim: Int, initStd: Float = 0.1, rng: inout RNG) {
-        self.users = Parameter("user.id", rng.normalTensor(shape: [users, dim], std: initStd), sparse: true)
-        self.items = Parameter("item.id", rng.normalTensor(shape: [items, dim], std: initStd), sparse: true)
-    }
-
-    public var parameters: [Parameter] { [users, items] }
-    public var itemParameters: [Parameter] { [items] }
-    public func userEmbeddings(_ tape: Tape, _ ids: [Int32]) -> Variable { tape.embedding(users, rows: ids) }
-    public func itemEmbeddings(_ tape: Tape, _ ids: [Int32]) -> Variable { tape.embedding(items, rows: ids) }
-}
-
 /// One tower: id embedding plus an embedding per side feature field, concatenated and passed through an MLP.
 ///
 /// Categorical fields look up one row; multi-hot fields average their rows; numeric fields enter as one
@@ -183,42 +120,4 @@ public final class Tower {
             part * tape.constant(Tensor(shape: [n, 1], data: (0..<n).map { fieldMask.data[$0 * parts.count + k] }))
         })
     }
-}
-
-/// The two-tower model: a user tower and an item tower over ids and side features.
-public final class TwoTower: RetrievalModel {
-    public let userTower: Tower
-    public let itemTower: Tower
-    /// Self-supervised auxiliary tasks (Yao et al. 2021) of the user and the item tower; nil: off.
-    public var userSelfSupervision: SelfSupervisedTask?
-    public var itemSelfSupervision: SelfSupervisedTask?
-
-    public init(userTower: Tower, itemTower: Tower) {
-        self.userTower = userTower; self.itemTower = itemTower
-    }
-
-    public var parameters: [Parameter] { userTower.parameters + itemTower.parameters }
-    public var itemParameters: [Parameter] { itemTower.parameters }
-    public func userEmbeddings(_ tape: Tape, _ ids: [Int32]) -> Variable { userTower(tape, ids) }
-    public func itemEmbeddings(_ tape: Tape, _ ids: [Int32]) -> Variable { itemTower(tape, ids) }
-    /// A training row's user embedding without its positive item in the pooled history.
-    public func userEmbeddings(_ tape: Tape, _ ids: [Int32], positives: [Int32]) -> Variable {
-        userTower(tape, ids, holdingOut: holdsOutPositives ? positives : nil)
-    }
-    /// Leave a training row's positive out of its user's history (see `TrainConfig.historyHoldout`).
-    public var holdsOutPositives = true
-
-    public func auxiliaryLoss(_ tape: Tape, users: [Int32], items: [Int32], negatives: [Int32]) -> Variable? {
-        let terms = [userSelfSupervision?.loss(tape, tower: userTower), itemSelfSupervision?.loss(tape, tower: itemTower)].compactMap { $0 }
-        return terms.isEmpty ? nil : terms.dropFirst().reduce(terms[0], +)
-    }
-}
-
-/// Most-popular items for everyone: the protocol's sanity baseline. As embeddings: every user is `[1]`,
-/// every item is `[training count]`, so the full-ranking evaluator ranks by popularity.
-public struct Popularity {
-    public let counts: [Int]
-    public init(train: Interactions, items: Int) { counts = train.itemCounts(items: items) }
-    public func userEmbeddings(count: Int) -> Tensor { Tensor(repeating: 1, shape: [count, 1]) }
-    public var itemEmbeddings: Tensor { Tensor(shape: [counts.count, 1], data: counts.map(Float.init)) }
 }

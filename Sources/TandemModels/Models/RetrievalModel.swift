@@ -1,0 +1,60 @@
+import TandemTensor
+import TandemAutograd
+import TandemData
+
+/// A model that embeds users and items into one space; relevance is the inner product of the two
+/// (after L2 normalisation when the similarity is cosine). Every model kind conforms, Pop included, so the trainer,
+/// the evaluator, the model store and serving handle them all the same way (`ModelRegistry` builds them).
+public protocol RetrievalModel: AnyObject {
+    var parameters: [Parameter] { get }
+    func userEmbeddings(_ tape: Tape, _ users: [Int32]) -> Variable
+    func itemEmbeddings(_ tape: Tape, _ items: [Int32]) -> Variable
+    /// The user embeddings of training rows whose positives are `positives`: models that read the user's history
+    /// leave each row's own positive out of it. Defaults to `userEmbeddings`.
+    func userEmbeddings(_ tape: Tape, _ users: [Int32], positives: [Int32]) -> Variable
+    /// Called before each training epoch (e.g. to draw new augmented views).
+    func beginEpoch()
+    /// A model-specific term added to the main loss (regularisers, contrastive views); nil when none.
+    func auxiliaryLoss(_ tape: Tape, users: [Int32], items: [Int32], negatives: [Int32]) -> Variable?
+    /// The parameters that `itemEmbeddings` reads and nothing on the user side does (a MoCo momentum copy of the
+    /// item tower copies exactly these); empty when the two sides share parameters (graph models).
+    var itemParameters: [Parameter] { get }
+    /// True when embedding any rows computes every entity's embedding (graph propagation): `allEmbeddings` then
+    /// reads all of them from one inference tape instead of re-propagating for every block.
+    var computesAllRowsAtOnce: Bool { get }
+    /// Embeddings of all `count` entities of one side as scored (L2-normalised when `normalize`).
+    func allEmbeddings(users: Bool, count: Int, normalize: Bool) -> Tensor
+    /// The embedding of a user the model has no id row for, from raw feature values (cold start); nil when the model
+    /// has no user tower to compute it.
+    func coldStartUserEmbedding(_ tape: Tape, features: [String: [String]]) -> Variable?
+}
+
+extension RetrievalModel {
+    public func beginEpoch() {}
+    public func userEmbeddings(_ tape: Tape, _ users: [Int32], positives: [Int32]) -> Variable { userEmbeddings(tape, users) }
+    public func auxiliaryLoss(_ tape: Tape, users: [Int32], items: [Int32], negatives: [Int32]) -> Variable? { nil }
+    public var itemParameters: [Parameter] { [] }
+    public var computesAllRowsAtOnce: Bool { false }
+    public func coldStartUserEmbedding(_ tape: Tape, features: [String: [String]]) -> Variable? { nil }
+    public func allEmbeddings(users: Bool, count: Int, normalize: Bool) -> Tensor {
+        embeddingsInBlocks(users: users, count: count, normalize: normalize)
+    }
+
+    /// Embeddings of all `count` entities of one side, computed in blocks of `batch` without keeping a tape.
+    public func embeddingsInBlocks(users: Bool, count: Int, normalize: Bool, batch: Int = 4096) -> Tensor {
+        var rows: [Float] = []
+        var dim = 0
+        var start = 0
+        let shared = computesAllRowsAtOnce ? Tape(training: false) : nil
+        while start < count {
+            let ids = (start..<min(count, start + batch)).map { Int32($0) }
+            let tape = shared ?? Tape(training: false)
+            var e = users ? userEmbeddings(tape, ids) : itemEmbeddings(tape, ids)
+            if normalize { e = tape.l2Normalize(e) }
+            dim = e.value.cols
+            rows.append(contentsOf: e.value.data)
+            start += batch
+        }
+        return Tensor(shape: [count, dim], data: rows)
+    }
+}

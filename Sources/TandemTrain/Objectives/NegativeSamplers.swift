@@ -1,0 +1,238 @@
+import Foundation
+import TandemTensor
+import TandemAutograd
+import TandemData
+import TandemModels
+
+/// One training batch: row `r` is user `users[r]` with positive item `items[r]`.
+public struct TrainingBatch {
+    public let users: [Int32]
+    public let items: [Int32]
+}
+
+/// Item columns a sampler adds to a batch's softmax, and how each column's logit is corrected.
+public struct SampledColumns {
+    /// Whether the batch's other positives are columns too (in-batch negatives).
+    public var inBatch: Bool
+    /// Extra columns: items embedded on the tape, or constants (a MoCo queue); nil when there are none this batch.
+    public var embeddings: Variable?
+    /// The item of each extra column (a column equal to a row's positive is masked for that row).
+    public var ids: [Int32]
+    /// Logit correction by item id (logQ); nil: none.
+    public var correction: ((Int32) -> Float)?
+    /// Correction of the extra columns when it differs from `correction` (`.some(nil)`: none).
+    public var extraCorrection: ((Int32) -> Float)?? = .none
+    /// Scale of the item-side gradient of the in-batch columns (MoCo's queue compensation).
+    public var inBatchItemGradientScale: Float = 1
+}
+
+/// The negatives of one batch, in the form the configured loss reads them.
+public enum BatchNegatives {
+    /// The in-batch softmax alone: each row's negatives are the batch's other positives.
+    case inBatch
+    /// A softmax over the batch's positives (optionally) and extra columns.
+    case columns(SampledColumns)
+    /// `perRow` items for each row (row `r`'s are `ids[r·perRow ..< (r+1)·perRow]`), for BPR and BCE.
+    case perRow(ids: [Int32], perRow: Int)
+
+    /// Items whose ego rows a graph model's regulariser also penalises (BPR's sampled negatives, as in LightGCN).
+    public var pairwiseItems: [Int32] {
+        if case .perRow(let ids, _) = self { return ids }
+        return []
+    }
+}
+
+/// Where a batch's negatives come from. A training step reads: embed → negatives → loss → Σ auxiliary objectives.
+/// `embed` embeds item ids on the step's tape as the loss scores them (normalised for cosine similarity).
+public protocol NegativeSampler: AnyObject {
+    func negatives(for batch: TrainingBatch, tape: Tape, embed: ([Int32]) -> Variable, rng: inout RNG) -> BatchNegatives
+    /// Called after the optimiser step (MoCo moves its momentum copy and enqueues the batch).
+    func afterStep()
+}
+
+extension NegativeSampler {
+    public func afterStep() {}
+}
+
+/// log p_train(item): each item's share of the training interactions (logQ correction of in-batch columns).
+public struct ItemLogProbabilities: Sendable {
+    public let values: [Float]
+    public init(train: Interactions, items: Int) {
+        let counts = train.itemCounts(items: items)
+        values = counts.map { Float(Foundation.log(Double(max($0, 1)) / Double(max(train.count, 1)))) }
+    }
+    public subscript(_ item: Int32) -> Float { values[Int(item)] }
+}
+
+/// In-batch negatives (the batch's other positives), the default.
+public final class InBatchSampler: NegativeSampler {
+    public init() {}
+    public func negatives(for batch: TrainingBatch, tape: Tape, embed: ([Int32]) -> Variable, rng: inout RNG) -> BatchNegatives {
+        .inBatch
+    }
+}
+
+/// `sampled_negatives` items drawn from the catalogue for the whole batch, uniformly or ∝ training count^α, with or
+/// without the in-batch ones (`mixed` = in-batch + uniform, Yang et al. 2020). The logQ correction of item j is
+/// log of its expected count among the candidates: B·p_train(j) in-batch plus N·q_sampler(j) drawn.
+public final class CatalogueSampler: NegativeSampler {
+    public let sampler: NegativeSampling.Sampler
+    public let inBatch: Bool
+    public let count: Int
+    let logQ: ItemLogProbabilities?
+    let items: Int
+    let popularity: AliasTable
+    let popularityProbability: [Float]
+
+    public init(_ sampler: NegativeSampling.Sampler, inBatch: Bool, count: Int, counts: [Int], alpha: Float, logQ: ItemLogProbabilities?) {
+        self.sampler = sampler; self.inBatch = inBatch; self.count = count; self.logQ = logQ
+        items = counts.count
+        let weights = counts.map { Foundation.pow(Double($0), Double(alpha)) }
+        // An empty training log leaves nothing to weight by: fall back to uniform.
+        let w = weights.reduce(0, +) > 0 ? weights : [Double](repeating: 1, count: counts.count)
+        popularity = AliasTable(w)
+        let sum = w.reduce(0, +)
+        popularityProbability = w.map { Float($0 / sum) }
+    }
+
+    public func draw(_ rng: inout RNG) -> Int32 {
+        switch sampler {
+        case .uniform: return Int32(rng.int(below: items))
+        case .popularity: return Int32(popularity.sample(&rng))
+        }
+    }
+
+    public func probability(_ item: Int32) -> Float {
+        switch sampler {
+        case .uniform: return 1 / Float(items)
+        case .popularity: return popularityProbability[Int(item)]
+        }
+    }
+
+    public func negatives(for batch: TrainingBatch, tape: Tape, embed: ([Int32]) -> Variable, rng: inout RNG) -> BatchNegatives {
+        let drawn = (0..<count).map { _ in draw(&rng) }
+        let b = Float(inBatch ? batch.items.count : 0), n = Float(drawn.count)
+        let correction: ((Int32) -> Float)? = logQ.map { logQ in
+            { j in Foundation.log(b * Foundation.exp(logQ[j]) + n * self.probability(j)) }
+        }
+        return .columns(SampledColumns(inBatch: inBatch, embeddings: embed(drawn), ids: drawn, correction: correction))
+    }
+}
+
+/// In-batch negatives plus each row's logged "shown but not clicked" items (`in_batch+logged`). Logged columns are not
+/// logQ-corrected: they are not drawn from a catalogue distribution.
+public final class LoggedSampler: NegativeSampler {
+    public let logged: LoggedNegatives
+    public let perRow: Int
+    let logQ: ItemLogProbabilities?
+
+    public init(_ logged: LoggedNegatives, perRow: Int, logQ: ItemLogProbabilities?) {
+        self.logged = logged; self.perRow = perRow; self.logQ = logQ
+    }
+
+    public func negatives(for batch: TrainingBatch, tape: Tape, embed: ([Int32]) -> Variable, rng: inout RNG) -> BatchNegatives {
+        let drawn = logged.draw(for: batch.users, perRow: perRow, rng: &rng)
+        return .columns(SampledColumns(inBatch: true, embeddings: drawn.isEmpty ? nil : embed(drawn), ids: drawn,
+                                       correction: logQ.map { logQ in { logQ[$0] } }, extraCorrection: .some(nil)))
+    }
+}
+
+/// MoCo (He et al., CVPR 2020): item embeddings of past positives from a momentum copy of the item tower, queued, join
+/// the in-batch negatives. Queued columns are constants and are not logQ-corrected unless `queue_logq`.
+public final class MoCoQueueSampler: NegativeSampler {
+    public let encoder: MomentumEncoder
+    public private(set) var queue: EmbeddingQueue
+    let model: RetrievalModel
+    let normalize: Bool
+    let settings: MoCoSettings
+    let logQ: ItemLogProbabilities?
+    private var pending: (embeddings: Tensor, ids: [Int32])?
+
+    public init(model: RetrievalModel, settings: MoCoSettings, normalize: Bool, logQ: ItemLogProbabilities?) {
+        self.model = model; self.settings = settings; self.normalize = normalize; self.logQ = logQ
+        encoder = MomentumEncoder(model: model, momentum: settings.momentum)
+        let dim = encoder.itemEmbeddings(model, [0], normalize: false).cols
+        queue = EmbeddingQueue(capacity: settings.queueSize, dimension: dim)
+    }
+
+    public func negatives(for batch: TrainingBatch, tape: Tape, embed: ([Int32]) -> Variable, rng: inout RNG) -> BatchNegatives {
+        // This batch's positives through the momentum copy go into the queue after the step; the row's own item is
+        // masked wherever it sits in the queue.
+        pending = (encoder.itemEmbeddings(model, batch.items, normalize: normalize), batch.items)
+        let (queued, ids) = queue.contents
+        let b = Float(batch.items.count)
+        return .columns(SampledColumns(inBatch: true, embeddings: ids.isEmpty ? nil : tape.constant(queued), ids: ids,
+                                       correction: logQ.map { logQ in { logQ[$0] } },
+                                       extraCorrection: settings.queueLogq ? .none : .some(nil),
+                                       inBatchItemGradientScale: settings.queueCompensation ? (b + Float(ids.count)) / b : 1))
+    }
+
+    public func afterStep() {
+        guard let keys = pending else { return }
+        encoder.update()
+        queue.enqueue(keys.embeddings, ids: keys.ids)
+        pending = nil
+    }
+}
+
+/// `negatives` items per row drawn uniformly from the catalogue, re-drawn (up to 10 times) while the user has the item
+/// in training: the pairwise losses' (BPR, BCE) sampler.
+public final class PairwiseSampler: NegativeSampler {
+    public let perRow: Int
+    let seen: CSRMatrix
+    let items: Int
+
+    public init(perRow: Int, seen: CSRMatrix, items: Int) {
+        self.perRow = perRow; self.seen = seen; self.items = items
+    }
+
+    public func negatives(for batch: TrainingBatch, tape: Tape, embed: ([Int32]) -> Variable, rng: inout RNG) -> BatchNegatives {
+        var negs: [Int32] = []
+        negs.reserveCapacity(batch.users.count * perRow)
+        for user in batch.users {
+            let known = seen.columns(ofRow: Int(user))
+            for _ in 0..<perRow {
+                var j = Int32(rng.int(below: items))
+                var tries = 0
+                while known.sortedContains(j) && tries < 10 { j = Int32(rng.int(below: items)); tries += 1 }
+                negs.append(j)
+            }
+        }
+        return .perRow(ids: negs, perRow: perRow)
+    }
+}
+
+/// Logged "shown but not clicked" negatives read from the training split: rows with label 0, or (no label column)
+/// rating ≤ `maxRating`, grouped by user. Those rows are not trained as positives.
+public struct LoggedNegatives {
+    /// Training rows used as positives (every row when logged negatives are off).
+    public let positiveRows: [Int]
+    /// Logged negative items of each user.
+    public let byUser: [[Int32]]
+
+    public init(train: Interactions, users: Int, enabled: Bool, maxRating: Float) {
+        var byUser = [[Int32]](repeating: [], count: users)
+        guard enabled else { positiveRows = Array(0..<train.count); self.byUser = byUser; return }
+        var positives: [Int] = []
+        for p in 0..<train.count {
+            let negative = train.labels.map { $0[p] == 0 } ?? train.ratings.map { $0[p] <= maxRating } ?? false
+            if negative { byUser[Int(train.users[p])].append(train.items[p]) } else { positives.append(p) }
+        }
+        positiveRows = positives
+        self.byUser = byUser
+    }
+
+    /// Number of logged negative rows.
+    public var count: Int { byUser.reduce(0) { $0 + $1.count } }
+
+    /// `perRow` logged items of each row's user, drawn with replacement (none for a user without logged negatives).
+    public func draw(for users: [Int32], perRow: Int, rng: inout RNG) -> [Int32] {
+        var out: [Int32] = []
+        for u in users {
+            let own = byUser[Int(u)]
+            if own.isEmpty { continue }
+            for _ in 0..<perRow { out.append(own[rng.int(below: own.count)]) }
+        }
+        return out
+    }
+}

@@ -1,0 +1,240 @@
+import Foundation
+import TandemAutograd
+import TandemData
+import TandemModels
+
+// The parts of a run's settings, one job each. `TrainConfig` holds one of each and reads and writes them as one flat
+// map, so YAML keys and CLI flags are the snake_case / kebab-case of the property names below. Every property has an
+// explicit type and a doc comment: `scripts/gen_flags.py` reads both to write the CLI's typed flags and their help.
+
+public enum ModelKind: String, Codable, CaseIterable, Sendable {
+    case pop, mf
+    case twoTower = "two-tower"
+    /// Graph recall. All four default to the in-batch InfoNCE main loss (presets `paper-lightgcn` and `paper-xsimgcl` keep
+    /// the papers' BPR settings).
+    case lightgcn, sgl, simgcl, xsimgcl
+
+    public var isGraph: Bool { [.lightgcn, .sgl, .simgcl, .xsimgcl].contains(self) }
+}
+
+public enum Similarity: String, Codable, CaseIterable, Sendable { case dot, cosine }
+public enum LossKind: String, Codable, CaseIterable, Sendable { case infonce, bpr, bce }
+
+/// Where the data comes from and how it is split.
+public struct DataSettings: Codable, Equatable, Sendable {
+    /// A known dataset (ml-100k, fetched into data_dir), synthetic[:users=N,items=N,interactions=N,clusters=N], or a
+    /// directory holding NAME.inter [.user .item].
+    public var dataset: String? = "ml-100k"
+    /// Cache root for known datasets (default $TANDEM_DATA or ./data).
+    public var dataDir: String? = nil
+    /// Pre-split training file (TSV/CSV with user_id and item_id columns); with valid and test, replaces dataset and split.
+    public var train: String? = nil
+    /// Pre-split validation file (see train).
+    public var valid: String? = nil
+    /// Pre-split test file (see train).
+    public var test: String? = nil
+    /// User feature file for pre-split data (RecBole .user format).
+    public var userFeatures: String? = nil
+    /// Item feature file for pre-split data (RecBole .item format).
+    public var itemFeatures: String? = nil
+    /// random:0.8,0.1,0.1, temporal:0.8,0.1,0.1 or loo.
+    public var split: SplitMethod = .randomRatio([0.8, 0.1, 0.1])
+    /// Keep interactions rated at least this (unset: all interactions are positives).
+    public var ratingThreshold: Float? = nil
+    /// Keep users with at least this many interactions (k-core, applied with item_core until stable; 0: off).
+    public var userCore: Int = 0
+    /// Keep items with at least this many interactions (k-core; 0: off).
+    public var itemCore: Int = 0
+    /// Seed of the split alone when different from seed (so several training seeds share one split).
+    public var splitSeed: UInt64? = nil
+    /// Train on this fraction of the training interactions (drawn with split_seed; validation and test unchanged;
+    /// head/tail items still defined by the full training split): the sparse-data runs.
+    public var trainFraction: Double = 1
+    /// Use side features when the dataset has them (two-tower; sgl with augmentation am).
+    public var useFeatures: Bool = true
+
+    public init() {}
+}
+
+/// The main loss and where its negatives come from.
+public struct ObjectiveSettings: Codable, Equatable, Sendable {
+    /// Main loss: infonce (softmax over the batch's negatives), bpr or bce (sampled negatives per positive).
+    public var loss: LossKind = .infonce
+    /// Score of a user and an item: dot product, or cosine (both L2-normalised).
+    public var similarity: Similarity = .cosine
+    /// Temperature τ dividing the scores in the loss.
+    public var temperature: Float = 0.1
+    /// Subtract log(item sampling probability) from in-batch logits (logQ correction).
+    public var logq: Bool = true
+    /// Mask in-batch columns holding the row's own positive item (accidental hits).
+    public var maskAccidentalHits: Bool = true
+    /// Sampled negatives per positive for bpr and bce.
+    public var negatives: Int = 1
+    /// Negatives of the InfoNCE softmax: in_batch (the batch's other positives), uniform or popularity
+    /// (sampled_negatives items drawn for the whole batch, uniformly or ∝ count^popularity_alpha), or both: mixed
+    /// (= in_batch+uniform, Yang et al. 2020) and in_batch+popularity; in_batch+logged adds the batch users' logged
+    /// negatives (see logged_max_rating).
+    public var negativeSampling: NegativeSampling = .inBatch
+    /// Items drawn per batch for the uniform / popularity samplers (shared by every row of the batch).
+    public var sampledNegatives: Int = 256
+    /// Exponent of the popularity sampler: items drawn ∝ training count^α (word2vec's 0.75).
+    public var popularityAlpha: Float = 0.75
+    /// in_batch+logged: a training row is a logged "shown but not clicked" negative when its label column is 0, or,
+    /// where the data has no labels, when its rating is at most this (ml-100k's proxy: ratings ≤ 2). Logged rows are
+    /// not trained as positives; validation and test are unchanged.
+    public var loggedMaxRating: Float = 2
+    /// in_batch+logged: logged negatives per batch row (each row draws this many of its own user's logged items; they
+    /// share the batch's softmax like every other column).
+    public var loggedPerRow: Int = 1
+
+    public init() {}
+}
+
+/// MoCo (He et al. 2020): a queue of momentum-encoded past positives as extra negatives.
+public struct MoCoSettings: Codable, Equatable, Sendable {
+    /// MoCo: item embeddings of the last queue_size positives, from a momentum copy of the item tower, join the
+    /// in-batch negatives (0: off). Needs loss infonce, negative_sampling in_batch and mf or two-tower.
+    public var queueSize: Int = 0
+    /// MoCo: the momentum copy moves as key ← m·key + (1 − m)·θ after every step.
+    public var momentum: Float = 0.99
+    /// MoCo: also subtract log p(item) from the queued columns (off: correcting them cost 0.07 NDCG@20 on ml-100k).
+    public var queueLogq: Bool = false
+    /// MoCo: scale the item-side gradient of the in-batch negative columns by (B + Q) / B, so the item gradient
+    /// estimates the full (B + Q)-negative loss's (queued rows are constants).
+    public var queueCompensation: Bool = false
+
+    public init() {}
+}
+
+/// ConCAT (SwAV-style prototypes shared by both towers, swapped prediction).
+public struct ConcatSettings: Codable, Equatable, Sendable {
+    /// ConCAT: K learnable prototypes shared by both towers (0: off). Sinkhorn-Knopp gives each user and item a
+    /// balanced soft assignment; the user predicts its positive item's assignment and vice versa.
+    public var prototypes: Int = 0
+    /// ConCAT: weight β of the swapped-prediction loss.
+    public var prototypeWeight: Float = 0.1
+    /// ConCAT: temperature of the prototype softmax.
+    public var prototypeTemperature: Float = 0.1
+    /// ConCAT: Sinkhorn-Knopp's entropy ε (smaller: harder assignments).
+    public var sinkhornEpsilon: Float = 0.05
+    /// ConCAT: Sinkhorn-Knopp iterations (SwAV uses 3).
+    public var sinkhornIterations: Int = 3
+
+    public init() {}
+}
+
+/// The optimiser and the training loop.
+public struct TrainingSettings: Codable, Equatable, Sendable {
+    /// adam, adamw, adagrad or sgd (embedding tables get lazy sparse updates).
+    public var optimizer: Optimizer.Kind = .adam
+    /// Step size of the optimiser.
+    public var learningRate: Float = 0.001
+    /// Weight decay (decoupled for adamw, L2 otherwise).
+    public var weightDecay: Float = 0
+    /// Training rows per batch (the in-batch softmax has batch_size − 1 negatives per row).
+    public var batchSize: Int = 1024
+    /// Most training epochs (early stopping may end sooner; 0: evaluate the initialised model).
+    public var epochs: Int = 100
+    /// Worker threads (BLAS and our kernels); unset uses every core.
+    public var threads: Int? = nil
+
+    public init() {}
+}
+
+/// Validation during training and the metrics reported.
+public struct EvaluationSettings: Codable, Equatable, Sendable {
+    /// Evaluate on validation every this many epochs.
+    public var evalEvery: Int = 1
+    /// Evaluations without improvement of valid_metric before stopping.
+    public var patience: Int = 10
+    /// The validation metric that picks the best epoch: recall, ndcg, mrr, hit or precision @K (K one of ks).
+    public var validMetric: MetricAtK = MetricAtK(.ndcg, 20)
+    /// Cut-offs K of the reported metrics, e.g. 10,20,50.
+    public var ks: [Int] = [10, 20, 50]
+
+    public init() {}
+}
+
+/// Where a run writes what it produced.
+public struct OutputSettings: Codable, Equatable, Sendable {
+    /// Model directory: best checkpoint (safetensors), resolved config and id maps.
+    public var output: String? = nil
+    /// Results JSON path.
+    public var results: String? = nil
+
+    public init() {}
+}
+
+/// A ranking metric at a cut-off, written `ndcg@20`.
+public struct MetricAtK: Codable, Hashable, Sendable, CustomStringConvertible {
+    public enum Name: String, CaseIterable, Sendable { case recall, ndcg, mrr, hit, precision }
+    public var name: Name
+    public var k: Int
+
+    public init(_ name: Name, _ k: Int) { self.name = name; self.k = k }
+
+    /// `name@K` with a known name and K > 0.
+    public init?(parsing text: String) {
+        let parts = text.split(separator: "@")
+        guard parts.count == 2, let k = Int(parts[1]), k > 0, let name = Name(rawValue: String(parts[0])) else { return nil }
+        self.init(name, k)
+    }
+
+    /// The key of this metric in the evaluator's results.
+    public var description: String { "\(name.rawValue)@\(k)" }
+
+    public init(from decoder: Decoder) throws {
+        let text = try decoder.singleValueContainer().decode(String.self)
+        guard let m = MetricAtK(parsing: text) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath,
+                debugDescription: "'\(text)' is not name@K with K > 0 and name one of \(Name.allCases.map(\.rawValue).joined(separator: ", "))"))
+        }
+        self = m
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(description)
+    }
+}
+
+/// Where the InfoNCE softmax's negatives come from: the batch's own positives, and/or items drawn for the batch.
+public enum NegativeSampling: String, Codable, CaseIterable, Sendable {
+    case inBatch = "in_batch"
+    case uniform, popularity
+    /// In-batch plus uniform items (Yang et al. 2020); also spelled `in_batch+uniform`.
+    case mixed
+    case inBatchPopularity = "in_batch+popularity"
+    case inBatchLogged = "in_batch+logged"
+
+    /// Items drawn from the catalogue for the whole batch.
+    public enum Sampler: String, Sendable { case uniform, popularity }
+
+    public var inBatch: Bool { self != .uniform && self != .popularity }
+    public var sampler: Sampler? {
+        switch self {
+        case .uniform, .mixed: return .uniform
+        case .popularity, .inBatchPopularity: return .popularity
+        case .inBatch, .inBatchLogged: return nil
+        }
+    }
+    /// Logged "shown but not clicked" negatives of the batch's users.
+    public var logged: Bool { self == .inBatchLogged }
+
+    /// A name, or its parts joined by `+` in any order (`uniform+in_batch` is `mixed`).
+    public init?(parsing text: String) {
+        let parts = Set(text.split(separator: "+").map(String.init))
+        guard let found = Self.allCases.first(where: { Set($0.rawValue.split(separator: "+").map(String.init)) == parts })
+                ?? (parts == ["in_batch", "uniform"] ? .mixed : nil) else { return nil }
+        self = found
+    }
+
+    public init(from decoder: Decoder) throws {
+        let text = try decoder.singleValueContainer().decode(String.self)
+        guard let v = NegativeSampling(parsing: text) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath,
+                debugDescription: "'\(text)' is not one of \(Self.allCases.map(\.rawValue).joined(separator: ", "))"))
+        }
+        self = v
+    }
+}

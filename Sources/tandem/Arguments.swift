@@ -1,0 +1,61 @@
+import ArgumentParser
+import Foundation
+import TandemData
+import TandemModels
+import TandemAutograd
+import TandemTrain
+
+// How settings types are read from the command line, and written back as config text (YAML scalars and lists) so
+// flags merge with config files through one path (`TrainConfig.resolve`).
+
+/// A flag value as the YAML text of a config key.
+protocol ConfigText { var configText: String { get } }
+
+extension Int: ConfigText { var configText: String { String(self) } }
+extension UInt64: ConfigText { var configText: String { String(self) } }
+extension Float: ConfigText { var configText: String { "\(self)" } }
+extension Double: ConfigText { var configText: String { "\(self)" } }
+extension Bool: ConfigText { var configText: String { self ? "true" : "false" } }
+/// Quoted, so a value such as `123` or `true` stays a string.
+extension String: ConfigText {
+    var configText: String { String(decoding: try! JSONEncoder().encode(self), as: UTF8.self) }
+}
+extension RawRepresentable where RawValue == String {
+    var configText: String { rawValue.configText }
+}
+
+extension ModelKind: ExpressibleByArgument, ConfigText {}
+extension Similarity: ExpressibleByArgument, ConfigText {}
+extension LossKind: ExpressibleByArgument, ConfigText {}
+extension Optimizer.Kind: ExpressibleByArgument, ConfigText {}
+extension TowerSelection: ExpressibleByArgument, ConfigText {}
+extension SSLSelection: ExpressibleByArgument, ConfigText {}
+extension FeatureAugmentation: ExpressibleByArgument, ConfigText {}
+extension SGLAugmentation: ExpressibleByArgument, ConfigText {}
+extension NegativeSampling: ExpressibleByArgument, ConfigText {
+    public init?(argument: String) { self.init(parsing: argument) }
+}
+
+extension SplitMethod: ExpressibleByArgument, ConfigText {
+    public init?(argument: String) { self.init(parsing: argument) }
+    var configText: String { spec.configText }
+}
+
+extension MetricAtK: ExpressibleByArgument, ConfigText {
+    public init?(argument: String) { self.init(parsing: argument) }
+    public static var allValueStrings: [String] { [] }
+    var configText: String { description.configText }
+}
+
+/// Comma-separated positive integers (`10,20,50`; `[10, 20]` also reads).
+struct IntList: ExpressibleByArgument, ConfigText {
+    var values: [Int]
+    init?(argument: String) {
+        let inner = argument.trimmingCharacters(in: CharacterSet(charactersIn: "[] "))
+        let parts = inner.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+        let numbers = parts.compactMap { Int($0) }
+        guard inner.isEmpty || numbers.count == parts.count else { return nil }
+        values = inner.isEmpty ? [] : numbers
+    }
+    var configText: String { "[" + values.map(String.init).joined(separator: ", ") + "]" }
+}
