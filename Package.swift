@@ -58,6 +58,8 @@ let package = Package(
         .testTarget(name: "TandemAutogradTests", dependencies: ["TandemAutograd", "TandemTensor", "TandemModels"]),
         .testTarget(name: "TandemDataTests", dependencies: ["TandemData", "TandemTensor"]),
         .testTarget(name: "TandemEvalTests", dependencies: ["TandemEval", "TandemTensor"]),
+        // Runs the built `tandem` binary: one test per CLI verb.
+        .testTarget(name: "TandemCLITests"),
         .testTarget(name: "TandemTrainTests", dependencies: ["TandemTrain", "TandemModels", "TandemData", "TandemEval", "TandemTensor", "TandemAutograd"]),
     ],
     swiftLanguageModes: [.v5],

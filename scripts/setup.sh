@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what Tandem needs on a fresh Debian machine that has Swift: OpenBLAS (with pkg-config), hnswlib, and python3 with
-# pip (used only to download the recbole wheel that ships MovieLens-100k). Safe to run again: installs only what is missing.
+# pip and venv (to download the recbole wheel that ships MovieLens-100k, and Schemathesis for the API contract test). Safe to run again: installs only what is missing.
 set -euo pipefail
 need=()
 command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
@@ -8,6 +8,7 @@ command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
 [ -f /usr/include/hnswlib/hnswlib.h ] || need+=(libhnswlib-dev)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
 python3 -m pip --version >/dev/null 2>&1 || need+=(python3-pip)
+python3 -c "import ensurepip, venv" >/dev/null 2>&1 || need+=(python3-venv)
 command -v sha256sum >/dev/null 2>&1 || need+=(coreutils)
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing ${need[*]}"

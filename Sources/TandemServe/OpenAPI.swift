@@ -1,5 +1,15 @@
-/// The OpenAPI 3.0 description of the HTTP API, served at `/openapi.json`.
-public let openAPIDocument = #"""
+import Foundation
+
+/// The OpenAPI 3.0 description of the HTTP API, served at `/openapi.json`, with a user and an item id of the served
+/// model as the request examples (so a client that reads the schema can reach `/v1/score` and `/v1/similar-items`).
+public func openAPIDocument(exampleUser: String?, exampleItem: String?) -> String {
+    func quoted(_ s: String) -> String { String(decoding: try! JSONEncoder().encode(s), as: UTF8.self) }
+    return openAPITemplate
+        .replacingOccurrences(of: "\"$USER\"", with: quoted(exampleUser ?? "u1"))
+        .replacingOccurrences(of: "\"$ITEM\"", with: quoted(exampleItem ?? "i1"))
+}
+
+private let openAPITemplate = #"""
 {
   "openapi": "3.0.3",
   "info": {"title": "Tandem serving API", "version": "1.0.0",
@@ -32,16 +42,18 @@ public let openAPIDocument = #"""
   "components": {
     "responses": {"Error": {"description": "An error with a message.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}},
     "schemas": {
-      "RecommendRequest": {"type": "object", "properties": {
-        "user_id": {"type": "string"},
+      "RecommendRequest": {"type": "object", "anyOf": [{"required": ["user_id"]}, {"required": ["user_features"]}],
+        "example": {"user_id": "$USER", "k": 10}, "properties": {
+        "user_id": {"type": "string", "example": "$USER"},
         "user_features": {"type": "object", "additionalProperties": {"oneOf": [{"type": "string"}, {"type": "number"}, {"type": "array", "items": {"type": "string"}}]}},
         "k": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 10},
         "exclude_seen": {"type": "boolean", "default": true},
         "exclude_items": {"type": "array", "items": {"type": "string"}}}},
-      "SimilarItemsRequest": {"type": "object", "required": ["item_id"], "properties": {
-        "item_id": {"type": "string"}, "k": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 10}}},
-      "ScoreRequest": {"type": "object", "required": ["user_id", "candidates"], "properties": {
-        "user_id": {"type": "string"}, "candidates": {"type": "array", "maxItems": 10000, "items": {"type": "string"}}}},
+      "SimilarItemsRequest": {"type": "object", "required": ["item_id"], "example": {"item_id": "$ITEM", "k": 10}, "properties": {
+        "item_id": {"type": "string", "example": "$ITEM"}, "k": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 10}}},
+      "ScoreRequest": {"type": "object", "required": ["user_id", "candidates"],
+        "example": {"user_id": "$USER", "candidates": ["$ITEM"]}, "properties": {
+        "user_id": {"type": "string", "example": "$USER"}, "candidates": {"type": "array", "maxItems": 10000, "items": {"type": "string"}}}},
       "ScoredItem": {"type": "object", "required": ["item_id", "score"], "properties": {"item_id": {"type": "string"}, "score": {"type": "number"}}},
       "RecommendResponse": {"type": "object", "required": ["items", "source", "model_version"], "properties": {
         "items": {"type": "array", "items": {"$ref": "#/components/schemas/ScoredItem"}},

@@ -145,13 +145,16 @@ public func buildRouter(_ backend: ServingBackend, timeout: Duration? = .seconds
     let router = Router(context: BasicRequestContext.self)
     router.add(middleware: MetricsMiddleware(metrics: backend.metrics))
     if let timeout { router.add(middleware: RequestTimeoutMiddleware(limit: timeout)) }
+    router.add(middleware: RouteMethodMiddleware(routes: apiRoutes))
     router.get("/healthz") { _, _ in try json(["status": "ok"]) }
     router.get("/metrics") { _, _ in
         Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
                  body: .init(byteBuffer: ByteBuffer(string: backend.metrics.render(model: backend.model))))
     }
     router.get("/openapi.json") { _, _ in
-        Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: openAPIDocument)))
+        let m = backend.model
+        let document = openAPIDocument(exampleUser: m?.userIds.tokens.first, exampleItem: m?.itemIds.tokens.first)
+        return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: document)))
     }
     router.get("/readyz") { _, _ -> Response in
         guard let m = backend.model else { throw HTTPError(.serviceUnavailable, message: "no model loaded yet") }
@@ -185,6 +188,32 @@ public func buildRouter(_ backend: ServingBackend, timeout: Duration? = .seconds
         }
     }
     return router
+}
+
+/// Every path the API serves and its method (a request for a known path with another method is answered 405).
+let apiRoutes: [String: HTTPRequest.Method] = [
+    "/healthz": .get, "/metrics": .get, "/openapi.json": .get, "/readyz": .get,
+    "/v1/recommend": .post, "/v1/similar-items": .post, "/v1/score": .post, "/admin/reload": .post,
+]
+
+/// Answers a known path asked with a method it does not have with 405, an `Allow` header and the JSON error body, and
+/// gives the router's bare 404 for an unknown path the same JSON error body.
+struct RouteMethodMiddleware<Context: RequestContext>: RouterMiddleware {
+    let routes: [String: HTTPRequest.Method]
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let path = request.uri.path
+        if let allowed = routes[path] {
+            guard request.method == allowed else {
+                throw HTTPError(.methodNotAllowed, headers: [.allow: allowed.rawValue],
+                                message: "\(path) takes \(allowed.rawValue), not \(request.method.rawValue)")
+            }
+            return try await next(request, context)
+        }
+        do { return try await next(request, context) } catch let e as HTTPError where e.status == .notFound {
+            throw HTTPError(.notFound, message: "no such path: \(path)")
+        }
+    }
 }
 
 /// The server application on `host:port`.

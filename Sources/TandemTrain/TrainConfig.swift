@@ -8,7 +8,7 @@ import TandemModels
 /// kebab-case of each part's property names (`learning_rate`, `--learning-rate`), as `TrainConfig.keys` lists them.
 /// Defaults depend on the model (`TrainConfig.defaults(for:)`): `--model mf` alone gets the tuned settings.
 public struct TrainConfig: Equatable, Sendable {
-    /// The model to train: pop, mf, two-tower, lightgcn, sgl, simgcl or xsimgcl.
+    /// The model to train (docs/ARCHITECTURE.md lists them with their papers).
     public var model: ModelKind = .mf
     /// A named bundle of settings (TrainConfig.presets): moco, mixed, popularity-negatives, logged, concat, ssl-cfm,
     /// ssl-rfm, ssl-fd, senet, history, simgcl-infonce, sgl-infonce, paper-lightgcn, paper-xsimgcl. The preset's values

@@ -8,7 +8,7 @@ import TandemTrain
 
 struct ConfigFlags: ParsableArguments {
     // Model
-    @Option(name: .customLong("model"), help: ArgumentHelp("The model to train: pop, mf, two-tower, lightgcn, sgl, simgcl or xsimgcl.")) var model: ModelKind?
+    @Option(name: .customLong("model"), help: ArgumentHelp("The model to train (docs/ARCHITECTURE.md lists them with their papers).")) var model: ModelKind?
     @Option(name: .customLong("preset"), help: ArgumentHelp("A named bundle of settings (TrainConfig.presets): moco, mixed, popularity-negatives, logged, concat, ssl-cfm, ssl-rfm, ssl-fd, senet, history, simgcl-infonce, sgl-infonce, paper-lightgcn, paper-xsimgcl. The preset's values sit under the config file's and the flags' own, which still win.", valueName: "text")) var preset: String?
     @Option(name: .customLong("seed"), help: ArgumentHelp("Seeds the split, the initialisation and the batch order.", valueName: "n")) var seed: UInt64?
     @Option(name: .customLong("embedding-dim"), help: ArgumentHelp("Size d of the user and item embeddings.", valueName: "n")) var embeddingDim: Int?

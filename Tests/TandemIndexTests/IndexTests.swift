@@ -11,7 +11,8 @@ import TandemIndex
         for bad in ["IVF1024,Flat", "HNSW", "HNSW32,efSearch=0", "HNSW32,ef=5", "Flat,efSearch=10", ""] {
             #expect(throws: IndexError.self, "\(bad)") { try IndexSpec(parsing: bad) }
         }
-        do { _ = try IndexSpec(parsing: "HNSW32,efSerch=10") } catch let e as IndexError { #expect(e.description.contains("efSerch")) }
+        let e = #expect(throws: IndexError.self) { try IndexSpec(parsing: "HNSW32,efSerch=10") }
+        #expect(e?.description.contains("efSerch") == true)
     }
 
     @Test func exactIndexIsExactWithTiesToLowerIds() {

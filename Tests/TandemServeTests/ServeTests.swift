@@ -260,6 +260,53 @@ func decoded(_ b: ByteBuffer) -> [String: Any] {
     }
 }
 
+/// The HTTP contract beyond the routes' bodies: methods, unknown paths, and the published schema.
+@Suite struct ContractTests {
+    /// A known path asked with another method is 405 with an `Allow` header and the JSON error body; an unknown path is
+    /// 404 with the JSON error body too.
+    @Test func wrongMethodsAre405WithAllowAndUnknownPaths404() async throws {
+        let backend = ServingBackend(modelDirectory: servedModelDirectory, factory: "Flat")
+        try backend.reload()
+        try await Application(router: buildRouter(backend)).test(.router) { client in
+            for (path, method, allow) in [("/v1/recommend", HTTPRequest.Method.get, "POST"), ("/v1/score", .put, "POST"),
+                                          ("/healthz", .post, "GET"), ("/openapi.json", .delete, "GET"),
+                                          ("/v1/similar-items", HTTPRequest.Method("TRACE")!, "POST")] {
+                try await client.execute(uri: path, method: method) { r in
+                    #expect(r.status == .methodNotAllowed, "\(method) \(path)")
+                    #expect(r.headers[.allow] == allow)
+                    #expect((decoded(r.body)["error"] as? [String: Any])?["message"] as? String != nil, "\(String(buffer: r.body))")
+                }
+            }
+            try await client.execute(uri: "/no/such/path", method: .put) { r in
+                #expect(r.status == .notFound)
+                #expect(((decoded(r.body)["error"] as? [String: Any])?["message"] as? String)?.contains("/no/such/path") == true)
+            }
+        }
+    }
+
+    /// The schema says a recommendation needs a user id or user features, and its examples are ids of the served model.
+    @Test func schemaRequiresAUserAndGivesRealExamples() async throws {
+        let backend = ServingBackend(modelDirectory: servedModelDirectory, factory: "Flat")
+        let m = try backend.reload()
+        try await Application(router: buildRouter(backend)).test(.router) { client in
+            try await client.execute(uri: "/openapi.json", method: .get) { r in
+                let doc = decoded(r.body)
+                let schemas = ((doc["components"] as? [String: Any])?["schemas"] as? [String: Any]) ?? [:]
+                let recommend = schemas["RecommendRequest"] as? [String: Any]
+                #expect((recommend?["anyOf"] as? [[String: Any]])?.count == 2)
+                #expect((recommend?["example"] as? [String: Any])?["user_id"] as? String == m.userIds.tokens[0])
+                let similar = schemas["SimilarItemsRequest"] as? [String: Any]
+                #expect((similar?["example"] as? [String: Any])?["item_id"] as? String == m.itemIds.tokens[0])
+            }
+            // The example bodies are answered 200.
+            try await client.execute(uri: "/v1/score", method: .post,
+                                     body: body(#"{"user_id": "\#(m.userIds.tokens[0])", "candidates": ["\#(m.itemIds.tokens[0])"]}"#)) {
+                #expect($0.status == .ok)
+            }
+        }
+    }
+}
+
 @Suite struct MetricsAndTimeoutTests {
     /// Requests are counted by route and status, timed, and the served model and index size are exported.
     @Test func metricsCountRequestsAndDescribeTheModel() async throws {

@@ -24,6 +24,54 @@ import TandemTrain
         } catch { Issue.record("unexpected \(error)") }
     }
 
+    /// A bad value names the key (as the user spells it), the value, and what would be valid.
+    @Test func badValueMessagesNameKeyValueAndChoices() {
+        let number = #expect(throws: ConfigError.self) { try TrainConfig.resolve(overrides: ["learning_rate": "abc"]) }
+        #expect(number?.description == "config key 'learning_rate': expected a number, got 'abc'")
+        let choice = #expect(throws: ConfigError.self) { try TrainConfig.resolve(overrides: ["similarity": "euclid"]) }
+        #expect(choice?.description == "config key 'similarity': 'euclid' is not one of dot, cosine")
+        let list = #expect(throws: ConfigError.self) { try TrainConfig.resolve(yaml: "ks: ten\n") }
+        #expect(list?.description.contains("config key 'ks'") == true)
+        let split = #expect(throws: ConfigError.self) { try TrainConfig.resolve(overrides: ["split": "random:0.5,0.1"]) }
+        #expect(split?.description.contains("random[:a,b,c]") == true)
+    }
+
+    /// The config is one flat map of snake_case keys: it encodes to exactly `TrainConfig.keys` (unset optionals
+    /// left out) and decodes back to itself, so config files and saved model directories keep their keys.
+    @Test func configIsOneFlatMapOfTheKeys() throws {
+        var c = TrainConfig.defaults(for: .twoTower)
+        c.data.splitSeed = 7; c.data.ratingThreshold = 4; c.training.threads = 2; c.twoTower.historyHoldout = true
+        c.outputs.output = "m"; c.outputs.results = "r.json"; c.data.userFeatures = "u"; c.data.itemFeatures = "i"
+        c.data.train = "a"; c.data.valid = "b"; c.data.test = "c"; c.data.dataDir = "d"; c.preset = "moco"
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        let data = try encoder.encode(c)
+        let map = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        #expect(Set(map.keys) == Set(TrainConfig.keys))
+        #expect(TrainConfig.keys.count == Set(TrainConfig.keys).count)
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        #expect(try decoder.decode(TrainConfig.self, from: data) == c)
+    }
+
+    /// Cut-offs other than the default and a validation metric at one of them resolve; a metric at a K not in ks is refused.
+    @Test func otherCutOffsAndValidationMetrics() throws {
+        let c = try TrainConfig.resolve(overrides: ["ks": "[10]", "valid_metric": "ndcg@10"])
+        #expect(c.evaluation.ks == [10] && c.evaluation.validMetric == MetricAtK(.ndcg, 10))
+        #expect(tableColumns(ks: [10]) == ["recall@10", "ndcg@10", "mrr@10", "recall@10/tail"])
+        #expect(tableColumns(ks: [50, 10, 20]) == ["recall@10", "recall@20", "ndcg@10", "ndcg@20", "mrr@20", "recall@20/tail"])
+        #expect(throws: ConfigError.self) { try TrainConfig.resolve(overrides: ["ks": "[10]"]) }  // ndcg@20 needs 20
+        #expect(NegativeSampling(parsing: "uniform+in_batch") == .mixed && NegativeSampling(parsing: "popularity+in_batch") == .inBatchPopularity)
+    }
+
+    /// Training data with no rows is refused before any epoch runs.
+    @Test func emptyTrainingDataIsRefused() throws {
+        var ds = SyntheticData(SyntheticConfig(users: 20, items: 10, interactions: 200, clusters: 2, seed: 1)).dataset()
+        ds.split.train = ds.split.train.subset([])
+        let e = #expect(throws: ConfigError.self) { try Trainer(config: TrainConfig.defaults(for: .mf), dataset: ds, log: { _ in }) }
+        #expect(e?.description.contains("no training interactions") == true)
+    }
+
     @Test func badValuesFailClearly() {
         #expect(throws: ConfigError.self) { try TrainConfig.resolve(overrides: ["temperature": "hot"]) }
         #expect(throws: ConfigError.self) { try TrainConfig.resolve(overrides: ["model": "gpt"]) }
@@ -215,7 +263,8 @@ import TandemTrain
         #expect(paper.model == .lightgcn && paper.objective.loss == .bpr && paper.training.batchSize == 2048 && paper.objective.logq == false)
         for (name, p) in TrainConfig.presets { #expect(throws: Never.self, "\(name)") { _ = try TrainConfig.resolve(overrides: p.settings) } }
         #expect(throws: ConfigError.self) { try TrainConfig.resolve(overrides: ["preset": "turbo"]) }
-        do { _ = try TrainConfig.resolve(overrides: ["preset": "turbo"]) } catch { #expect("\(error)".contains("moco")) }
+        let unknown = #expect(throws: ConfigError.self) { try TrainConfig.resolve(overrides: ["preset": "turbo"]) }
+        #expect(unknown?.description.contains("moco") == true)
     }
 
     /// The queue keeps the newest `capacity` rows in arrival order, with their ids.
@@ -314,13 +363,14 @@ import TandemTrain
         var weights = try Data(contentsOf: URL(fileURLWithPath: dir + "/weights.safetensors"))
         weights[weights.count - 1] ^= 0x40
         try weights.write(to: URL(fileURLWithPath: dir + "/weights.safetensors"))
-        #expect(throws: DataError.self) { try ModelStore.load(from: dir) }
-        do { _ = try ModelStore.load(from: dir) } catch { #expect("\(error)".contains("damaged")) }
+        let damaged = #expect(throws: DataError.self) { try ModelStore.load(from: dir) }
+        #expect(damaged?.description.contains("damaged") == true)
         // A damaged weights file is named in the error.
         try Data("garbage".utf8).write(to: URL(fileURLWithPath: dir + "/weights.safetensors"))
         #expect(throws: DataError.self) { try ModelStore.load(from: dir) }
         // So is a missing manifest.
         try FileManager.default.removeItem(atPath: dir + "/manifest.json")
-        do { _ = try ModelStore.load(from: dir) } catch { #expect("\(error)".contains("manifest.json")) }
+        let missing = #expect(throws: DataError.self) { try ModelStore.load(from: dir) }
+        #expect(missing?.description.contains("manifest.json") == true)
     }
 }

@@ -1,0 +1,189 @@
+import Foundation
+import Testing
+
+/// The package root (this file is Tests/TandemCLITests/CLITests.swift).
+let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+
+/// What one run of the `tandem` binary did.
+struct Run {
+    let status: Int32
+    let stdout: String
+    let stderr: String
+}
+
+/// Runs the `tandem` that `swift test` built (or `$TANDEM_BIN`) with `arguments`, in a fresh temporary directory.
+func tandem(_ arguments: [String], in dir: String? = nil) throws -> Run {
+    let binary = ProcessInfo.processInfo.environment["TANDEM_BIN"] ?? packageRoot + "/.build/debug/tandem"
+    guard FileManager.default.isExecutableFile(atPath: binary) else {
+        throw CLITestError("no tandem binary at \(binary): build it (swift build) or set TANDEM_BIN")
+    }
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: binary)
+    p.arguments = arguments
+    p.currentDirectoryURL = URL(fileURLWithPath: dir ?? scratch())
+    var env = ProcessInfo.processInfo.environment
+    env["TANDEM_DATA"] = packageRoot + "/data"
+    p.environment = env
+    let out = Pipe(), err = Pipe()
+    p.standardOutput = out; p.standardError = err
+    try p.run()
+    // Read both pipes to the end before waiting, so a chatty child cannot block on a full pipe.
+    let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return Run(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+}
+
+struct CLITestError: Error, CustomStringConvertible {
+    let description: String
+    init(_ d: String) { description = d }
+}
+
+func scratch() -> String {
+    let dir = NSTemporaryDirectory() + "tandem-cli-\(UUID().uuidString)"
+    try! FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    return dir
+}
+
+let tiny = "synthetic:users=80,items=40,interactions=1500,clusters=3"
+let fast = ["--dataset", tiny, "--epochs", "2", "--embedding-dim", "8", "--batch-size", "128", "--ks", "10,20"]
+
+/// A trained MF model directory, made once for the verbs that read one.
+let trainedModel: String = {
+    let dir = scratch() + "/mf"
+    let r = try! tandem(["train", "--model", "mf", "--output", dir, "--quiet"] + fast)
+    precondition(r.status == 0, "training the shared model failed: \(r.stderr)")
+    return dir
+}()
+
+/// One test per CLI verb: it runs, its output has the expected shape, and a bad input fails with one clear line.
+@Suite(.serialized) struct CLITests {
+    @Test func trainPrintsATableAndWritesItsOutputs() throws {
+        let dir = scratch()
+        let r = try tandem(["train", "--model", "mf", "--output", "m", "--results", "r.json", "--valid-metric", "ndcg@10"] + fast, in: dir)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("model  runs  recall@10") && r.stdout.contains("best epoch"))
+        for file in ["r.json", "m/manifest.json", "m/weights.safetensors", "m/config.json"] {
+            #expect(FileManager.default.fileExists(atPath: dir + "/" + file), "\(file)")
+        }
+        let bad = try tandem(["train", "--learning-rate", "abc"])
+        #expect(bad.status != 0 && bad.stderr.contains("'abc'") && bad.stderr.contains("--learning-rate"))
+        let choice = try tandem(["train", "--similarity", "euclid"])
+        #expect(choice.status != 0 && choice.stderr.contains("'euclid'") && choice.stderr.contains("cosine"))
+    }
+
+    /// Training files with a header and no rows are refused, not trained for eleven empty epochs.
+    @Test func trainRefusesEmptyTrainingData() throws {
+        let dir = scratch()
+        try "user_id\titem_id\n".write(toFile: dir + "/train.tsv", atomically: true, encoding: .utf8)
+        try "user_id\titem_id\nu1\ti1\n".write(toFile: dir + "/valid.tsv", atomically: true, encoding: .utf8)
+        try "user_id\titem_id\nu1\ti2\n".write(toFile: dir + "/test.tsv", atomically: true, encoding: .utf8)
+        let r = try tandem(["train", "--train", "train.tsv", "--valid", "valid.tsv", "--test", "test.tsv"], in: dir)
+        #expect(r.status != 0 && r.stderr.contains("no training interactions"), "\(r.stdout) \(r.stderr)")
+    }
+
+    @Test func compareTakesOtherCutOffs() throws {
+        let r = try tandem(["compare", "--models", "pop,mf", "--seeds", "1", "--ks", "10", "--valid-metric", "ndcg@10"] + fast.dropLast(2))
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("recall@10  ndcg@10  mrr@10") && r.stdout.contains("valid ndcg@10"))
+        let bad = try tandem(["compare", "--models", "mf,gpt", "--seeds", "1"] + fast)
+        #expect(bad.status != 0 && bad.stderr.contains("'gpt'") && bad.stderr.contains("two-tower"))
+    }
+
+    @Test func evalReportsValidAndTest() throws {
+        let r = try tandem(["eval", "--model-dir", trainedModel])
+        #expect(r.status == 0, "\(r.stderr)")
+        let lines = r.stdout.split(separator: "\n")
+        #expect(lines.count == 2 && lines[0].hasPrefix("valid  recall@10") && lines[1].hasPrefix("test  recall@10"))
+        let bad = try tandem(["eval", "--model-dir", "/nonexistent/model"])
+        #expect(bad.status != 0 && bad.stderr.contains("manifest.json"))
+    }
+
+    @Test func exportWritesEmbeddingsAndIds() throws {
+        let dir = scratch()
+        let r = try tandem(["export", "--model-dir", trainedModel, "--out", dir])
+        #expect(r.status == 0, "\(r.stderr)")
+        for file in ["users.npy", "items.npy", "user_ids.txt", "item_ids.txt"] { #expect(FileManager.default.fileExists(atPath: dir + "/" + file)) }
+        let ids = try String(contentsOfFile: dir + "/item_ids.txt", encoding: .utf8).split(separator: "\n")
+        #expect(ids.count == 40)
+        let pop = scratch() + "/pop"
+        #expect(try tandem(["train", "--model", "pop", "--output", pop] + fast).status == 0)
+        let bad = try tandem(["export", "--model-dir", pop, "--out", dir])
+        #expect(bad.status != 0 && bad.stderr.contains("no learned embeddings"))
+    }
+
+    @Test func dataVerbs() throws {
+        let stats = try tandem(["data", "stats", "--dataset", tiny])
+        #expect(stats.status == 0 && stats.stdout.contains("density") && stats.stdout.contains("random:0.8,0.1,0.1"), "\(stats.stderr)")
+        let dir = scratch()
+        let split = try tandem(["data", "split", "--dataset", tiny, "--out", dir])
+        #expect(split.status == 0, "\(split.stderr)")
+        let train = try String(contentsOfFile: dir + "/train.tsv", encoding: .utf8).split(separator: "\n")
+        #expect(train.first == "user_id\titem_id" && train.count > 1000)
+        let badSplit = try tandem(["data", "split", "--dataset", tiny, "--split", "halves", "--out", dir])
+        #expect(badSplit.status != 0 && badSplit.stderr.contains("'halves'"))
+        let badStats = try tandem(["data", "stats", "--dataset", "/nonexistent"])
+        #expect(badStats.status != 0 && badStats.stderr.contains("/nonexistent"))
+        let fetch = try tandem(["data", "fetch", "ml-100k"])  // already in the cache: checksums verified, path printed
+        #expect(fetch.status == 0 && fetch.stdout.contains("ml-100k"), "\(fetch.stderr)")
+        let badFetch = try tandem(["data", "fetch", "ml-200k"])
+        #expect(badFetch.status != 0 && badFetch.stderr.contains("unknown dataset 'ml-200k'"))
+    }
+
+    @Test func indexVerbs() throws {
+        let dir = scratch() + "/model"
+        try FileManager.default.copyItem(atPath: trainedModel, toPath: dir)
+        let build = try tandem(["index", "build", "--model-dir", dir, "--factory", "HNSW16"])
+        #expect(build.status == 0 && build.stdout.contains("recall@10 vs exact") && FileManager.default.fileExists(atPath: dir + "/index.hnsw"),
+                "\(build.stderr)")
+        let bad = try tandem(["index", "build", "--model-dir", dir, "--factory", "IVF64"])
+        #expect(bad.status != 0 && bad.stderr.contains("IVF64"))
+        let bench = try tandem(["index", "bench", "--items", "2000", "--queries", "20", "--dim", "8", "--factory", "Flat"])
+        #expect(bench.status == 0 && bench.stdout.contains("recall@10 vs exact 1.0000"), "\(bench.stderr)")
+        let badMetric = try tandem(["index", "bench", "--metric", "l2"])
+        #expect(badMetric.status != 0 && badMetric.stderr.contains("'l2'"))
+    }
+
+    @Test func serveRefusesAMissingModelAndFuzzRuns() throws {
+        let bad = try tandem(["serve", "--model-dir", "/nonexistent/model"])
+        #expect(bad.status != 0 && bad.stderr.contains("manifest.json"))
+        let fuzz = try tandem(["fuzz-api", "--model-dir", trainedModel, "--iterations", "300"])
+        #expect(fuzz.status == 0 && fuzz.stdout.contains("300 bodies") && fuzz.stdout.contains("no crash"), "\(fuzz.stderr)")
+    }
+
+    @Test func cascadeEval() throws {
+        let r = try tandem(["cascade", "eval", "--channel", trainedModel, "--channel", "pop", "--ranker", trainedModel,
+                            "--factory", "Flat", "--per-channel", "10", "--ks", "10"])
+        #expect(r.status == 0 && r.stdout.contains("pre-ranked by mf"), "\(r.stderr)")
+        let bad = try tandem(["cascade", "eval", "--channel", "pop", "--ranker", trainedModel, "--ks", "0"])
+        #expect(bad.status != 0 && bad.stderr.contains("--ks"))
+    }
+
+    @Test func benchMeasures() throws {
+        let r = try tandem(["bench", "--dataset", tiny, "--timed-epochs", "1", "--batch-size", "64"])
+        #expect(r.status == 0 && r.stdout.contains("train mf") && r.stdout.contains("full-ranking evaluation"), "\(r.stderr)")
+        let bad = try tandem(["bench", "--timed-epochs", "many"])
+        #expect(bad.status != 0 && bad.stderr.contains("'many'"))
+    }
+
+    /// `--help` says what each flag takes: a value name or the choices.
+    @Test func helpShowsTypesAndChoices() throws {
+        let r = try tandem(["train", "--help"])
+        #expect(r.status == 0)
+        #expect(r.stdout.contains("--learning-rate <x>") && r.stdout.contains("--ks <k,k,...>"))
+        #expect(r.stdout.contains("values: dot, cosine") && r.stdout.contains("values: pop, mf, two-tower"))
+    }
+
+    /// The generated flags match the settings types (a changed setting without `python3 scripts/gen_flags.py` fails here).
+    @Test func generatedFlagsAreCurrent() throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["python3", packageRoot + "/scripts/gen_flags.py", "--check"]
+        let err = Pipe()
+        p.standardError = err
+        p.standardOutput = Pipe()
+        try p.run()
+        let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 0, "\(message)")
+    }
+}
