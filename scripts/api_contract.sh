@@ -21,5 +21,5 @@ for _ in $(seq 100); do
   python3 -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:$port/readyz', timeout=1)" 2>/dev/null && break
   sleep 0.2
 done
-"$venv/bin/schemathesis" run "http://127.0.0.1:$port/openapi.json" --checks all --max-examples "${EXAMPLES:-50}" \
+"$venv/bin/schemathesis" run "http://127.0.0.1:$port/openapi.json" --checks all --max-examples "${EXAMPLES:-100}" \
   --seed 1 --request-timeout 5

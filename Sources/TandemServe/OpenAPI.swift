@@ -42,15 +42,18 @@ private let openAPITemplate = #"""
   "components": {
     "responses": {"Error": {"description": "An error with a message.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}},
     "schemas": {
-      "RecommendRequest": {"type": "object", "anyOf": [{"required": ["user_id"]}, {"required": ["user_features"]}],
+      "RecommendRequest": {"type": "object",
+        "description": "A known user (user_id) or a cold-start user (user_features) is required. An optional field sent as null is the same as leaving it out.",
+        "anyOf": [{"required": ["user_id"], "properties": {"user_id": {"type": "string"}}},
+                  {"required": ["user_features"], "properties": {"user_features": {"type": "object"}}}],
         "example": {"user_id": "$USER", "k": 10}, "properties": {
-        "user_id": {"type": "string", "example": "$USER"},
-        "user_features": {"type": "object", "additionalProperties": {"oneOf": [{"type": "string"}, {"type": "number"}, {"type": "array", "items": {"type": "string"}}]}},
-        "k": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 10},
-        "exclude_seen": {"type": "boolean", "default": true},
-        "exclude_items": {"type": "array", "items": {"type": "string"}}}},
+        "user_id": {"type": "string", "nullable": true, "example": "$USER"},
+        "user_features": {"type": "object", "nullable": true, "additionalProperties": {"oneOf": [{"type": "string"}, {"type": "number"}, {"type": "array", "items": {"type": "string"}}]}},
+        "k": {"type": "integer", "nullable": true, "minimum": 1, "maximum": 1000, "default": 10},
+        "exclude_seen": {"type": "boolean", "nullable": true, "default": true},
+        "exclude_items": {"type": "array", "nullable": true, "items": {"type": "string"}}}},
       "SimilarItemsRequest": {"type": "object", "required": ["item_id"], "example": {"item_id": "$ITEM", "k": 10}, "properties": {
-        "item_id": {"type": "string", "example": "$ITEM"}, "k": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 10}}},
+        "item_id": {"type": "string", "example": "$ITEM"}, "k": {"type": "integer", "nullable": true, "minimum": 1, "maximum": 1000, "default": 10}}},
       "ScoreRequest": {"type": "object", "required": ["user_id", "candidates"],
         "example": {"user_id": "$USER", "candidates": ["$ITEM"]}, "properties": {
         "user_id": {"type": "string", "example": "$USER"}, "candidates": {"type": "array", "maxItems": 10000, "items": {"type": "string"}}}},
