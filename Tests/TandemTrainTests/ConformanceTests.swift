@@ -80,3 +80,9 @@ import TandemTrain
         }
     }
 }
+
+extension Tag {
+    /// A test that trains a model to convergence on planted clusters and checks it beats Pop (the suite's slowest:
+    /// seconds each in a debug build).
+    @Tag static var endToEnd: Self
+}

@@ -102,7 +102,7 @@ import TandemTrain
 
     /// SSL (each augmentation, both towers) and ConCAT train models that beat popularity on planted clusters;
     /// ConCAT reports its prototype usage.
-    @Test(arguments: ["fd", "rfm", "cfm", "concat"]) func auxiliaryObjectivesTrain(lever: String) throws {
+    @Test(.tags(.endToEnd), arguments: ["fd", "rfm", "cfm", "concat"]) func auxiliaryObjectivesTrain(lever: String) throws {
         let ds = TrainingTests.smallData()
         let pop = try Trainer(config: config(.pop), dataset: ds, log: { _ in }).run()
         var c = try config(.twoTower)

@@ -117,7 +117,7 @@ import TandemTrain
     /// SGL's attribute-masking view: side features join the ids in `E⁰`; a view's masks change only the feature part
     /// (all kept: the unmasked `E⁰`; all masked: the id rows plus one vector, the encoder's bias, the same for every
     /// node); training learns the planted clusters; a dataset without features is a clear error.
-    @Test func sglAttributeMaskingMasksFeaturesNotIdsAndLearns() throws {
+    @Test(.tags(.endToEnd)) func sglAttributeMaskingMasksFeaturesNotIdsAndLearns() throws {
         var ds = SyntheticData(SyntheticConfig(users: 300, items: 120, interactions: 6000, clusters: 4, seed: 3)).dataset()
         var c = try TrainConfig.resolve(overrides: ["model": "sgl", "augmentation": "am", "drop_ratio": "0.3"])
         c.training.epochs = 10; c.training.batchSize = 512; c.embeddingDim = 16; c.evaluation.ks = [10, 20]; c.graph.layers = 2
@@ -156,7 +156,7 @@ import TandemTrain
     }
 
     /// Every graph model, with its default settings, learns the planted clusters: far better than popularity.
-    @Test(arguments: [ModelKind.lightgcn, .sgl, .simgcl, .xsimgcl]) func graphModelsBeatPopularity(model: ModelKind) throws {
+    @Test(.tags(.endToEnd), arguments: [ModelKind.lightgcn, .sgl, .simgcl, .xsimgcl]) func graphModelsBeatPopularity(model: ModelKind) throws {
         let ds = SyntheticData(SyntheticConfig(users: 300, items: 120, interactions: 6000, clusters: 4, seed: 3)).dataset()
         var c = try TrainConfig.resolve(overrides: ["model": model.rawValue])
         c.training.epochs = 10; c.training.batchSize = 512; c.training.learningRate = 0.01; c.embeddingDim = 16; c.evaluation.ks = [10, 20]; c.graph.layers = 2; c.graph.clLayer = 1

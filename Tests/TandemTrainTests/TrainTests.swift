@@ -114,7 +114,7 @@ import TandemTrain
     }
 
     /// MF and the two-tower model must find the planted clusters: far better than popularity on held-out items.
-    @Test(arguments: [ModelKind.mf, .twoTower]) func learnsPlantedClustersBetterThanPopularity(model: ModelKind) throws {
+    @Test(.tags(.endToEnd), arguments: [ModelKind.mf, .twoTower]) func learnsPlantedClustersBetterThanPopularity(model: ModelKind) throws {
         let ds = Self.smallData()
         let pop = try Trainer(config: config(.pop), dataset: ds, log: { _ in }).run()
         let report = try Trainer(config: config(model), dataset: ds, log: { _ in }).run()
@@ -134,7 +134,7 @@ import TandemTrain
     }
 
     /// Every InfoNCE negative source trains a model that beats popularity on planted clusters.
-    @Test(arguments: [NegativeSampling.uniform, .popularity, .mixed, .inBatchPopularity]) func negativeSamplersTrain(sampling: NegativeSampling) throws {
+    @Test(.tags(.endToEnd), arguments: [NegativeSampling.uniform, .popularity, .mixed, .inBatchPopularity]) func negativeSamplersTrain(sampling: NegativeSampling) throws {
         let ds = Self.smallData()
         let pop = try Trainer(config: config(.pop), dataset: ds, log: { _ in }).run()
         var c = try config(.mf)
@@ -178,7 +178,7 @@ import TandemTrain
 
     /// In-batch plus logged negatives trains on the positive rows only and still beats popularity (a fifth of the
     /// training rows marked as low-rated).
-    @Test func loggedNegativesTrain() throws {
+    @Test(.tags(.endToEnd)) func loggedNegativesTrain() throws {
         var ds = Self.smallData()
         var rng = RNG(seed: 9)
         ds.split.train.ratings = (0..<ds.split.train.count).map { _ in rng.uniform() < 0.2 ? 1 : 5 }
@@ -193,7 +193,7 @@ import TandemTrain
     }
 
     /// SENet re-weighting in both towers trains a two-tower model that beats popularity, and adds its parameters.
-    @Test func senetTowersTrain() throws {
+    @Test(.tags(.endToEnd)) func senetTowersTrain() throws {
         let ds = Self.smallData()
         let pop = try Trainer(config: config(.pop), dataset: ds, log: { _ in }).run()
         var c = try config(.twoTower)
@@ -207,7 +207,7 @@ import TandemTrain
     }
 
     /// Behaviour pooling adds a `history` field to the user tower and still trains past popularity.
-    @Test func historyPoolingTrains() throws {
+    @Test(.tags(.endToEnd)) func historyPoolingTrains() throws {
         let ds = Self.smallData()
         let pop = try Trainer(config: config(.pop), dataset: ds, log: { _ in }).run()
         var c = try config(.twoTower)
