@@ -38,10 +38,10 @@ let package = Package(
             dependencies: ["TandemTensor", "TandemAutograd", "TandemData", "TandemModels", "TandemEval",
                            .product(name: "Yams", package: "Yams")]
         ),
-        // The only module that imports Hummingbird.
+        // The only module that imports Hummingbird. It reads a model directory alone: no training code, no dataset reader.
         .target(
             name: "TandemServe",
-            dependencies: ["TandemTensor", "TandemAutograd", "TandemData", "TandemModels", "TandemTrain", "TandemIndex", "TandemEval",
+            dependencies: ["TandemTensor", "TandemAutograd", "TandemData", "TandemModels", "TandemIndex", "TandemEval",
                            .product(name: "Hummingbird", package: "hummingbird"),
                            .product(name: "Prometheus", package: "swift-prometheus")]
         ),

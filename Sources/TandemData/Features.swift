@@ -42,6 +42,16 @@ public struct FeatureField: Sendable {
     }
 }
 
+extension FeatureField: Codable, Equatable {
+    /// The field without its per-entity values: name, kind, vocabulary and numeric scaling, all that embedding a new
+    /// entity from raw values needs (a model directory stores this for cold-start users).
+    public var schema: FeatureField {
+        var f = FeatureField(name: name, kind: kind, vocabulary: vocabulary, categories: [], offsets: [], values: [], numbers: [])
+        f.numericMean = numericMean; f.numericStd = numericStd; f.prefixLength = prefixLength; f.isBehaviour = isBehaviour
+        return f
+    }
+}
+
 extension FeatureField {
     /// Behaviour pooling: a multi-hot `history` field holding each user's last `length` training items (by timestamp
     /// when the data has one, else in file order), vocabulary = the item ids. Built from the training split only, so

@@ -31,31 +31,33 @@ public struct CascadeEvaluation {
 
     public let channels: [RecallChannel]
     public let ranker: ServingModel
+    /// The split the models were trained on (the caller rebuilds it from the ranker's config).
+    public let split: Split
     public let perChannel: Int
     public let ks: [Int]
 
-    public init(channels: [RecallChannel], ranker: ServingModel, perChannel: Int, ks: [Int] = [10, 20]) throws {
+    public init(channels: [RecallChannel], ranker: ServingModel, split: Split, perChannel: Int, ks: [Int] = [10, 20]) throws {
         for c in channels {
             let m: ServingModel
             switch c { case .model(_, let x), .popularity(let x): m = x }
-            guard m.userIds == ranker.userIds && m.itemIds == ranker.itemIds && m.dataset.split.test.count == ranker.dataset.split.test.count else {
+            guard m.userIds == ranker.userIds && m.itemIds == ranker.itemIds && m.seen == ranker.seen else {
                 throw ServingError(400, "channel '\(c.name)' was trained on other data or another split than the ranker")
             }
         }
         guard perChannel >= 1 else { throw ServingError(400, "per-channel must be at least 1") }
-        self.channels = channels; self.ranker = ranker; self.perChannel = perChannel; self.ks = ks.sorted()
+        self.channels = channels; self.ranker = ranker; self.split = split; self.perChannel = perChannel; self.ks = ks.sorted()
     }
 
     /// One row per channel (`recall@N` of its candidates), the union (`recall@N` over all candidates),
     /// and the pre-ranked top K (`recall@K`, `ndcg@K`, …) — the cascade's end-to-end quality.
     public func run() -> [Row] {
-        let ds = ranker.dataset, s = ds.split
-        let excludedByUser = (s.train + s.valid).matrix(users: ds.numUsers, items: ds.numItems)
-        let truthByUser = s.test.matrix(users: ds.numUsers, items: ds.numItems)
+        let s = split, numUsers = ranker.userIds.count, numItems = ranker.itemIds.count
+        let excludedByUser = (s.train + s.valid).matrix(users: numUsers, items: numItems)
+        let truthByUser = s.test.matrix(users: numUsers, items: numItems)
         var channelRecall = [Double](repeating: 0, count: channels.count), channelSize = channelRecall
         var unionRecall = 0.0, unionSize = 0.0, users = 0
         var ranked = MetricAccumulator(ks: ks)
-        for u in 0..<ds.numUsers {
+        for u in 0..<numUsers {
             let truth = Set(truthByUser.columns(ofRow: u))
             guard !truth.isEmpty else { continue }
             users += 1

@@ -1,6 +1,5 @@
 import Foundation
 import Hummingbird
-import TandemTrain
 
 /// Largest request body accepted (larger bodies get 413).
 public let maxRequestBytes = 1 << 20
@@ -129,7 +128,14 @@ func decodeJSON<T: APIRequestBody>(_ type: T.Type, _ data: Data) throws -> T {
 }
 
 private func path(_ keys: [CodingKey]) -> String {
-    keys.map { k in k.intValue.map { "[\($0)]" } ?? TrainConfig.snakeCase(k.stringValue) }.joined(separator: ".")
+    keys.map { k in k.intValue.map { "[\($0)]" } ?? snakeCase(k.stringValue) }.joined(separator: ".")
+}
+
+/// `userId` → `user_id`: field names as the API spells them.
+private func snakeCase(_ s: String) -> String {
+    var out = ""
+    for ch in s { if ch.isUppercase { out += "_" + ch.lowercased() } else { out.append(ch) } }
+    return out
 }
 
 /// Runs a backend call, mapping `ServingError` to an HTTP error with a JSON body.

@@ -3,7 +3,6 @@ import TandemTensor
 import TandemAutograd
 import TandemData
 import TandemModels
-import TandemTrain
 import TandemIndex
 
 /// A client-visible failure: an HTTP status code and a message (the router turns it into a JSON error body).
@@ -15,10 +14,12 @@ public struct ServingError: Error, CustomStringConvertible, Equatable {
 }
 
 /// One loaded model, immutable once built: embeddings, the item index, id maps, known interactions and the
-/// popularity ranking. Hot reload builds a new one and swaps it in (`ServingBackend`).
+/// popularity ranking, all read from the model directory alone (no training data, no training code). Hot reload builds
+/// a new one and swaps it in (`ServingBackend`).
 public final class ServingModel: @unchecked Sendable {
     public let version: String
     public let modelKind: String
+    public let manifest: ModelManifest
     public let userIds: IdMap
     public let itemIds: IdMap
     public let users: Tensor
@@ -28,24 +29,45 @@ public final class ServingModel: @unchecked Sendable {
     public let seen: CSRMatrix
     /// Items by training count, most popular first (the fallback for unknown users without features).
     public let popular: [Int32]
-    /// The data the model was trained on, rebuilt from its config (the split, for offline cascade evaluation).
-    public let dataset: Dataset
-    let model: RetrievalModel
+    /// The user tower rebuilt from `user_tower.json` and the weights, for cold-start users; nil when the model has none.
+    let userTower: Tower?
     let normalize: Bool
     /// Each item's `{"item_id":"…","score":` prefix, written once at load for the JSON responses.
     let itemJSONHeads: ByteStrings
 
     /// Loads a model directory and builds its index (`factory`, e.g. `Flat` or `HNSW32`).
-    public init(modelDirectory: String, factory: String = "Flat") throws {
+    public init(modelDirectory dir: String, factory: String = "Flat") throws {
         let spec = try IndexSpec(parsing: factory)
-        let (config, dataset, model) = try ModelStore.load(from: modelDirectory)
-        normalize = config.objective.similarity == .cosine
-        users = model.allEmbeddings(users: true, count: dataset.numUsers, normalize: normalize)
-        items = model.allEmbeddings(users: false, count: dataset.numItems, normalize: normalize)
-        self.model = model
-        // Embeddings are already normalised for cosine models, so the index scores inner products. An HNSW index
-        // written by `tandem index build` is loaded instead of rebuilt (ModelStore deletes it when weights change).
-        let saved = modelDirectory + "/index.hnsw"
+        let manifest = try ModelManifest.read(dir)
+        guard let servingBytes = manifest.servingBytes, let servingChecksum = manifest.servingChecksum, let similarity = manifest.similarity else {
+            throw DataError(file: dir + "/" + ModelFile.manifest,
+                            "format '\(manifest.format)' (Tandem \(manifest.tandemVersion)) has no serving bundle; train the model again with this Tandem to serve it")
+        }
+        func decodeJSON<T: Decodable>(_ type: T.Type, _ name: String) throws -> T {
+            let path = dir + "/" + name
+            guard let data = FileManager.default.contents(atPath: path) else { throw DataError(file: path, "missing from the model directory") }
+            let decoder = JSONDecoder()
+            decoder.keyDecodingStrategy = .convertFromSnakeCase
+            do { return try decoder.decode(T.self, from: data) } catch { throw DataError(file: path, "damaged: \(error)") }
+        }
+        let raw = try manifest.readChecked(dir, ModelFile.serving, bytes: servingBytes, checksum: servingChecksum)
+        let bundle = try ServingBundle.decode(raw, file: dir + "/" + ModelFile.serving)
+        userIds = try decodeJSON(IdMap.self, ModelFile.userIds)
+        itemIds = try decodeJSON(IdMap.self, ModelFile.itemIds)
+        guard userIds.count == bundle.users.rows, itemIds.count == bundle.items.rows else {
+            throw DataError(file: dir, "\(userIds.count) user and \(itemIds.count) item ids, but embeddings for \(bundle.users.rows) users and \(bundle.items.rows) items")
+        }
+        normalize = similarity == "cosine"
+        users = bundle.users
+        items = bundle.items
+        seen = bundle.seen
+        let counts = bundle.itemCounts
+        popular = counts.indices.sorted { counts[$0] > counts[$1] || (counts[$0] == counts[$1] && $0 < $1) }.map { Int32($0) }
+        userTower = FileManager.default.fileExists(atPath: dir + "/" + ModelFile.userTower)
+            ? try Self.loadTower(dir, spec: decodeJSON(Tower.Spec.self, ModelFile.userTower), manifest: manifest) : nil
+        // Embeddings are already as scored (normalised for cosine models), so the index scores inner products. An HNSW
+        // index written by `tandem index build` is loaded instead of rebuilt (saving new weights deletes it).
+        let saved = dir + "/index.hnsw"
         if case .hnsw = spec.kind, FileManager.default.fileExists(atPath: saved) {
             let loaded = try HNSWIndex(loading: saved, dimension: items.cols, metric: .innerProduct, efSearch: spec.efSearch)
             guard loaded.count == items.rows else {
@@ -55,23 +77,34 @@ public final class ServingModel: @unchecked Sendable {
         } else {
             index = try spec.build(items, metric: .innerProduct)
         }
-        let s = dataset.split
-        seen = (s.train + s.valid + s.test).matrix(users: dataset.numUsers, items: dataset.numItems)
-        let counts = s.train.itemCounts(items: dataset.numItems)
-        popular = counts.indices.sorted { counts[$0] > counts[$1] || (counts[$0] == counts[$1] && $0 < $1) }.map { Int32($0) }
-        userIds = dataset.userIds
-        itemIds = dataset.itemIds
-        itemJSONHeads = ByteStrings(dataset.itemIds.tokens) { appendItemHead(id: $0, to: &$1) }
-        self.dataset = dataset
-        modelKind = config.model.rawValue
-        let stamp = ISO8601DateFormatter().string(from: Date())
-        version = "\(config.model.rawValue)@\((modelDirectory as NSString).lastPathComponent)@\(stamp)"
+        itemJSONHeads = ByteStrings(itemIds.tokens) { appendItemHead(id: $0, to: &$1) }
+        self.manifest = manifest
+        modelKind = manifest.model
+        // Reloading the same directory twice in one second still gives two versions.
+        let stamp = ISO8601DateFormatter.string(from: Date(), timeZone: .gmt, formatOptions: [.withInternetDateTime, .withFractionalSeconds])
+        version = "\(manifest.model)@\((dir as NSString).lastPathComponent)@\(stamp)"
+    }
+
+    /// The user tower of `spec` with its trained weights (every parameter but the id table, which cold start never reads).
+    static func loadTower(_ dir: String, spec: Tower.Spec, manifest: ModelManifest) throws -> Tower {
+        var rng = RNG(seed: 0)
+        let tower = Tower(spec: spec, rng: &rng)
+        let raw = try manifest.readChecked(dir, ModelFile.weights, bytes: manifest.weightsBytes, checksum: manifest.weightsChecksum)
+        let weights = try SafeTensors.decode(raw, file: dir + "/" + ModelFile.weights)
+        for p in tower.parameters where p !== tower.idTable {
+            guard let t = weights[p.name], t.shape == p.value.shape else {
+                throw DataError(file: dir + "/" + ModelFile.weights, "the user tower's tensor '\(p.name)' is missing or not of shape \(p.value.shape)")
+            }
+            p.value = t
+        }
+        return tower
     }
 
     /// The embedding of a cold-start user from raw feature values, or nil when the model has no user tower.
     func coldStartEmbedding(_ features: [String: [String]]) -> Tensor? {
+        guard let tower = userTower else { return nil }
         let tape = Tape(training: false)
-        guard var e = model.coldStartUserEmbedding(tape, features: features) else { return nil }
+        var e = tower.coldStart(tape, features: features)
         if normalize { e = tape.l2Normalize(e) }
         return e.value
     }

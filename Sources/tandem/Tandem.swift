@@ -422,7 +422,11 @@ struct CascadeCommand: ParsableCommand {
                 return .model(name: "\(m.modelKind) (\((c as NSString).lastPathComponent), \(factory))", m)
             }
             let t0 = Date()
-            let evaluation = reportingErrors { try CascadeEvaluation(channels: list, ranker: rankerModel, perChannel: perChannel, ks: cuts) }
+            // Offline evaluation needs the split, which the ranker's config rebuilds (serving itself never reads data).
+            let (_, ds, _) = reportingErrors { try ModelStore.load(from: ranker) }
+            let evaluation = reportingErrors {
+                try CascadeEvaluation(channels: list, ranker: rankerModel, split: ds.split, perChannel: perChannel, ks: cuts)
+            }
             let rows = evaluation.run()
             print(CascadeEvaluation.table(rows, perChannel: perChannel, ks: cuts.sorted()))
             print(String(format: "pre-ranked by %@ (%@); %.1fs", rankerModel.modelKind, (ranker as NSString).lastPathComponent, Date().timeIntervalSince(t0)))

@@ -89,6 +89,10 @@ import TandemTrain
         let back = try SafeTensors.decode(data, file: "w")
         #expect(back["a"] == a && back["b"] == b)
         #expect(throws: DataError.self) { try SafeTensors.decode(data.prefix(20), file: "w") }
+        // Int32 vectors sit beside the floats; each reader takes its own kind.
+        let mixed = try SafeTensors.encode([("a", a)], ints: [("ids", [3, -1, 2_000_000_000]), ("none", [])])
+        #expect(try SafeTensors.decodeInts(mixed, file: "w") == ["ids": [3, -1, 2_000_000_000], "none": []])
+        #expect(try SafeTensors.decode(mixed, file: "w") == ["a": a])
     }
 
     @Test func npyHeader() {

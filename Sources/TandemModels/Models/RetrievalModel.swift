@@ -24,9 +24,9 @@ public protocol RetrievalModel: AnyObject {
     var computesAllRowsAtOnce: Bool { get }
     /// Embeddings of all `count` entities of one side as scored (L2-normalised when `normalize`).
     func allEmbeddings(users: Bool, count: Int, normalize: Bool) -> Tensor
-    /// The embedding of a user the model has no id row for, from raw feature values (cold start); nil when the model
-    /// has no user tower to compute it.
-    func coldStartUserEmbedding(_ tape: Tape, features: [String: [String]]) -> Variable?
+    /// The tower that embeds a user the model has no id row for, from raw feature values (cold start); nil when the
+    /// model has none. A model directory keeps its `Tower.Spec` and weights so serving can rebuild it.
+    var coldStartUserTower: Tower? { get }
 }
 
 extension RetrievalModel {
@@ -35,7 +35,7 @@ extension RetrievalModel {
     public func auxiliaryLoss(_ tape: Tape, users: [Int32], items: [Int32], negatives: [Int32]) -> Variable? { nil }
     public var itemParameters: [Parameter] { [] }
     public var computesAllRowsAtOnce: Bool { false }
-    public func coldStartUserEmbedding(_ tape: Tape, features: [String: [String]]) -> Variable? { nil }
+    public var coldStartUserTower: Tower? { nil }
     public func allEmbeddings(users: Bool, count: Int, normalize: Bool) -> Tensor {
         embeddingsInBlocks(users: users, count: count, normalize: normalize)
     }

@@ -18,8 +18,25 @@ public final class Tower {
     /// Mult-DAE); the mean is over the items kept. Inference pools every item.
     public var behaviourDropout: Float = 0
 
+    /// The tower's shape and its fields' vocabularies, without per-entity data: enough to rebuild the tower for
+    /// embedding new entities from raw feature values (`init(spec:rng:)` plus the saved weights).
+    public struct Spec: Codable, Equatable, Sendable {
+        public var name: String
+        /// Fields in order, as `FeatureField.schema`.
+        public var fields: [FeatureField]
+        /// Width of the id embedding; nil when the tower has no id field.
+        public var idDim: Int?
+        public var fieldDim: Int
+        public var hidden: [Int]
+        public var outputDim: Int
+        public var senetReduction: Int?
+    }
+    public let spec: Spec
+
     public init(_ name: String, entities: Int, features: FeatureSet?, idDim: Int, fieldDim: Int, hidden: [Int],
                 outputDim: Int, dropout: Float, useIds: Bool = true, senetReduction: Int? = nil, rng: inout RNG) {
+        spec = Spec(name: name, fields: (features?.fields ?? []).map(\.schema), idDim: useIds ? idDim : nil, fieldDim: fieldDim,
+                    hidden: hidden, outputDim: outputDim, senetReduction: senetReduction)
         self.name = name
         idTable = useIds ? Parameter("\(name).id", rng.normalTensor(shape: [entities, idDim], std: 0.1), sparse: true) : nil
         fields = features?.fields ?? []
@@ -35,6 +52,14 @@ public final class Tower {
         }
         let fieldCount = (useIds ? 1 : 0) + fields.count
         senet = senetReduction.flatMap { r in fieldCount >= 2 ? FieldReweighting(name, fields: fieldCount, reduction: r, rng: &rng) : nil }
+    }
+
+    /// A tower of `spec`'s shape over one entity, for cold start: load its weights by name (all but the id table,
+    /// which cold start never reads).
+    public convenience init(spec: Spec, rng: inout RNG) {
+        self.init(spec.name, entities: 1, features: FeatureSet(fields: spec.fields, entityCount: 1), idDim: spec.idDim ?? spec.outputDim,
+                  fieldDim: spec.fieldDim, hidden: spec.hidden, outputDim: spec.outputDim, dropout: 0, useIds: spec.idDim != nil,
+                  senetReduction: spec.senetReduction, rng: &rng)
     }
 
     public var parameters: [Parameter] {

@@ -128,9 +128,7 @@ public final class TwoTower: RetrievalModel {
     public func userEmbeddings(_ tape: Tape, _ ids: [Int32], positives: [Int32]) -> Variable {
         userTower(tape, ids, holdingOut: holdsOutPositives ? positives : nil)
     }
-    public func coldStartUserEmbedding(_ tape: Tape, features: [String: [String]]) -> Variable? {
-        userTower.coldStart(tape, features: features)
-    }
+    public var coldStartUserTower: Tower? { userTower }
 
     public func auxiliaryLoss(_ tape: Tape, users: [Int32], items: [Int32], negatives: [Int32]) -> Variable? {
         let terms = [userSelfSupervision?.loss(tape, tower: userTower), itemSelfSupervision?.loss(tape, tower: itemTower)].compactMap { $0 }
