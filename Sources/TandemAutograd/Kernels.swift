@@ -50,8 +50,7 @@ enum Kernels {
     }
 
     /// `a ∘ b` for equal shapes with the operator fixed at compile time, so the loop specialises and vectorises. The
-    /// closure form above calls its operator once per element from inside the parallel chunks: perf put 19% of an
-    /// ml-100k LightGCN step in such calls.
+    /// closure form above calls its operator once per element from inside the parallel chunks, which does not.
     static func zip<Op: ElementwiseOperator>(_ a: Tensor, _ b: Tensor, _: Op.Type) -> Tensor {
         precondition(a.count == b.count)
         var out = Tensor(uninitialized: a.shape)
@@ -220,7 +219,7 @@ enum Kernels {
     /// `out[indices[k]] += g[k]` for every row `k` (repeated indices add up), after zeroing `out` when asked.
     /// Large scatters split the *destination* rows between cores: each part zeroes its rows and scans every index,
     /// adding the rows that land in it in ascending `k`, so every row gets the same sums in the same order as one
-    /// serial pass (a LightGCN step scatters ~6k rows into its readout's gradient: 4% of the epoch on one core).
+    /// serial pass (a graph model's step scatters thousands of rows into its readout's gradient).
     static func scatterAddRows(_ g: Tensor, indices: [Int32], into out: inout Tensor, zeroingFirst: Bool = false) {
         let d = g.cols, rows = out.rows
         for r in indices { precondition(r >= 0 && Int(r) < rows, "scatterAddRows: row \(r) out of 0..<\(rows)") }

@@ -65,8 +65,8 @@ public final class Optimizer {
                         func span(_ wo: Int, _ go: Int, _ len: Int) {
                             var start = 0
                             if kind == .adam || kind == .adamw {
-                                // Eight at a time: the per-element division and square root dominated a graph model's
-                                // step when written scalar (17% of a 1M-interaction LightGCN epoch). Same operations in
+                                // Eight at a time: the per-element division and square root dominate a graph model's
+                                // step when written scalar. Same operations in
                                 // the same order as the scalar loop below, so the results are identical.
                                 let wp = UnsafeMutableRawPointer(w.baseAddress! + wo), gp = UnsafeRawPointer(g.baseAddress! + go)
                                 let mp = UnsafeMutableRawPointer(m.baseAddress! + wo), vp = UnsafeMutableRawPointer(v.baseAddress! + wo)

@@ -100,8 +100,8 @@ public enum RequestDeadline {
 /// Answers 503 with a JSON error when a request takes longer than `limit`: the deadline is checked by the handler
 /// between stages (`RequestDeadline.check()`) and once more on the answer, which is replaced by the 503 when late.
 ///
-/// Cooperative on purpose: racing every request against a sleeping child task cost ~0.4 ms at p50 and ~80 µs of
-/// CPU per request (two extra tasks, a timer and thread hops), a quarter of the whole request. The one place a
+/// Cooperative on purpose: racing every request against a sleeping child task costs two extra tasks, a timer and
+/// thread hops per request, a large share of a sub-millisecond request. The one place a
 /// handler waits on the network — a client that stalls while sending its body — is bounded by the server's idle
 /// read timeout (`--idle-timeout-s`), which closes such a connection.
 public struct RequestTimeoutMiddleware<Context: RequestContext>: RouterMiddleware {

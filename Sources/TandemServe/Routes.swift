@@ -23,8 +23,8 @@ func json<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) throws ->
     return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
 }
 
-/// A response of scored items written straight to JSON text: JSONEncoder took half of the server's CPU time
-/// at top-100 (measured with perf under wrk), so the hot responses skip it. Keys and layout match the Codable form.
+/// A response of scored items written straight to JSON text: JSONEncoder would dominate the server's CPU time at
+/// top-100, so the hot responses skip it. Keys and layout match the Codable form.
 protocol ItemListResponse {
     var itemCount: Int { get }
     /// Appends `{"item_id":"…","score":` for item `n` of the list.

@@ -41,8 +41,8 @@ public enum Parallel {
 /// Process-wide allocator settings.
 public enum Memory {
     /// Keeps freed memory in the process for reuse instead of returning it to the kernel. glibc serves blocks over
-    /// 32 MB with fresh `mmap`s, so every full-graph tensor (150k × 64 floats = 38 MB) of a graph-model step cost
-    /// ~9,000 page faults and a kernel page clear: 28% of a 1M-interaction LightGCN epoch (perf). Call once at start.
+    /// 32 MB with fresh `mmap`s, so every full-graph tensor of a large graph-model step would cost thousands of page
+    /// faults and a kernel page clear. Call once at start.
     public static func reuseFreedMemory() {
         tandem_reuse_freed_memory()
     }

@@ -79,7 +79,7 @@ public struct Tensor: Equatable, Sendable, CustomStringConvertible {
         data.withUnsafeBufferPointer { src in
             out.data.withUnsafeMutableBufferPointer { dst in
                 let s = src.baseAddress!, o = dst.baseAddress!
-                // A graph model's step gathers thousands of 64-wide rows: ~3% of a LightGCN epoch copied on one core.
+                // A graph model's step gathers thousands of rows: split between cores.
                 Parallel.forChunks(indices.count, minPerChunk: max(1, 16_384 / c)) { range in
                     indices.withUnsafeBufferPointer { idx in
                         for k in range { (o + k * c).update(from: s + Int(idx[k]) * c, count: c) }

@@ -9,8 +9,7 @@ public enum TopK {
     /// `≥ t` is found by bisection on the value, each step one counting pass (over a strided sample on long rows —
     /// a subset's count is a lower bound, so the floor stays at most the row's k-th best); (2) the entries `≥ t` are
     /// gathered without branches; (3) when more than `2k` were gathered the bisection repeats on them; (4) the few
-    /// left are sorted. The heap with a sampled floor this replaced took 30 µs per 1,682-item row at k 100 in random
-    /// order (every comparison a coin flip for the branch predictor), this one 11 µs (docs/BENCHMARKS.md).
+    /// left are sorted. A heap would make every comparison a coin flip for the branch predictor on rows in random order.
     public static func select(_ scores: UnsafeBufferPointer<Float>, k: Int) -> [Int32] {
         let n = scores.count
         if k <= 0 || n == 0 { return [] }
