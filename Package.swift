@@ -62,6 +62,6 @@ let package = Package(
         .testTarget(name: "TandemCLITests"),
         .testTarget(name: "TandemTrainTests", dependencies: ["TandemTrain", "TandemModels", "TandemData", "TandemEval", "TandemTensor", "TandemAutograd"]),
     ],
-    swiftLanguageModes: [.v5],
+    swiftLanguageModes: [.v6],
     cxxLanguageStandard: .cxx17
 )

@@ -7,6 +7,7 @@
 #endif
 #if defined(__GLIBC__)
 #include <malloc.h>
+#include <stdio.h>
 #endif
 
 #define SPMM_BODY                                                                   \
@@ -103,4 +104,8 @@ void tandem_reuse_freed_memory(void) {
     mallopt(M_MMAP_MAX, 0);               // large blocks from the heap, not one mapping each
     mallopt(M_TRIM_THRESHOLD, 0x7fffffff); // keep the heap's free top instead of returning it to the kernel
 #endif
+}
+
+void tandem_line_buffer_stdout(void) {
+    setvbuf(stdout, NULL, _IOLBF, 0);
 }

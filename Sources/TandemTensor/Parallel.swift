@@ -4,10 +4,17 @@ import CKernels
 import Glibc
 #endif
 
+/// A value handed to other threads whose safety the caller guarantees (disjoint writes).
+struct UncheckedSendable<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
+}
+
 /// Splits `0..<count` into contiguous chunks and runs them on all cores when the work is large enough.
 public enum Parallel {
     /// Number of worker chunks to use: the machine's active processor count unless set (the `threads` setting).
-    public static var cores: Int = max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+    /// Set once at start-up, before any parallel work.
+    nonisolated(unsafe) public static var cores: Int = max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN)))
 
     /// Calls `body(i)` for every `i` in `0..<count`, on all cores (work is taken dynamically); serially for one.
     /// Runs on Tandem's persistent worker pool, whose workers spin briefly between jobs; a call made while the pool
@@ -22,7 +29,13 @@ public enum Parallel {
                 }, pointer)
             }
         }
-        if ran == 0 { DispatchQueue.concurrentPerform(iterations: count, execute: body) }
+        if ran == 0 {
+            // The callers' closures write disjoint parts of shared buffers: safe to run concurrently, not `Sendable`.
+            withoutActuallyEscaping(body) { escapable in
+                let job = UncheckedSendable(escapable)
+                DispatchQueue.concurrentPerform(iterations: count) { job.value($0) }
+            }
+        }
     }
 
     /// Calls `body(range)` over disjoint ranges covering `0..<count`. Runs serially when `count < minPerChunk * 2`.
@@ -45,5 +58,10 @@ public enum Memory {
     /// faults and a kernel page clear. Call once at start.
     public static func reuseFreedMemory() {
         tandem_reuse_freed_memory()
+    }
+
+    /// Line-buffers standard output, so progress lines appear as they happen, also when piped to a file.
+    public static func lineBufferStandardOutput() {
+        tandem_line_buffer_stdout()
     }
 }

@@ -6,7 +6,7 @@ import TandemModels
 /// which class each `ModelKind` is (the trainer, the model store and serving only see `RetrievalModel`). A new model
 /// adds a case to `ModelKind` and a line here.
 public enum ModelRegistry {
-    public typealias Constructor = (TrainConfig, Dataset, inout RNG) throws -> RetrievalModel
+    public typealias Constructor = @Sendable (TrainConfig, Dataset, inout RNG) throws -> RetrievalModel
 
     public static let constructors: [ModelKind: Constructor] = [
         .pop: { _, ds, _ in Popularity(train: ds.split.train, items: ds.numItems) },

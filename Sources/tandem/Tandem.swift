@@ -20,7 +20,7 @@ struct Tandem: AsyncParsableCommand {
     )
 
     static func main() async {
-        setvbuf(stdout, nil, _IOLBF, 0)  // progress lines appear as they happen, also when piped to a file
+        Memory.lineBufferStandardOutput()
         Memory.reuseFreedMemory()
         do {
             var command = try parseAsRoot()
@@ -352,7 +352,7 @@ struct Serve: AsyncParsableCommand {
 
         func run() throws {
             let backend = ServingBackend(modelDirectory: modelDir, factory: "Flat")
-            reportingErrors { try backend.reload() }
+            _ = reportingErrors { try backend.reload() }
             let t0 = Date()
             let o = RequestFuzzer(backend: backend).run(iterations: iterations, seed: seed)
             print(String(format: "fuzz: %d bodies in %.1fs, no crash; %d answered, %d rejected with an error",

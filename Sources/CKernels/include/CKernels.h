@@ -11,6 +11,8 @@ void tandem_spmm_rows(int64_t row_begin, int64_t row_end, const int64_t *row_ptr
 /// glibc only: serve large blocks from the heap and keep freed memory for reuse (no mmap/munmap, no page faults
 /// for every freshly allocated large tensor). A no-op elsewhere.
 void tandem_reuse_freed_memory(void);
+/// Line-buffers standard output, so progress lines appear as they happen, also when piped to a file.
+void tandem_line_buffer_stdout(void);
 
 /// 1 when the AVX2+FMA path is in use (for benchmarks and notes).
 int tandem_kernels_avx2(void);
