@@ -54,6 +54,8 @@ public final class Trainer {
     public let objectives: [AuxiliaryObjective]
     /// The training rows that are logged negatives (`in_batch+logged`), by user, and the rows trained as positives.
     public let loggedNegatives: LoggedNegatives
+    /// log p_train(item), the logQ correction of in-batch columns.
+    let itemLogQ: ItemLogProbabilities
     private let log: (String) -> Void
 
     public init(config: TrainConfig, dataset: Dataset, log: @escaping (String) -> Void = { print($0) }) throws {
@@ -68,7 +70,9 @@ public final class Trainer {
         let o = config.objective
         loggedNegatives = LoggedNegatives(train: dataset.split.train, users: dataset.numUsers, enabled: o.negativeSampling.logged,
                                           maxRating: o.loggedMaxRating)
-        sampler = Self.makeNegativeSampler(config, dataset: dataset, model: model, logged: loggedNegatives)
+        itemLogQ = ItemLogProbabilities(train: dataset.split.train, items: dataset.numItems)
+        sampler = Self.makeNegativeSampler(config, dataset: dataset, model: model, logged: loggedNegatives,
+                                           logQ: o.logq ? itemLogQ : nil)
         var objectives: [AuxiliaryObjective] = []
         if config.concat.prototypes > 0 {
             objectives.append(PrototypeObjective(config.concat, dim: config.embeddingDim, normalized: o.similarity == .cosine,
@@ -79,10 +83,10 @@ public final class Trainer {
     }
 
     /// The sampler a config asks for: pairwise draws for BPR/BCE, a MoCo queue, logged, catalogue or in-batch negatives.
+    /// `logQ`: the correction of in-batch columns, nil when `logq` is off.
     static func makeNegativeSampler(_ config: TrainConfig, dataset: Dataset, model: RetrievalModel,
-                                    logged: LoggedNegatives) -> NegativeSampler {
+                                    logged: LoggedNegatives, logQ: ItemLogProbabilities?) -> NegativeSampler {
         let o = config.objective, train = dataset.split.train
-        let logQ = o.logq ? ItemLogProbabilities(train: train, items: dataset.numItems) : nil
         if o.loss != .infonce {
             return PairwiseSampler(perRow: o.negatives, seen: train.matrix(users: dataset.numUsers, items: dataset.numItems),
                                    items: dataset.numItems)
@@ -121,7 +125,6 @@ public final class Trainer {
             var sinceBest = 0
             var rng = RNG(seed: config.seed)
             let train = dataset.split.train
-            let logQ = ItemLogProbabilities(train: train, items: dataset.numItems)
             let rows = loggedNegatives.positiveRows
             for epoch in 1...max(1, t.epochs) where t.epochs > 0 {
                 let t0 = Date()
@@ -131,12 +134,12 @@ public final class Trainer {
                 var lossSum = 0.0, batches = 0
                 var b = 0
                 while b < order.count {
-                    let rows = order[b..<min(order.count, b + t.batchSize)]
+                    let slice = order[b..<min(order.count, b + t.batchSize)]
                     b += t.batchSize
-                    if rows.count < 2 { continue }
+                    if slice.count < 2 { continue }
                     let tape = Tape(training: true, seed: rng.next())
-                    let batch = TrainingBatch(users: rows.map { train.users[$0] }, items: rows.map { train.items[$0] })
-                    let loss = lossOnBatch(tape, batch, logQ: logQ, rng: &rng)
+                    let batch = TrainingBatch(users: slice.map { train.users[$0] }, items: slice.map { train.items[$0] })
+                    let loss = lossOnBatch(tape, batch, rng: &rng)
                     let value = loss.value.data[0]
                     guard value.isFinite else { throw NonFiniteLossError(epoch: epoch, batch: batches + 1, loss: value) }
                     optimizer.update(tape.backward(loss))
@@ -189,37 +192,36 @@ public final class Trainer {
     }
 
     /// The configured loss on one batch: embed → negatives → main loss → Σ auxiliary objectives.
-    func lossOnBatch(_ tape: Tape, _ batch: TrainingBatch, logQ: ItemLogProbabilities, rng: inout RNG) -> Variable {
-        let o = config.objective
-        let norm = o.similarity == .cosine
-        func embed(_ v: Variable) -> Variable { norm ? tape.l2Normalize(v) : v }
-        let u = embed(model.userEmbeddings(tape, batch.users, positives: batch.items))
-        let v = embed(model.itemEmbeddings(tape, batch.items))
-        let negatives = sampler.negatives(for: batch, tape: tape, embed: { embed(self.model.itemEmbeddings(tape, $0)) }, rng: &rng)
-        var total = mainLoss(tape, batch, users: u, items: v, negatives: negatives, logQ: logQ)
+    func lossOnBatch(_ tape: Tape, _ batch: TrainingBatch, rng: inout RNG) -> Variable {
+        let u = scored(tape, model.userEmbeddings(tape, batch.users, positives: batch.items))
+        let v = scored(tape, model.itemEmbeddings(tape, batch.items))
+        let negatives = sampler.negatives(for: batch, tape: tape, embed: { self.scored(tape, self.model.itemEmbeddings(tape, $0)) }, rng: &rng)
+        var total = mainLoss(tape, batch, users: u, items: v, negatives: negatives)
         for objective in objectives {
             if let term = objective.loss(tape, batch: batch, users: u, items: v, negatives: negatives) { total = total + term }
         }
         return total
     }
 
+    /// Embeddings as the loss scores them: L2-normalised for cosine similarity.
+    func scored(_ tape: Tape, _ e: Variable) -> Variable {
+        config.objective.similarity == .cosine ? tape.l2Normalize(e) : e
+    }
+
     /// The main loss over the batch rows' embeddings and their negatives.
-    func mainLoss(_ tape: Tape, _ batch: TrainingBatch, users u: Variable, items v: Variable, negatives: BatchNegatives,
-                  logQ: ItemLogProbabilities) -> Variable {
+    func mainLoss(_ tape: Tape, _ batch: TrainingBatch, users u: Variable, items v: Variable, negatives: BatchNegatives) -> Variable {
         let o = config.objective
         switch negatives {
         case .inBatch:
             return RetrievalLoss.inBatchSoftmax(tape, users: u, items: v, itemIds: batch.items, temperature: o.temperature,
-                                                logQ: o.logq ? batch.items.map { logQ[$0] } : nil, maskAccidentalHits: o.maskAccidentalHits)
+                                                logQ: o.logq ? batch.items.map { itemLogQ[$0] } : nil, maskAccidentalHits: o.maskAccidentalHits)
         case .columns(let c):
             return RetrievalLoss.sampledSoftmax(tape, users: u, positives: v, itemIds: batch.items, sampled: c.embeddings,
                                                 sampledIds: c.ids, inBatch: c.inBatch, temperature: o.temperature,
                                                 logQ: c.correction, sampledLogQ: c.extraCorrection,
                                                 inBatchItemGradientScale: c.inBatchItemGradientScale)
         case .perRow(let ids, let k):
-            let norm = o.similarity == .cosine
-            let raw = model.itemEmbeddings(tape, ids)
-            let n = norm ? tape.l2Normalize(raw) : raw
+            let n = scored(tape, model.itemEmbeddings(tape, ids))
             return o.loss == .bce
                 ? RetrievalLoss.bce(tape, users: u, positives: v, negatives: n, perUser: k, temperature: o.temperature)
                 : RetrievalLoss.bpr(tape, users: u, positives: v, negatives: n, perUser: k, temperature: o.temperature)
