@@ -19,13 +19,14 @@ PARTS = [
     ("Sources/TandemTrain/Settings.swift", "ConcatSettings", "ConCAT prototypes"),
     ("Sources/TandemModels/Models/TwoTower.swift", "TwoTowerConfig", "Two-tower"),
     ("Sources/TandemModels/Models/GraphPropagation.swift", "GraphConfig", "Graph models"),
+    ("Sources/TandemModels/Models/EASE.swift", "EASEConfig", "EASE"),
     ("Sources/TandemTrain/Settings.swift", "TrainingSettings", "Optimisation"),
     ("Sources/TandemTrain/Settings.swift", "EvaluationSettings", "Evaluation"),
     ("Sources/TandemTrain/Settings.swift", "OutputSettings", "Outputs"),
 ]
 # How each declared type appears as a flag: (Swift type of the option, value name in --help; None: the enum's choices).
 SCALARS = {"Int": ("Int", "n"), "Float": ("Float", "x"), "Double": ("Double", "x"), "UInt64": ("UInt64", "n"),
-           "Bool": ("Bool", "true|false"), "String": ("String", "text"), "[Int]": ("IntList", "k,k,..."),
+           "Bool": ("Bool", "true|false"), "String": ("String", "text"), "[Int]": ("IntList", "k,k,..."), "[Double]": ("DoubleList", "x,x,..."),
            "SplitMethod": ("SplitMethod", "random:a,b,c|temporal:a,b,c|loo"), "MetricAtK": ("MetricAtK", "name@K")}
 ENUMS = {"ModelKind", "Similarity", "LossKind", "NegativeSampling", "Optimizer.Kind", "TowerSelection", "SSLSelection",
          "FeatureAugmentation", "SGLAugmentation"}

@@ -25,6 +25,7 @@ public enum ModelRegistry {
             return try SGL(graph: graph(ds), dim: c.embeddingDim, config: c.graph, userFeatures: features ? ds.userFeatures : nil,
                            itemFeatures: features ? ds.itemFeatures : nil, rng: &rng)
         },
+        .ease: { c, ds, _ in try EASE(c.ease, train: ds.split.train, users: ds.numUsers, items: ds.numItems) },
         .simgcl: { c, ds, rng in SimGCL(graph: graph(ds), dim: c.embeddingDim, config: c.graph, rng: &rng) },
         .xsimgcl: { c, ds, rng in XSimGCL(graph: graph(ds), dim: c.embeddingDim, config: c.graph, rng: &rng) },
     ]

@@ -10,11 +10,15 @@ import TandemModels
 public enum ModelKind: String, Codable, CaseIterable, Sendable {
     case pop, mf
     case twoTower = "two-tower"
+    /// EASE (Steck 2019): closed-form item–item weights, λ chosen on validation.
+    case ease
     /// Graph recall. All four default to the in-batch InfoNCE main loss (presets `paper-lightgcn` and `paper-xsimgcl` keep
     /// the papers' BPR settings).
     case lightgcn, sgl, simgcl, xsimgcl
 
     public var isGraph: Bool { [.lightgcn, .sgl, .simgcl, .xsimgcl].contains(self) }
+    /// Models whose result does not depend on the training seed (one run is enough in `tandem compare`).
+    public var isDeterministic: Bool { self == .pop || self == .ease }
 }
 
 public enum Similarity: String, Codable, CaseIterable, Sendable { case dot, cosine }

@@ -37,6 +37,8 @@ public struct RunReport: Codable, Sendable {
     public var trainSeconds: Double
     /// Alignment on test pairs; uniformity of item and user embeddings (Wang & Isola 2020).
     public var geometry: [String: Double]
+    /// What a closed-form model chose on validation (EASE: `lambda`); nil for models trained by gradient steps.
+    public var fitted: [String: Double]? = nil
 }
 
 /// Trains a retrieval model with early stopping on a validation metric, keeping the best parameters.
@@ -117,7 +119,14 @@ public final class Trainer {
         var bestEpoch = 0
         let trained = model.parameters + objectives.flatMap(\.parameters)
         let t = config.training
-        if !trained.isEmpty {
+        var fitted: [String: Double]?
+        if !model.trainsByGradient {
+            let key = config.evaluation.validMetric.description
+            fitted = try model.fit(validate: {
+                let (u, v) = embeddings()
+                return protocolEval.valid.evaluate(users: u, items: v)[key] ?? -.infinity
+            }, log: log)
+        } else if !trained.isEmpty {
             let key = config.evaluation.validMetric.description
             let optimizer = Optimizer(t.optimizer, parameters: trained, learningRate: t.learningRate, weightDecay: t.weightDecay)
             var best = -Double.infinity
@@ -188,7 +197,8 @@ public final class Trainer {
             log("prototypes in use: \(Int(geometry["prototypes_used_items"]!)) of \(config.concat.prototypes) by items, \(Int(geometry["prototypes_used_users"]!)) by users")
         }
         return RunReport(model: config.model.rawValue, dataset: dataset.name, config: config, valid: validM, test: testM,
-                         bestEpoch: bestEpoch, epochs: epochs, trainSeconds: Date().timeIntervalSince(start), geometry: geometry)
+                         bestEpoch: bestEpoch, epochs: epochs, trainSeconds: Date().timeIntervalSince(start), geometry: geometry,
+                         fitted: fitted)
     }
 
     /// The configured loss on one batch: embed → negatives → main loss → Σ auxiliary objectives.

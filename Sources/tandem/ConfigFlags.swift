@@ -75,6 +75,8 @@ struct ConfigFlags: ParsableArguments {
     @Option(name: .customLong("augmentation"), help: ArgumentHelp("SGL augmentation: ed (edge dropout), nd (node dropout), rw (random walk: edge dropout per layer), am (attribute masking: side features join the ego embeddings, each view masks feature fields per node; needs features).")) var augmentation: SGLAugmentation?
     @Option(name: .customLong("drop-ratio"), help: ArgumentHelp("SGL dropout ratio ρ.", valueName: "x")) var dropRatio: Double?
     @Option(name: .customLong("cl-layer"), help: ArgumentHelp("XSimGCL: the layer contrasted with the final embeddings.", valueName: "n")) var clLayer: Int?
+    // EASE
+    @Option(name: .customLong("ease-lambdas"), help: ArgumentHelp("EASE: the L2 weights λ tried; the one with the best validation metric is kept (printed, and in the results JSON).", valueName: "x,x,...")) var easeLambdas: DoubleList?
     // Optimisation
     @Option(name: .customLong("optimizer"), help: ArgumentHelp("adam, adamw, adagrad or sgd (embedding tables get lazy sparse updates).")) var optimizer: Optimizer.Kind?
     @Option(name: .customLong("learning-rate"), help: ArgumentHelp("Step size of the optimiser.", valueName: "x")) var learningRate: Float?
@@ -155,6 +157,7 @@ struct ConfigFlags: ParsableArguments {
         if let v = augmentation { o["augmentation"] = v.configText }
         if let v = dropRatio { o["drop_ratio"] = v.configText }
         if let v = clLayer { o["cl_layer"] = v.configText }
+        if let v = easeLambdas { o["ease_lambdas"] = v.configText }
         if let v = optimizer { o["optimizer"] = v.configText }
         if let v = learningRate { o["learning_rate"] = v.configText }
         if let v = weightDecay { o["weight_decay"] = v.configText }

@@ -108,7 +108,7 @@ struct Compare: ParsableCommand {
         let base = resolveConfig(file: config, flags: flags, extra: names.first.map { ["model": $0] } ?? [:])
         for name in names {
             var reports: [RunReport] = []
-            let runs = name == "pop" ? 1 : seeds
+            let runs = ModelKind(rawValue: name)?.isDeterministic == true ? 1 : seeds
             for s in 0..<runs {
                 // Training seeds base.seed, base.seed + 1, …; the split stays that of base.seed (or split_seed).
                 let extra = ["model": name, "seed": "\(base.seed + UInt64(s))", "split_seed": "\(base.data.splitSeed ?? base.seed)"]

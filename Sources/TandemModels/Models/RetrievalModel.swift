@@ -27,6 +27,11 @@ public protocol RetrievalModel: AnyObject {
     /// The tower that embeds a user the model has no id row for, from raw feature values (cold start); nil when the
     /// model has none. A model directory keeps its `Tower.Spec` and weights so serving can rebuild it.
     var coldStartUserTower: Tower? { get }
+    /// False for models whose parameters come from a solve (EASE): the trainer calls `fit` instead of taking steps.
+    var trainsByGradient: Bool { get }
+    /// Sets the parameters of a closed-form model, choosing its hyper-parameters by `validate` (the validation metric
+    /// of the current parameters, higher is better); returns what it chose, for the results.
+    func fit(validate: () -> Double, log: (String) -> Void) throws -> [String: Double]
 }
 
 extension RetrievalModel {
@@ -36,6 +41,8 @@ extension RetrievalModel {
     public var itemParameters: [Parameter] { [] }
     public var computesAllRowsAtOnce: Bool { false }
     public var coldStartUserTower: Tower? { nil }
+    public var trainsByGradient: Bool { true }
+    public func fit(validate: () -> Double, log: (String) -> Void) throws -> [String: Double] { [:] }
     public func allEmbeddings(users: Bool, count: Int, normalize: Bool) -> Tensor {
         embeddingsInBlocks(users: users, count: count, normalize: normalize)
     }

@@ -1,0 +1,37 @@
+import CBLAS
+
+/// Dense linear algebra through the LAPACK inside OpenBLAS, in Float64 (a closed-form solve such as EASE's inverts an
+/// items × items Gram matrix, where Float32 loses digits the ranking can see).
+public enum LAPACK {
+    /// A solve that could not be done, with LAPACK's reason.
+    public struct Failure: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    /// Inverts the symmetric positive-definite `n × n` matrix `a` (row-major, both triangles set) in place, by a
+    /// Cholesky factorisation (`dpotrf`) and its inverse (`dpotri`), on all of OpenBLAS's threads (`threads`).
+    /// Both triangles of the result are filled.
+    public static func invertSymmetricPositiveDefinite(_ a: inout [Double], n: Int, threads: Int = 1) throws {
+        precondition(a.count == n * n, "expected \(n)×\(n) values, got \(a.count)")
+        guard n > 0 else { return }
+        let previous = BLAS.threads
+        BLAS.setThreads(max(1, threads))
+        defer { BLAS.setThreads(previous) }
+        var info: Int32 = 0
+        var dim = Int32(n), lda = Int32(n)
+        // Row-major symmetric = column-major symmetric: factor the "upper" triangle of the column-major view.
+        var uplo = CChar(UInt8(ascii: "U"))
+        a.withUnsafeMutableBufferPointer { p in dpotrf_(&uplo, &dim, p.baseAddress, &lda, &info, 1) }
+        guard info == 0 else {
+            throw Failure(description: info > 0 ? "matrix is not positive definite (leading minor \(info))" : "dpotrf: argument \(-info) is invalid")
+        }
+        a.withUnsafeMutableBufferPointer { p in dpotri_(&uplo, &dim, p.baseAddress, &lda, &info, 1) }
+        guard info == 0 else {
+            throw Failure(description: info > 0 ? "matrix is singular (diagonal element \(info) of its factor is zero)" : "dpotri: argument \(-info) is invalid")
+        }
+        // dpotri wrote the column-major upper triangle (row-major lower: i ≥ j); mirror it.
+        a.withUnsafeMutableBufferPointer { p in
+            for i in 0..<n { for j in (i + 1)..<max(i + 1, n) { p[i * n + j] = p[j * n + i] } }
+        }
+    }
+}
