@@ -26,6 +26,7 @@ public enum ModelRegistry {
                            itemFeatures: features ? ds.itemFeatures : nil, rng: &rng)
         },
         .ease: { c, ds, _ in try EASE(c.ease, train: ds.split.train, users: ds.numUsers, items: ds.numItems) },
+        .itemknn: { c, ds, _ in try ItemKNN(c.itemKNN, train: ds.split.train, users: ds.numUsers, items: ds.numItems) },
         .simgcl: { c, ds, rng in SimGCL(graph: graph(ds), dim: c.embeddingDim, config: c.graph, rng: &rng) },
         .xsimgcl: { c, ds, rng in XSimGCL(graph: graph(ds), dim: c.embeddingDim, config: c.graph, rng: &rng) },
     ]

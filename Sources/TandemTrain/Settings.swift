@@ -12,13 +12,15 @@ public enum ModelKind: String, Codable, CaseIterable, Sendable {
     case twoTower = "two-tower"
     /// EASE (Steck 2019): closed-form item–item weights, λ chosen on validation.
     case ease
+    /// ItemKNN (RecBole's): cosine item–item similarities, k neighbours per item.
+    case itemknn
     /// Graph recall. All four default to the in-batch InfoNCE main loss (presets `paper-lightgcn` and `paper-xsimgcl` keep
     /// the papers' BPR settings).
     case lightgcn, sgl, simgcl, xsimgcl
 
     public var isGraph: Bool { [.lightgcn, .sgl, .simgcl, .xsimgcl].contains(self) }
     /// Models whose result does not depend on the training seed (one run is enough in `tandem compare`).
-    public var isDeterministic: Bool { self == .pop || self == .ease }
+    public var isDeterministic: Bool { [.pop, .ease, .itemknn].contains(self) }
 }
 
 public enum Similarity: String, Codable, CaseIterable, Sendable { case dot, cosine }

@@ -26,6 +26,7 @@ public struct TrainConfig: Equatable, Sendable {
     public var twoTower = TwoTowerConfig()
     public var graph = GraphConfig()
     public var ease = EASEConfig()
+    public var itemKNN = ItemKNNConfig()
     public var training = TrainingSettings()
     public var evaluation = EvaluationSettings()
     public var outputs = OutputSettings()
@@ -44,8 +45,8 @@ public struct TrainConfig: Equatable, Sendable {
         switch model {
         case .pop:
             break
-        case .ease:
-            c.objective.similarity = .dot  // its scores are X·B as they are
+        case .ease, .itemknn:
+            c.objective.similarity = .dot  // their scores are X·W as they are
         case .mf:
             inBatchInfoNCE()
         case .twoTower:
@@ -129,7 +130,7 @@ public struct TrainConfig: Equatable, Sendable {
     /// The valid keys, in snake_case as YAML and flags use them, part by part.
     public static var keys: [String] {
         let c = TrainConfig()
-        let parts: [Any] = [c.data, c.objective, c.moco, c.concat, c.twoTower, c.graph, c.ease, c.training, c.evaluation, c.outputs]
+        let parts: [Any] = [c.data, c.objective, c.moco, c.concat, c.twoTower, c.graph, c.ease, c.itemKNN, c.training, c.evaluation, c.outputs]
         return ["model", "preset", "seed", "embedding_dim"]
             + parts.flatMap { Mirror(reflecting: $0).children.compactMap { $0.label.map(snakeCase) } }
     }
@@ -168,6 +169,7 @@ extension TrainConfig: Codable {
         twoTower = try TwoTowerConfig(from: decoder)
         graph = try GraphConfig(from: decoder)
         ease = try EASEConfig(from: decoder)
+        itemKNN = try ItemKNNConfig(from: decoder)
         training = try TrainingSettings(from: decoder)
         evaluation = try EvaluationSettings(from: decoder)
         outputs = try OutputSettings(from: decoder)
@@ -179,7 +181,7 @@ extension TrainConfig: Codable {
         try c.encodeIfPresent(preset, forKey: .preset)
         try c.encode(seed, forKey: .seed)
         try c.encode(embeddingDim, forKey: .embeddingDim)
-        for part in [data, objective, moco, concat, twoTower, graph, ease, training, evaluation, outputs] as [Encodable] {
+        for part in [data, objective, moco, concat, twoTower, graph, ease, itemKNN, training, evaluation, outputs] as [Encodable] {
             try part.encode(to: encoder)
         }
     }

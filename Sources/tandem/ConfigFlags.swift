@@ -77,6 +77,9 @@ struct ConfigFlags: ParsableArguments {
     @Option(name: .customLong("cl-layer"), help: ArgumentHelp("XSimGCL: the layer contrasted with the final embeddings.", valueName: "n")) var clLayer: Int?
     // EASE
     @Option(name: .customLong("ease-lambdas"), help: ArgumentHelp("EASE: the L2 weights λ tried; the one with the best validation metric is kept (printed, and in the results JSON).", valueName: "x,x,...")) var easeLambdas: DoubleList?
+    // ItemKNN
+    @Option(name: .customLong("knn-neighbours"), help: ArgumentHelp("ItemKNN: neighbours kept per item (RecBole's k).", valueName: "n")) var knnNeighbours: Int?
+    @Option(name: .customLong("knn-shrink"), help: ArgumentHelp("ItemKNN: shrink added to the cosine's denominator (damps similarities built on few common users).", valueName: "x")) var knnShrink: Double?
     // Optimisation
     @Option(name: .customLong("optimizer"), help: ArgumentHelp("adam, adamw, adagrad or sgd (embedding tables get lazy sparse updates).")) var optimizer: Optimizer.Kind?
     @Option(name: .customLong("learning-rate"), help: ArgumentHelp("Step size of the optimiser.", valueName: "x")) var learningRate: Float?
@@ -158,6 +161,8 @@ struct ConfigFlags: ParsableArguments {
         if let v = dropRatio { o["drop_ratio"] = v.configText }
         if let v = clLayer { o["cl_layer"] = v.configText }
         if let v = easeLambdas { o["ease_lambdas"] = v.configText }
+        if let v = knnNeighbours { o["knn_neighbours"] = v.configText }
+        if let v = knnShrink { o["knn_shrink"] = v.configText }
         if let v = optimizer { o["optimizer"] = v.configText }
         if let v = learningRate { o["learning_rate"] = v.configText }
         if let v = weightDecay { o["weight_decay"] = v.configText }

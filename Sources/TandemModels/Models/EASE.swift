@@ -1,4 +1,3 @@
-import Foundation
 import TandemTensor
 import TandemAutograd
 import TandemData
@@ -13,27 +12,18 @@ public struct EASEConfig: Codable, Equatable, Sendable {
 
 /// EASE (Steck, "Embarrassingly Shallow Autoencoders for Sparse Data", WWW 2019): an item–item weight matrix in closed
 /// form, `B = I − P·diag(1/diag P)` with `P = (XᵀX + λI)⁻¹` and `diag B = 0`; a user's scores are `x_u B` over their
-/// training items `x_u`. A strong non-contrastive baseline on MovieLens.
-///
-/// As a `RetrievalModel`: the user embedding is the user's training row (one column per item), item `j`'s embedding
-/// is column `j` of `B`, so the evaluator's inner products are exactly `X B`. Both are as wide as the catalogue: fine
-/// for exact full ranking and a Flat index, not an embedding an ANN index could serve at scale.
-public final class EASE: RetrievalModel {
+/// training items `x_u` (`ItemToItemModel`). A strong non-contrastive baseline on MovieLens.
+public final class EASE: ItemToItemModel {
     public let config: EASEConfig
-    /// Row `j` is column `j` of `B` (item `j`'s weights from every item).
     public let itemWeights: Parameter
-    let train: CSRMatrix
+    public let train: CSRMatrix
     /// The λ of the current weights (nil before `fit`).
     public private(set) var lambda: Double?
 
     /// Throws, naming the item count, when the items × items matrices would not fit in memory.
     public init(_ config: EASEConfig, train: Interactions, users: Int, items: Int) throws {
-        let bytes = Double(items) * Double(items) * (8 * 2 + 4)  // Gram and inverse in Float64, the weights in Float32
-        let memory = Double(ProcessInfo.processInfo.physicalMemory)
-        guard bytes < memory * 0.6 else {
-            throw ConfigError(String(format: "EASE needs %d × %d item matrices (%.1f GB) but this machine has %.1f GB: use a k-core filter (item_core) to shrink the catalogue, or an embedding model",
-                                     items, items, bytes / 1e9, memory / 1e9))
-        }
+        // The Gram matrix and its inverse in Float64, the weights in Float32.
+        try checkItemMatricesFit(items: items, bytesPerEntry: 8 * 2 + 4, model: "EASE")
         guard !config.easeLambdas.isEmpty, config.easeLambdas.allSatisfy({ $0 > 0 }) else {
             throw ConfigError("ease_lambdas must be one or more positive numbers")
         }
@@ -42,41 +32,10 @@ public final class EASE: RetrievalModel {
         itemWeights = Parameter("ease.item_weights", Tensor(zeros: [items, items]))
     }
 
-    public var parameters: [Parameter] { [itemWeights] }
-    public var trainsByGradient: Bool { false }
-
-    public func userEmbeddings(_ tape: Tape, _ ids: [Int32]) -> Variable { tape.constant(trainRows(ids)) }
-    public func itemEmbeddings(_ tape: Tape, _ ids: [Int32]) -> Variable { tape.constant(itemWeights.value.gatherRows(ids)) }
-
-    /// Scores are `X B` as they are: normalising either side would change the ranking.
-    public func allEmbeddings(users: Bool, count: Int, normalize: Bool) -> Tensor {
-        users ? trainRows((0..<Int32(count)).map { $0 }) : itemWeights.value
-    }
-
-    /// Users' training rows as dense 0/1 vectors.
-    func trainRows(_ ids: [Int32]) -> Tensor {
-        var out = Tensor(zeros: [ids.count, train.cols])
-        for (r, u) in ids.enumerated() { for i in train.columns(ofRow: Int(u)) { out.data[r * train.cols + Int(i)] = 1 } }
-        return out
-    }
-
-    /// `XᵀX`, counted from each user's item pairs (exact integers in Float64).
-    func gram() -> [Double] {
-        let n = train.cols
-        var g = [Double](repeating: 0, count: n * n)
-        g.withUnsafeMutableBufferPointer { p in
-            for u in 0..<train.rows {
-                let row = train.columns(ofRow: u)
-                for i in row { let base = Int(i) * n; for j in row { p[base + Int(j)] += 1 } }
-            }
-        }
-        return g
-    }
-
     /// Sets the weights to EASE's closed form at `lambda`.
     public func solve(lambda: Double, threads: Int = Parallel.cores) throws {
         let n = train.cols
-        var p = gram()
+        var p = cooccurrence()
         for i in 0..<n { p[i * n + i] += lambda }
         do { try LAPACK.invertSymmetricPositiveDefinite(&p, n: n, threads: threads) } catch {
             throw ConfigError("EASE at λ \(lambda): \(error)")
