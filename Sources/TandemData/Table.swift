@@ -98,7 +98,8 @@ public struct Table: Sendable {
 
     /// Parses text already in memory (tests, and files read by `read`).
     public static func parse(_ text: String, file: String, delimiter: Character, typedHeader: Bool) throws -> Table {
-        var lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        // "\r\n" is one Character in Swift, so CRLF files (Windows, ml-1m, Book-Crossing) need both separators.
+        var lines = text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" })
         if lines.last?.isEmpty == true { lines.removeLast() }
         guard let headerLine = lines.first, !headerLine.trimmingCharacters(in: .whitespaces).isEmpty else {
             throw DataError(file: file, line: 1, "empty file: expected a header line")

@@ -26,6 +26,19 @@ import TandemData
         }
     }
 
+    /// CRLF line ends (ml-1m, files from Windows) split like LF ones ("\r\n" is one Character in Swift); ids with
+    /// spaces, commas, apostrophes and parentheses stay whole; a genre token holding several genres stays one cell.
+    @Test func crlfFilesAndTitleIds() throws {
+        let text = "user_id:token\titem_id:token\tgenre:token\r\n1m_1\tOne Flew Over the Cuckoo's Nest (1975)\tDrama\r\n" +
+            "1m_2\tGood, the Bad and the Ugly, The (1966)\tAction Western\r\n"
+        let t = try Table.parse(text, file: "ml-1m.inter", delimiter: "\t", typedHeader: true)
+        #expect(t.names == ["user_id", "item_id", "genre"])
+        #expect(t.columns[1] == ["One Flew Over the Cuckoo's Nest (1975)", "Good, the Bad and the Ugly, The (1966)"])
+        #expect(t.columns[2] == ["Drama", "Action Western"] && t.columns[0] == ["1m_1", "1m_2"])
+        let mixed = try Table.parse("a\tb\r\n1\t2\n3\t4\r\n", file: "m.tsv", delimiter: "\t", typedHeader: false)
+        #expect(mixed.columns == [["1", "3"], ["2", "4"]])
+    }
+
     @Test func missingColumnListsTheHeader() throws {
         let t = try Table.parse("a,b\n1,2\n", file: "f.csv", delimiter: ",", typedHeader: false)
         #expect(throws: DataError(file: "f.csv", line: 1, "no column 'user_id'; the header has: a, b")) { try t.column("user_id") }

@@ -30,3 +30,23 @@ struct MovieLensTests {
         #expect(abs(stats.density - 0.063) < 0.001)
     }
 }
+
+/// MovieLens-1M as `tandem data fetch ml-1m` (run by scripts/test.sh) leaves it: CRLF files, titles as item ids.
+let movieLens1MDirectory = (movieLensDirectory as NSString).deletingLastPathComponent + "/ml-1m"
+
+@Suite(.enabled(if: FileManager.default.fileExists(atPath: movieLens1MDirectory + "/ml-1m.inter"),
+                "run `tandem data fetch ml-1m` (scripts/test.sh does) to enable"))
+struct MovieLens1MTests {
+    @Test func readsCRLFFilesWithTitleIds() throws {
+        let ds = try Dataset.loadAtomic(directory: movieLens1MDirectory, name: "ml-1m", feedback: FeedbackOptions(),
+                                        split: .randomRatio([0.8, 0.1, 0.1]), seed: 2020,
+                                        userColumns: KnownDataset.ml1m.userColumns, itemColumns: KnownDataset.ml1m.itemColumns)
+        #expect(ds.numUsers == 6040 && ds.numItems == 3706)
+        #expect(ds.split.train.count + ds.split.valid.count + ds.split.test.count == 1_000_209)
+        #expect(ds.itemIds.lookup("One Flew Over the Cuckoo's Nest (1975)") != nil)
+        #expect(ds.itemIds.tokens.allSatisfy { !$0.hasSuffix("\r") } && ds.userIds.tokens.allSatisfy { !$0.hasSuffix("\r") })
+        let genre = try #require(ds.itemFeatures?.fields.first { $0.name == "genre" })
+        #expect(genre.kind == .multiHot && genre.vocabulary.count == 18 && genre.vocabulary.lookup("Children's") != nil)
+        #expect(ds.userFeatures!.fields.map(\.name) == ["age", "gender", "occupation", "zip_code"])
+    }
+}
