@@ -79,7 +79,7 @@ public struct ObjectiveSettings: Codable, Equatable, Sendable {
     /// Negatives of the InfoNCE softmax: in_batch (the batch's other positives), uniform or popularity
     /// (sampled_negatives items drawn for the whole batch, uniformly or ∝ count^popularity_alpha), or both: mixed
     /// (= in_batch+uniform, Yang et al. 2020) and in_batch+popularity; in_batch+logged adds the batch users' logged
-    /// negatives (see logged_max_rating).
+    /// negatives (see logged_max_rating); all: the exact softmax over every item (no logQ).
     public var negativeSampling: NegativeSampling = .inBatch
     /// Items drawn per batch for the uniform / popularity samplers (shared by every row of the batch).
     public var sampledNegatives: Int = 256
@@ -212,16 +212,18 @@ public enum NegativeSampling: String, Codable, CaseIterable, Sendable {
     case mixed
     case inBatchPopularity = "in_batch+popularity"
     case inBatchLogged = "in_batch+logged"
+    /// Every item of the catalogue: the exact softmax, the end of the "more negatives" axis (no logQ: nothing is sampled).
+    case all
 
     /// Items drawn from the catalogue for the whole batch.
     public enum Sampler: String, Sendable { case uniform, popularity }
 
-    public var inBatch: Bool { self != .uniform && self != .popularity }
+    public var inBatch: Bool { self != .uniform && self != .popularity && self != .all }
     public var sampler: Sampler? {
         switch self {
         case .uniform, .mixed: return .uniform
         case .popularity, .inBatchPopularity: return .popularity
-        case .inBatch, .inBatchLogged: return nil
+        case .inBatch, .inBatchLogged, .all: return nil
         }
     }
     /// Logged "shown but not clicked" negatives of the batch's users.

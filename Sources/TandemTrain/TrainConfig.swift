@@ -282,6 +282,7 @@ extension TrainConfig {
         try need(tt.historyLength >= 0, "history_length must be ≥ 0")
         try need(tt.historyDropout >= 0 && tt.historyDropout < 1, "history_dropout must be in [0, 1)")
         try need(tt.senetReduction >= 1, "senet_reduction must be ≥ 1")
+        try need(o.negativeSampling != .all || o.loss == .infonce, "negative_sampling all is the InfoNCE softmax over every item: it needs loss infonce")
         try need(!o.negativeSampling.logged || (o.loss == .infonce && !model.isGraph),
                  "negative_sampling in_batch+logged needs loss infonce and mf or two-tower (a graph would keep the logged rows as edges)")
         try need(o.sampledNegatives > 0 && o.popularityAlpha >= 0, "sampled_negatives must be positive and popularity_alpha ≥ 0")

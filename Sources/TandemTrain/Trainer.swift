@@ -73,7 +73,7 @@ public final class Trainer {
         loggedNegatives = LoggedNegatives(train: dataset.split.train, users: dataset.numUsers, enabled: o.negativeSampling.logged,
                                           maxRating: o.loggedMaxRating)
         itemLogQ = ItemLogProbabilities(train: dataset.split.train, items: dataset.numItems)
-        sampler = Self.makeNegativeSampler(config, dataset: dataset, model: model, logged: loggedNegatives,
+        sampler = try Self.makeNegativeSampler(config, dataset: dataset, model: model, logged: loggedNegatives,
                                            logQ: o.logq ? itemLogQ : nil)
         var objectives: [AuxiliaryObjective] = []
         if config.concat.prototypes > 0 {
@@ -87,7 +87,7 @@ public final class Trainer {
     /// The sampler a config asks for: pairwise draws for BPR/BCE, a MoCo queue, logged, catalogue or in-batch negatives.
     /// `logQ`: the correction of in-batch columns, nil when `logq` is off.
     static func makeNegativeSampler(_ config: TrainConfig, dataset: Dataset, model: RetrievalModel,
-                                    logged: LoggedNegatives, logQ: ItemLogProbabilities?) -> NegativeSampler {
+                                    logged: LoggedNegatives, logQ: ItemLogProbabilities?) throws -> NegativeSampler {
         let o = config.objective, train = dataset.split.train
         if o.loss != .infonce {
             return PairwiseSampler(perRow: o.negatives, seen: train.matrix(users: dataset.numUsers, items: dataset.numItems),
@@ -96,6 +96,7 @@ public final class Trainer {
         if config.moco.queueSize > 0 {
             return MoCoQueueSampler(model: model, settings: config.moco, normalize: o.similarity == .cosine, logQ: logQ)
         }
+        if o.negativeSampling == .all { return try FullCatalogueSampler(items: dataset.numItems, batchSize: config.training.batchSize) }
         if o.negativeSampling.logged { return LoggedSampler(logged, perRow: o.loggedPerRow, logQ: logQ) }
         if let s = o.negativeSampling.sampler {
             return CatalogueSampler(s, inBatch: o.negativeSampling.inBatch, count: o.sampledNegatives,

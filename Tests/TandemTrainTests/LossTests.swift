@@ -3,6 +3,8 @@ import Foundation
 import TandemTensor
 import TandemAutograd
 import TandemModels
+import TandemData
+import TandemTrain
 
 @Suite struct LossTests {
     /// Two users, two items, dot products worked by hand.
@@ -117,5 +119,34 @@ import TandemModels
                 }
             }
         }
+    }
+}
+
+@Suite struct FullCatalogueTests {
+    /// The full-catalogue columns give each row the exact softmax over every item: −log(e^{s_pos} / Σ_j e^{s_j}),
+    /// averaged over rows, against a Float64 reference; the positive counts once.
+    @Test func fullSoftmaxIsTheExactSoftmaxOverEveryItem() throws {
+        var rng = RNG(seed: 12)
+        let users = rng.normalTensor(shape: [3, 4], std: 1), items = rng.normalTensor(shape: [5, 4], std: 1)
+        let positives: [Int32] = [4, 0, 4]
+        let sampler = try FullCatalogueSampler(items: 5, batchSize: 3)
+        let tape = Tape()
+        let u = tape.constant(users), all = tape.constant(items)
+        var dummy = RNG(seed: 0)
+        guard case .columns(let c) = sampler.negatives(for: TrainingBatch(users: [0, 1, 2], items: positives), tape: tape,
+                                                        embed: { _ in all }, rng: &dummy) else { Issue.record("expected columns"); return }
+        #expect(!c.inBatch && c.ids == [0, 1, 2, 3, 4] && c.correction == nil)
+        let loss = RetrievalLoss.sampledSoftmax(tape, users: u, positives: tape.constant(items.gatherRows(positives)), itemIds: positives,
+                                                sampled: c.embeddings, sampledIds: c.ids, inBatch: c.inBatch, temperature: 0.5,
+                                                logQ: c.correction, sampledLogQ: c.extraCorrection)
+        var expected = 0.0
+        for r in 0..<3 {
+            let scores = (0..<5).map { j in (0..<4).reduce(0.0) { $0 + Double(users[r, $1]) * Double(items[j, $1]) } / 0.5 }
+            let logSum = Foundation.log(scores.map { Foundation.exp($0) }.reduce(0, +))
+            expected += logSum - scores[Int(positives[r])]
+        }
+        #expect(abs(Double(loss.value.data[0]) - expected / 3) < 1e-4)
+        #expect(throws: ConfigError.self) { try FullCatalogueSampler(items: 1_000_000, batchSize: 1024) }
+        #expect(throws: ConfigError.self) { try TrainConfig.resolve(overrides: ["negative_sampling": "all", "loss": "bpr"]) }
     }
 }

@@ -138,7 +138,7 @@ import TandemTrain
     }
 
     /// Every InfoNCE negative source trains a model that beats popularity on planted clusters.
-    @Test(.tags(.endToEnd), arguments: [NegativeSampling.uniform, .popularity, .mixed, .inBatchPopularity]) func negativeSamplersTrain(sampling: NegativeSampling) throws {
+    @Test(.tags(.endToEnd), arguments: [NegativeSampling.uniform, .popularity, .mixed, .inBatchPopularity, .all]) func negativeSamplersTrain(sampling: NegativeSampling) throws {
         let ds = Self.smallData()
         let pop = try Trainer(config: config(.pop), dataset: ds, log: { _ in }).run()
         var c = try config(.mf)

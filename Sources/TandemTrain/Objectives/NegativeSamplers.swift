@@ -8,6 +8,7 @@ import TandemModels
 public struct TrainingBatch {
     public let users: [Int32]
     public let items: [Int32]
+    public init(users: [Int32], items: [Int32]) { self.users = users; self.items = items }
 }
 
 /// Item columns a sampler adds to a batch's softmax, and how each column's logit is corrected.
@@ -116,6 +117,29 @@ public final class CatalogueSampler: NegativeSampler {
             { j in Foundation.log(b * Foundation.exp(logQ[j]) + n * self.probability(j)) }
         }
         return .columns(SampledColumns(inBatch: inBatch, embeddings: embed(drawn), ids: drawn, correction: correction))
+    }
+}
+
+/// Every item as a column of every row (`negative_sampling: all`): the exact softmax over the catalogue, the end of the
+/// "more negatives" axis (in-batch B − 1 → mixed → MoCo queue → every item). The row's positive is masked among the
+/// item columns (it is the target column), and nothing is logQ-corrected: no column was sampled.
+///
+/// Memory: the logits, their softmax and their gradient are `batch_size × items` each (about 12 bytes per entry in
+/// all); a batch above `maxEntries` entries is refused, pointing to the sampled alternatives.
+public final class FullCatalogueSampler: NegativeSampler {
+    /// 2²⁷ logits per batch (about 1.6 GB with the softmax and the gradient).
+    public static let maxEntries = 1 << 27
+    let all: [Int32]
+
+    public init(items: Int, batchSize: Int) throws {
+        guard batchSize * items <= Self.maxEntries else {
+            throw ConfigError("negative_sampling all scores every item for every row: batch_size \(batchSize) × \(items) items = \(batchSize * items) logits per batch, above the \(Self.maxEntries) this keeps in memory; use a smaller batch_size, or sampled negatives (mixed, popularity, a MoCo queue)")
+        }
+        all = (0..<Int32(items)).map { $0 }
+    }
+
+    public func negatives(for batch: TrainingBatch, tape: Tape, embed: ([Int32]) -> Variable, rng: inout RNG) -> BatchNegatives {
+        .columns(SampledColumns(inBatch: false, embeddings: embed(all), ids: all, correction: nil))
     }
 }
 
