@@ -8,24 +8,18 @@ split averaged over users with test items. NumPy only: shares no code with Tande
 
     python3 scripts/independent_ease.py DIR LAMBDA [K ...]
 """
-import math
 import sys
 from collections import defaultdict
 
 import numpy as np
 
-
-def read(path):
-    with open(path) as f:
-        header = f.readline().rstrip("\n").split("\t")
-        u, i = header.index("user_id"), header.index("item_id")
-        return [(row[u], row[i]) for row in (line.rstrip("\n").split("\t") for line in f) if len(row) > 1]
+from independent_common import load_split, metrics, print_metrics
 
 
 def main():
     d, lam = sys.argv[1], float(sys.argv[2])
     ks = [int(k) for k in sys.argv[3:]] or [10, 20]
-    train, valid, test = (read(f"{d}/{n}.tsv") for n in ("train", "valid", "test"))
+    train, valid, test = load_split(d)
     users = sorted({u for u, _ in train + valid + test})
     items = sorted({i for _, i in train + valid + test})
     uix, iix = {u: k for k, u in enumerate(users)}, {i: k for k, i in enumerate(items)}
@@ -42,23 +36,14 @@ def main():
         seen[uix[u]].add(iix[i])
     for u, i in test:
         truth[uix[u]].add(iix[i])
-    sums = defaultdict(float)
-    for u, rel in truth.items():
+
+    def top_of(u):
         s = scores[u].copy()
         s[list(seen[u])] = -np.inf
         # Best first; ties (rare with real-valued scores) to the lower item index.
-        top = list(np.lexsort((np.arange(len(s)), -s))[: max(ks)])
-        for k in ks:
-            hits = [r for r, i in enumerate(top[:k], 1) if i in rel]
-            sums[f"recall@{k}"] += len(hits) / len(rel)
-            sums[f"precision@{k}"] += len(hits) / k
-            sums[f"hit@{k}"] += 1.0 if hits else 0.0
-            sums[f"mrr@{k}"] += 1.0 / hits[0] if hits else 0.0
-            dcg = sum(1 / math.log2(r + 1) for r in hits)
-            idcg = sum(1 / math.log2(r + 1) for r in range(1, min(len(rel), k) + 1))
-            sums[f"ndcg@{k}"] += dcg / idcg
-    for name in sorted(sums):
-        print(f"{name}\t{sums[name] / len(truth):.4f}")
+        return list(np.lexsort((np.arange(len(s)), -s))[: max(ks)])
+
+    print_metrics(metrics(top_of, truth, ks))
 
 
 if __name__ == "__main__":

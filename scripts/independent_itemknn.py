@@ -9,19 +9,18 @@ NumPy only: shares no code with Tandem.
 
     python3 scripts/independent_itemknn.py DIR K SHRINK [CUTOFF ...]
 """
-import math
 import sys
 from collections import defaultdict
 
 import numpy as np
 
-from independent_ease import read
+from independent_common import load_split, metrics, print_metrics
 
 
 def main():
     d, k, shrink = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
     ks = [int(c) for c in sys.argv[4:]] or [10, 20]
-    train, valid, test = (read(f"{d}/{n}.tsv") for n in ("train", "valid", "test"))
+    train, valid, test = load_split(d)
     users = sorted({u for u, _ in train + valid + test})
     items = sorted({i for _, i in train + valid + test})
     uix, iix = {u: n for n, u in enumerate(users)}, {i: n for n, i in enumerate(items)}
@@ -43,19 +42,13 @@ def main():
         seen[uix[u]].add(iix[i])
     for u, i in test:
         truth[uix[u]].add(iix[i])
-    sums = defaultdict(float)
-    for u, rel in truth.items():
+
+    def top_of(u):
         row = scores[u].copy()
         row[list(seen[u])] = -np.inf
-        top = list(np.lexsort((np.arange(len(row)), -row))[: max(ks)])
-        for cut in ks:
-            hits = [r for r, i in enumerate(top[:cut], 1) if i in rel]
-            sums[f"recall@{cut}"] += len(hits) / len(rel)
-            sums[f"ndcg@{cut}"] += sum(1 / math.log2(r + 1) for r in hits) / sum(
-                1 / math.log2(r + 1) for r in range(1, min(len(rel), cut) + 1))
-            sums[f"mrr@{cut}"] += 1.0 / hits[0] if hits else 0.0
-    for name in sorted(sums):
-        print(f"{name}\t{sums[name] / len(truth):.4f}")
+        return list(np.lexsort((np.arange(len(row)), -row))[: max(ks)])
+
+    print_metrics(metrics(top_of, truth, ks))
 
 
 if __name__ == "__main__":

@@ -7,26 +7,20 @@ averaged over users with test items. Pure Python: shares no code with Tandem.
 
     python3 scripts/independent_pop.py DIR [K ...]
 """
-import math
 import sys
 from collections import Counter, defaultdict
 
-
-def read(path):
-    with open(path) as f:
-        header = f.readline().rstrip("\n").split("\t")
-        u, i = header.index("user_id"), header.index("item_id")
-        return [(row[u], row[i]) for row in (line.rstrip("\n").split("\t") for line in f) if len(row) > 1]
+from independent_common import load_split, metrics, print_metrics
 
 
 def main():
     d = sys.argv[1]
     ks = [int(k) for k in sys.argv[2:]] or [10, 20]
-    train, valid, test = (read(f"{d}/{n}.tsv") for n in ("train", "valid", "test"))
-    items = []
+    train, valid, test = load_split(d)
+    items, seen_items = [], set()
     for _, i in train + valid + test:
-        if i not in items_seen:
-            items_seen.add(i)
+        if i not in seen_items:
+            seen_items.add(i)
             items.append(i)
     counts = Counter(i for _, i in train)
     # Most popular first; ties broken arbitrarily (by first appearance here), so only tie order can differ.
@@ -36,27 +30,18 @@ def main():
         seen[u].add(i)
     for u, i in test:
         truth[u].add(i)
-    sums = defaultdict(float)
-    for u, rel in truth.items():
-        top = []
+
+    def top_of(u):
+        out = []
         for i in ranked:
             if i not in seen[u]:
-                top.append(i)
-                if len(top) == max(ks):
+                out.append(i)
+                if len(out) == max(ks):
                     break
-        for k in ks:
-            hits = [r for r, i in enumerate(top[:k], 1) if i in rel]
-            sums[f"recall@{k}"] += len(hits) / len(rel)
-            sums[f"precision@{k}"] += len(hits) / k
-            sums[f"hit@{k}"] += 1.0 if hits else 0.0
-            sums[f"mrr@{k}"] += 1.0 / hits[0] if hits else 0.0
-            dcg = sum(1 / math.log2(r + 1) for r in hits)
-            idcg = sum(1 / math.log2(r + 1) for r in range(1, min(len(rel), k) + 1))
-            sums[f"ndcg@{k}"] += dcg / idcg
-    for name in sorted(sums):
-        print(f"{name}\t{sums[name] / len(truth):.4f}")
+        return out
+
+    print_metrics(metrics(top_of, truth, ks))
 
 
-items_seen = set()
 if __name__ == "__main__":
     main()

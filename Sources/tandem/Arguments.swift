@@ -47,28 +47,18 @@ extension MetricAtK: ExpressibleByArgument, ConfigText {
     var configText: String { description.configText }
 }
 
-/// Comma-separated numbers (`50,250,1000`; `[50, 250]` also reads).
-struct DoubleList: ExpressibleByArgument, ConfigText {
-    var values: [Double]
+/// Comma-separated numbers (`10,20,50`; `[10, 20]` also reads): `IntList`, `DoubleList`.
+struct NumberList<Number: LosslessStringConvertible>: ExpressibleByArgument, ConfigText {
+    var values: [Number]
     init?(argument: String) {
         let inner = argument.trimmingCharacters(in: CharacterSet(charactersIn: "[] "))
         let parts = inner.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
-        let numbers = parts.compactMap { Double($0) }
+        let numbers = parts.compactMap { Number($0) }
         guard inner.isEmpty || numbers.count == parts.count else { return nil }
         values = inner.isEmpty ? [] : numbers
     }
-    var configText: String { "[" + values.map { "\($0)" }.joined(separator: ", ") + "]" }
+    var configText: String { "[" + values.map(\.description).joined(separator: ", ") + "]" }
 }
 
-/// Comma-separated positive integers (`10,20,50`; `[10, 20]` also reads).
-struct IntList: ExpressibleByArgument, ConfigText {
-    var values: [Int]
-    init?(argument: String) {
-        let inner = argument.trimmingCharacters(in: CharacterSet(charactersIn: "[] "))
-        let parts = inner.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
-        let numbers = parts.compactMap { Int($0) }
-        guard inner.isEmpty || numbers.count == parts.count else { return nil }
-        values = inner.isEmpty ? [] : numbers
-    }
-    var configText: String { "[" + values.map(String.init).joined(separator: ", ") + "]" }
-}
+typealias IntList = NumberList<Int>
+typealias DoubleList = NumberList<Double>
