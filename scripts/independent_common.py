@@ -38,3 +38,30 @@ def metrics(top_of, truth, ks):
 def print_metrics(values):
     for name in sorted(values):
         print(f"{name}\t{values[name]:.4f}")
+
+
+def item_item_evaluation(train, valid, test, ks, weights_from):
+    """Evaluates a model that scores X W (EASE, ItemKNN): builds the 0/1 training matrix X over users and items in
+    sorted id order, asks `weights_from(X)` for W, and ranks each user's X W without their train and valid items
+    (ties to the lower item index). NumPy."""
+    import numpy as np
+
+    users = sorted({u for u, _ in train + valid + test})
+    items = sorted({i for _, i in train + valid + test})
+    uix, iix = {u: k for k, u in enumerate(users)}, {i: k for k, i in enumerate(items)}
+    x = np.zeros((len(users), len(items)))
+    for u, i in train:
+        x[uix[u], iix[i]] = 1.0
+    scores = x @ weights_from(x)
+    seen, truth = defaultdict(set), defaultdict(set)
+    for u, i in train + valid:
+        seen[uix[u]].add(iix[i])
+    for u, i in test:
+        truth[uix[u]].add(iix[i])
+
+    def top_of(u):
+        row = scores[u].copy()
+        row[list(seen[u])] = -np.inf
+        return list(np.lexsort((np.arange(len(row)), -row))[: max(ks)])
+
+    return metrics(top_of, truth, ks)

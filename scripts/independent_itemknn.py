@@ -10,45 +10,29 @@ NumPy only: shares no code with Tandem.
     python3 scripts/independent_itemknn.py DIR K SHRINK [CUTOFF ...]
 """
 import sys
-from collections import defaultdict
 
 import numpy as np
 
-from independent_common import load_split, metrics, print_metrics
+from independent_common import item_item_evaluation, load_split, print_metrics
 
 
 def main():
     d, k, shrink = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
     ks = [int(c) for c in sys.argv[4:]] or [10, 20]
-    train, valid, test = load_split(d)
-    users = sorted({u for u, _ in train + valid + test})
-    items = sorted({i for _, i in train + valid + test})
-    uix, iix = {u: n for n, u in enumerate(users)}, {i: n for n, i in enumerate(items)}
-    x = np.zeros((len(users), len(items)))
-    for u, i in train:
-        x[uix[u], iix[i]] = 1.0
-    c = x.T @ x
-    norms = np.sqrt(np.diag(c))
-    s = c / (norms[:, None] * norms[None, :] + shrink + 1e-6)
-    np.fill_diagonal(s, -np.inf)
-    w = np.zeros_like(s)
-    for i in range(len(items)):
-        col = s[:, i]
-        keep = np.lexsort((np.arange(len(col)), -col))[: min(k, len(items) - 1)]
-        w[keep, i] = col[keep]
-    scores = x @ w
-    seen, truth = defaultdict(set), defaultdict(set)
-    for u, i in train + valid:
-        seen[uix[u]].add(iix[i])
-    for u, i in test:
-        truth[uix[u]].add(iix[i])
 
-    def top_of(u):
-        row = scores[u].copy()
-        row[list(seen[u])] = -np.inf
-        return list(np.lexsort((np.arange(len(row)), -row))[: max(ks)])
+    def weights(x):
+        c = x.T @ x
+        norms = np.sqrt(np.diag(c))
+        s = c / (norms[:, None] * norms[None, :] + shrink + 1e-6)
+        np.fill_diagonal(s, -np.inf)
+        w = np.zeros_like(s)
+        for i in range(s.shape[1]):
+            col = s[:, i]
+            keep = np.lexsort((np.arange(len(col)), -col))[: min(k, s.shape[1] - 1)]
+            w[keep, i] = col[keep]
+        return w
 
-    print_metrics(metrics(top_of, truth, ks))
+    print_metrics(item_item_evaluation(*load_split(d), ks, weights))
 
 
 if __name__ == "__main__":
