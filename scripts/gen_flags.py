@@ -21,6 +21,7 @@ PARTS = [
     ("Sources/TandemModels/Models/GraphPropagation.swift", "GraphConfig", "Graph models"),
     ("Sources/TandemModels/Models/EASE.swift", "EASEConfig", "EASE"),
     ("Sources/TandemModels/Models/ItemKNN.swift", "ItemKNNConfig", "ItemKNN"),
+    ("Sources/TandemModels/Models/IALS.swift", "IALSConfig", "iALS"),
     ("Sources/TandemTrain/Settings.swift", "TrainingSettings", "Optimisation"),
     ("Sources/TandemTrain/Settings.swift", "EvaluationSettings", "Evaluation"),
     ("Sources/TandemTrain/Settings.swift", "OutputSettings", "Outputs"),

@@ -27,6 +27,9 @@ public enum ModelRegistry {
         },
         .ease: { c, ds, _ in try EASE(c.ease, train: ds.split.train, users: ds.numUsers, items: ds.numItems) },
         .itemknn: { c, ds, _ in try ItemKNN(c.itemKNN, train: ds.split.train, users: ds.numUsers, items: ds.numItems) },
+        .ials: { c, ds, rng in
+            try IALS(c.ials, train: ds.split.train, users: ds.numUsers, items: ds.numItems, dim: c.embeddingDim, rng: &rng)
+        },
         .simgcl: { c, ds, rng in SimGCL(graph: graph(ds), dim: c.embeddingDim, config: c.graph, rng: &rng) },
         .xsimgcl: { c, ds, rng in XSimGCL(graph: graph(ds), dim: c.embeddingDim, config: c.graph, rng: &rng) },
     ]

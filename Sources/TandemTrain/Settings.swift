@@ -14,6 +14,8 @@ public enum ModelKind: String, Codable, CaseIterable, Sendable {
     case ease
     /// ItemKNN (RecBole's): cosine item–item similarities, k neighbours per item.
     case itemknn
+    /// iALS (Hu et al. 2008, Rendle et al.'s recipe): alternating least squares over every (user, item) pair.
+    case ials
     /// Graph recall. All four default to the in-batch InfoNCE main loss (presets `paper-lightgcn` and `paper-xsimgcl` keep
     /// the papers' BPR settings).
     case lightgcn, sgl, simgcl, xsimgcl

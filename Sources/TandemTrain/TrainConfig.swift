@@ -27,6 +27,7 @@ public struct TrainConfig: Equatable, Sendable {
     public var graph = GraphConfig()
     public var ease = EASEConfig()
     public var itemKNN = ItemKNNConfig()
+    public var ials = IALSConfig()
     public var training = TrainingSettings()
     public var evaluation = EvaluationSettings()
     public var outputs = OutputSettings()
@@ -45,8 +46,8 @@ public struct TrainConfig: Equatable, Sendable {
         switch model {
         case .pop:
             break
-        case .ease, .itemknn:
-            c.objective.similarity = .dot  // their scores are X·W as they are
+        case .ease, .itemknn, .ials:
+            c.objective.similarity = .dot  // their scores are as they are (X·W; iALS fits raw dot products)
         case .mf:
             inBatchInfoNCE()
         case .twoTower:
@@ -130,7 +131,7 @@ public struct TrainConfig: Equatable, Sendable {
     /// The valid keys, in snake_case as YAML and flags use them, part by part.
     public static var keys: [String] {
         let c = TrainConfig()
-        let parts: [Any] = [c.data, c.objective, c.moco, c.concat, c.twoTower, c.graph, c.ease, c.itemKNN, c.training, c.evaluation, c.outputs]
+        let parts: [Any] = [c.data, c.objective, c.moco, c.concat, c.twoTower, c.graph, c.ease, c.itemKNN, c.ials, c.training, c.evaluation, c.outputs]
         return ["model", "preset", "seed", "embedding_dim"]
             + parts.flatMap { Mirror(reflecting: $0).children.compactMap { $0.label.map(snakeCase) } }
     }
@@ -170,6 +171,7 @@ extension TrainConfig: Codable {
         graph = try GraphConfig(from: decoder)
         ease = try EASEConfig(from: decoder)
         itemKNN = try ItemKNNConfig(from: decoder)
+        ials = try IALSConfig(from: decoder)
         training = try TrainingSettings(from: decoder)
         evaluation = try EvaluationSettings(from: decoder)
         outputs = try OutputSettings(from: decoder)
@@ -181,7 +183,7 @@ extension TrainConfig: Codable {
         try c.encodeIfPresent(preset, forKey: .preset)
         try c.encode(seed, forKey: .seed)
         try c.encode(embeddingDim, forKey: .embeddingDim)
-        for part in [data, objective, moco, concat, twoTower, graph, ease, itemKNN, training, evaluation, outputs] as [Encodable] {
+        for part in [data, objective, moco, concat, twoTower, graph, ease, itemKNN, ials, training, evaluation, outputs] as [Encodable] {
             try part.encode(to: encoder)
         }
     }

@@ -80,6 +80,11 @@ struct ConfigFlags: ParsableArguments {
     // ItemKNN
     @Option(name: .customLong("knn-neighbours"), help: ArgumentHelp("ItemKNN: neighbours kept per item (RecBole's k).", valueName: "n")) var knnNeighbours: Int?
     @Option(name: .customLong("knn-shrink"), help: ArgumentHelp("ItemKNN: shrink added to the cosine's denominator (damps similarities built on few common users).", valueName: "x")) var knnShrink: Double?
+    // iALS
+    @Option(name: .customLong("ials-iterations"), help: ArgumentHelp("iALS: alternating passes (users, then items); the one with the best validation metric is kept.", valueName: "n")) var ialsIterations: Int?
+    @Option(name: .customLong("ials-unobserved-weight"), help: ArgumentHelp("iALS: weight α₀ of the squared score of every (user, item) pair, observed or not.", valueName: "x")) var ialsUnobservedWeight: Double?
+    @Option(name: .customLong("ials-regularization"), help: ArgumentHelp("iALS: L2 weight λ, scaled per row by (its interaction count + α₀ × the other side's count)^ν.", valueName: "x")) var ialsRegularization: Double?
+    @Option(name: .customLong("ials-frequency-exponent"), help: ArgumentHelp("iALS: the frequency exponent ν of the regularisation (0: the same λ for every row).", valueName: "x")) var ialsFrequencyExponent: Double?
     // Optimisation
     @Option(name: .customLong("optimizer"), help: ArgumentHelp("adam, adamw, adagrad or sgd (embedding tables get lazy sparse updates).")) var optimizer: Optimizer.Kind?
     @Option(name: .customLong("learning-rate"), help: ArgumentHelp("Step size of the optimiser.", valueName: "x")) var learningRate: Float?
@@ -163,6 +168,10 @@ struct ConfigFlags: ParsableArguments {
         if let v = easeLambdas { o["ease_lambdas"] = v.configText }
         if let v = knnNeighbours { o["knn_neighbours"] = v.configText }
         if let v = knnShrink { o["knn_shrink"] = v.configText }
+        if let v = ialsIterations { o["ials_iterations"] = v.configText }
+        if let v = ialsUnobservedWeight { o["ials_unobserved_weight"] = v.configText }
+        if let v = ialsRegularization { o["ials_regularization"] = v.configText }
+        if let v = ialsFrequencyExponent { o["ials_frequency_exponent"] = v.configText }
         if let v = optimizer { o["optimizer"] = v.configText }
         if let v = learningRate { o["learning_rate"] = v.configText }
         if let v = weightDecay { o["weight_decay"] = v.configText }
