@@ -67,6 +67,13 @@ public enum BLAS {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(n), Int32(k), 1, a, Int32(k), b, Int32(n), 0, c, Int32(n))
     }
 
+    /// `C = AᵀA` for a row-major `n × d` matrix `A` into the lower triangle of the row-major `d × d` matrix `C`
+    /// (`cblas_ssyrk`); the upper triangle is left as it was.
+    public static func gramLower(rows n: Int, cols d: Int, a: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>) {
+        _ = singleThreaded
+        cblas_ssyrk(CblasRowMajor, CblasLower, CblasTrans, Int32(d), Int32(n), 1, a, Int32(d), 0, c, Int32(d))
+    }
+
     /// Runs once, before the first product: OpenBLAS itself stays single-threaded.
     private static let singleThreaded: Bool = { openblas_set_num_threads(1); return true }()
 

@@ -97,23 +97,29 @@ public final class IALS: RetrievalModel {
         var out = target.value
         out.data.withUnsafeMutableBufferPointer { result in
             let dst = UncheckedPointer(result.baseAddress!)
-            Parallel.forEach(rows.rows) { r in
-                var a = base, b = [Double](repeating: 0, count: d)
-                for j in rows.columns(ofRow: r) {
-                    let f = Int(j) * d
-                    fixed.data.withUnsafeBufferPointer { fp in
-                        for p in 0..<d {
-                            let x = Double(fp[f + p])
-                            b[p] += x
-                            for q in 0...p { a[p * d + q] += x * Double(fp[f + q]) }
+            fixed.data.withUnsafeBufferPointer { fp in
+                Parallel.forEach(rows.rows) { r in
+                    let row = rows.columns(ofRow: r)
+                    // The row's items gathered, then Σ f_j f_jᵀ by one symmetric rank-k product (BLAS).
+                    var gathered = [Float](repeating: 0, count: max(1, row.count * d))
+                    var b = [Double](repeating: 0, count: d)
+                    for (n, j) in row.enumerated() {
+                        let f = Int(j) * d
+                        for p in 0..<d { gathered[n * d + p] = fp[f + p]; b[p] += Double(fp[f + p]) }
+                    }
+                    var outer = [Float](repeating: 0, count: d * d)
+                    if !row.isEmpty {
+                        gathered.withUnsafeBufferPointer { g in
+                            outer.withUnsafeMutableBufferPointer { o in BLAS.gramLower(rows: row.count, cols: d, a: g.baseAddress!, c: o.baseAddress!) }
                         }
                     }
+                    var a = base
+                    for p in 0..<d { for q in 0...p { a[p * d + q] += Double(outer[p * d + q]) } }
+                    let lambda = config.ialsRegularization * Foundation.pow(Double(row.count) + a0 * Double(others), config.ialsFrequencyExponent)
+                    for p in 0..<d { a[p * d + p] += lambda }
+                    Self.choleskySolve(&a, &b, d)
+                    for p in 0..<d { dst.pointer[r * d + p] = Float(b[p]) }
                 }
-                let count = Double(rows.rowPointers[r + 1] - rows.rowPointers[r])
-                let lambda = config.ialsRegularization * Foundation.pow(count + a0 * Double(others), config.ialsFrequencyExponent)
-                for p in 0..<d { a[p * d + p] += lambda }
-                Self.choleskySolve(&a, &b, d)
-                for p in 0..<d { dst.pointer[r * d + p] = Float(b[p]) }
             }
         }
         target.value = out
