@@ -40,10 +40,10 @@ def print_metrics(values):
         print(f"{name}\t{values[name]:.4f}")
 
 
-def item_item_evaluation(train, valid, test, ks, weights_from):
-    """Evaluates a model that scores X W (EASE, ItemKNN): builds the 0/1 training matrix X over users and items in
-    sorted id order, asks `weights_from(X)` for W, and ranks each user's X W without their train and valid items
-    (ties to the lower item index). NumPy."""
+def score_evaluation(train, valid, test, ks, scores_from):
+    """Builds the 0/1 training matrix X over users and items in sorted id order, asks `scores_from(X)` for a users ×
+    items score matrix, and ranks each user's scores without their train and valid items (ties to the lower item
+    index). NumPy."""
     import numpy as np
 
     users = sorted({u for u, _ in train + valid + test})
@@ -52,7 +52,7 @@ def item_item_evaluation(train, valid, test, ks, weights_from):
     x = np.zeros((len(users), len(items)))
     for u, i in train:
         x[uix[u], iix[i]] = 1.0
-    scores = x @ weights_from(x)
+    scores = scores_from(x)
     seen, truth = defaultdict(set), defaultdict(set)
     for u, i in train + valid:
         seen[uix[u]].add(iix[i])
@@ -65,3 +65,8 @@ def item_item_evaluation(train, valid, test, ks, weights_from):
         return list(np.lexsort((np.arange(len(row)), -row))[: max(ks)])
 
     return metrics(top_of, truth, ks)
+
+
+def item_item_evaluation(train, valid, test, ks, weights_from):
+    """`score_evaluation` of a model that scores X W (EASE, ItemKNN): `weights_from(X)` gives W."""
+    return score_evaluation(train, valid, test, ks, lambda x: x @ weights_from(x))
