@@ -32,5 +32,5 @@ implicit_m=$(echo "$out" | awk '/^ndcg@20/ { n = $2 } /^recall@20/ { r = $2 } EN
 echo "| library | seconds per iteration | test NDCG@20 | test Recall@20 |"
 echo "| --- | --- | --- | --- |"
 echo "| implicit 0.7.3 (alpha 1, regularization 0.05, CG) | $implicit_s | ${implicit_m% *} | ${implicit_m#* } |"
-echo "| Tandem iALS (alpha0 0.2, lambda 0.02, nu 1, Cholesky) | $tandem_s | ${tandem_m% *} | ${tandem_m#* } |"
+echo "| Tandem iALS (alpha0 0.5, lambda 0.01, nu 1, Cholesky) | $tandem_s | ${tandem_m% *} | ${tandem_m#* } |"
 python3 -c "import sys; a, b = map(float, sys.argv[1:]); print(f'Tandem / implicit time per iteration: {b / a:.2f}')" "$implicit_s" "$tandem_s"

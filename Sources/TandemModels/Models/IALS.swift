@@ -9,9 +9,9 @@ public struct IALSConfig: Codable, Equatable, Sendable {
     /// iALS: alternating passes (users, then items); the one with the best validation metric is kept.
     public var ialsIterations: Int = 16
     /// iALS: weight α₀ of the squared score of every (user, item) pair, observed or not.
-    public var ialsUnobservedWeight: Double = 0.2
+    public var ialsUnobservedWeight: Double = 0.5
     /// iALS: L2 weight λ, scaled per row by (its interaction count + α₀ × the other side's count)^ν.
-    public var ialsRegularization: Double = 0.02
+    public var ialsRegularization: Double = 0.01
     /// iALS: the frequency exponent ν of the regularisation (0: the same λ for every row).
     public var ialsFrequencyExponent: Double = 1
 
