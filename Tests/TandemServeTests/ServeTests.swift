@@ -171,6 +171,30 @@ func decoded(_ b: ByteBuffer) -> [String: Any] {
         #expect(throws: DataError.self) { try ModelStore.load(from: moved) }
     }
 
+    /// The closed-form baselines serve where their shape allows: EASE's and ItemKNN's catalogue-wide embeddings through
+    /// the exact index (their scores are X·W, the same as evaluation's), iALS's like any embedding model.
+    @Test(arguments: ["ease", "itemknn", "ials"]) func baselinesServe(model: String) throws {
+        let dir = NSTemporaryDirectory() + "tandem-\(model)-\(UUID().uuidString)"
+        var c = try TrainConfig.resolve(overrides: ["model": model, "dataset": "synthetic:users=120,items=60,interactions=2500,clusters=3",
+                                                    "ks": "[10, 20]", "ease_lambdas": "[10]", "ials_iterations": "3", "embedding_dim": "8"])
+        c.outputs.output = dir
+        let ds = try c.loadDataset()
+        let trainer = try Trainer(config: c, dataset: ds, log: { _ in })
+        _ = try trainer.run()
+        try ModelStore.save(trainer.model, config: c, dataset: ds, to: dir)
+        let backend = ServingBackend(modelDirectory: dir, factory: "Flat")
+        let m = try backend.reload()
+        let (u, v) = trainer.embeddings()
+        #expect(m.users == u && m.items == v && m.modelKind == model)
+        let answer = try backend.recommend(RecommendRequest(userId: m.userIds.tokens[0], k: 5))
+        #expect(answer.source == "model" && answer.items.count == 5)
+        // The top item is the user's best unseen item by X·W (or the dot product).
+        let seen = Set(m.seen.columns(ofRow: 0))
+        let scores = (0..<m.items.rows).map { i in (0..<m.items.cols).reduce(Float(0)) { $0 + m.users[0, $1] * m.items[i, $1] } }
+        let best = scores.indices.filter { !seen.contains(Int32($0)) }.max { scores[$0] < scores[$1] || (scores[$0] == scores[$1] && $0 > $1) }!
+        #expect(abs(answer.items[0].score - scores[best]) < 1e-4)
+    }
+
     /// A directory written before the serving bundle existed is refused by serving with a message saying why.
     @Test func anOldDirectoryIsRefusedClearly() throws {
         let dir = NSTemporaryDirectory() + "tandem-old-\(UUID().uuidString)"
