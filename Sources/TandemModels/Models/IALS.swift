@@ -96,7 +96,6 @@ public final class IALS: RetrievalModel {
         let base = Self.gramian(fixed).map { $0 * a0 }
         var out = target.value
         out.data.withUnsafeMutableBufferPointer { result in
-            let dst = UncheckedPointer(result.baseAddress!)
             fixed.data.withUnsafeBufferPointer { fp in
                 Parallel.forEach(rows.rows) { r in
                     let row = rows.columns(ofRow: r)
@@ -118,7 +117,7 @@ public final class IALS: RetrievalModel {
                     let lambda = config.ialsRegularization * Foundation.pow(Double(row.count) + a0 * Double(others), config.ialsFrequencyExponent)
                     for p in 0..<d { a[p * d + p] += lambda }
                     Self.choleskySolve(&a, &b, d)
-                    for p in 0..<d { dst.pointer[r * d + p] = Float(b[p]) }
+                    for p in 0..<d { result[r * d + p] = Float(b[p]) }  // rows are disjoint between workers
                 }
             }
         }
@@ -166,10 +165,4 @@ public final class IALS: RetrievalModel {
         log("ials: kept pass \(best!.iteration) of \(config.ialsIterations)")
         return ["iteration": Double(best!.iteration)]
     }
-}
-
-/// A raw pointer handed to the parallel row loop, which writes disjoint rows.
-struct UncheckedPointer: @unchecked Sendable {
-    let pointer: UnsafeMutablePointer<Float>
-    init(_ pointer: UnsafeMutablePointer<Float>) { self.pointer = pointer }
 }
