@@ -498,10 +498,17 @@ extension Tape {
         case .crossEntropy(let a, let targets, let probs):
             let n = probs.rows, d = probs.cols
             let scale = g.data[0] / Float(max(1, n))
-            var dx = probs
-            dx.data.withUnsafeMutableBufferPointer { p in
-                for i in 0..<n { p[i * d + Int(targets[i])] -= 1 }
-                for k in 0..<p.count { p[k] *= scale }
+            var dx = Tensor(uninitialized: probs.shape)
+            probs.data.withUnsafeBufferPointer { pp in
+                dx.data.withUnsafeMutableBufferPointer { px in
+                    let src = pp.baseAddress!, dst = px.baseAddress!
+                    Parallel.forChunks(n, minPerChunk: max(1, 65536 / max(1, d))) { rows in
+                        for i in rows {
+                            for j in 0..<d { dst[i * d + j] = src[i * d + j] * scale }
+                            dst[i * d + Int(targets[i])] -= scale
+                        }
+                    }
+                }
             }
             add(a, dx, &grads)
         }

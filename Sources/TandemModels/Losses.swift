@@ -95,6 +95,13 @@ public enum RetrievalLoss {
         return tape.crossEntropy(logits: logits, targets: (0..<n).map { Int32(inBatch ? $0 : 0) }, excluding: excluded)
     }
 
+    /// The exact softmax over the catalogue: row `i` of `users × catalogueᵀ / τ` should pick column `targets[i]`
+    /// (column `j` is item `j`, so no column repeats a row's positive and nothing needs masking).
+    public static func fullSoftmax(_ tape: Tape, users: Variable, catalogue: Variable, targets: [Int32], temperature: Float) -> Variable {
+        tape.crossEntropy(logits: tape.matmul(tape.scale(users, 1 / temperature), catalogue, transposeB: true), targets: targets,
+                          excluding: [])
+    }
+
     /// `users × itemsᵀ` whose value is the plain product, the users' gradient the plain one, and the items' gradient
     /// scaled by `offDiagonal` off the diagonal (the positives' own entries keep scale 1).
     public static func scaledItemGradientProduct(_ tape: Tape, _ users: Variable, _ items: Variable, offDiagonal c: Float) -> Variable {

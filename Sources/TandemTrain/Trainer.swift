@@ -231,6 +231,8 @@ public final class Trainer {
                                                 sampledIds: c.ids, inBatch: c.inBatch, temperature: o.temperature,
                                                 logQ: c.correction, sampledLogQ: c.extraCorrection,
                                                 inBatchItemGradientScale: c.inBatchItemGradientScale)
+        case .catalogue(let all):
+            return RetrievalLoss.fullSoftmax(tape, users: u, catalogue: all, targets: batch.items, temperature: o.temperature)
         case .perRow(let ids, let k):
             let n = scored(tape, model.itemEmbeddings(tape, ids))
             return o.loss == .bce

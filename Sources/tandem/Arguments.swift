@@ -31,6 +31,7 @@ extension Optimizer.Kind: ExpressibleByArgument, ConfigText {}
 extension TowerSelection: ExpressibleByArgument, ConfigText {}
 extension SSLSelection: ExpressibleByArgument, ConfigText {}
 extension FeatureAugmentation: ExpressibleByArgument, ConfigText {}
+extension IALSSolver: ExpressibleByArgument, ConfigText {}
 extension SGLAugmentation: ExpressibleByArgument, ConfigText {}
 extension NegativeSampling: ExpressibleByArgument, ConfigText {
     public init?(argument: String) { self.init(parsing: argument) }

@@ -85,6 +85,8 @@ struct ConfigFlags: ParsableArguments {
     @Option(name: .customLong("ials-unobserved-weight"), help: ArgumentHelp("iALS: weight α₀ of the squared score of every (user, item) pair, observed or not.", valueName: "x")) var ialsUnobservedWeight: Double?
     @Option(name: .customLong("ials-regularization"), help: ArgumentHelp("iALS: L2 weight λ, scaled per row by (its interaction count + α₀ × the other side's count)^ν.", valueName: "x")) var ialsRegularization: Double?
     @Option(name: .customLong("ials-frequency-exponent"), help: ArgumentHelp("iALS: the frequency exponent ν of the regularisation (0: the same λ for every row).", valueName: "x")) var ialsFrequencyExponent: Double?
+    @Option(name: .customLong("ials-solver"), help: ArgumentHelp("iALS: how each row's d × d system is solved: cholesky (exact, Float64; d ≤ 512) or cg (conjugate gradients warm-started from the row's current value, as implicit does; any d).")) var ialsSolver: IALSSolver?
+    @Option(name: .customLong("ials-cg-steps"), help: ArgumentHelp("iALS: conjugate-gradient steps per row and pass (cg).", valueName: "n")) var ialsCgSteps: Int?
     // Optimisation
     @Option(name: .customLong("optimizer"), help: ArgumentHelp("adam, adamw, adagrad or sgd (embedding tables get lazy sparse updates).")) var optimizer: Optimizer.Kind?
     @Option(name: .customLong("learning-rate"), help: ArgumentHelp("Step size of the optimiser.", valueName: "x")) var learningRate: Float?
@@ -172,6 +174,8 @@ struct ConfigFlags: ParsableArguments {
         if let v = ialsUnobservedWeight { o["ials_unobserved_weight"] = v.configText }
         if let v = ialsRegularization { o["ials_regularization"] = v.configText }
         if let v = ialsFrequencyExponent { o["ials_frequency_exponent"] = v.configText }
+        if let v = ialsSolver { o["ials_solver"] = v.configText }
+        if let v = ialsCgSteps { o["ials_cg_steps"] = v.configText }
         if let v = optimizer { o["optimizer"] = v.configText }
         if let v = learningRate { o["learning_rate"] = v.configText }
         if let v = weightDecay { o["weight_decay"] = v.configText }

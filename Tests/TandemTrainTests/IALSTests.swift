@@ -22,6 +22,7 @@ import TandemTrain
     @Test func passesAreExactMinimisersAndTheObjectiveFalls() throws {
         var config = IALSConfig()
         config.ialsFrequencyExponent = 0.5
+        config.ialsSolver = .cholesky
         var rng = RNG(seed: 4)
         let model = try IALS(config, train: Self.train, users: 5, items: 5, dim: 3, rng: &rng)
         var last = model.objective()
@@ -55,5 +56,41 @@ import TandemTrain
         let kept = try #require(r.fitted?["iteration"])
         #expect(passes.count == 6 && passes[Int(kept) - 1] == passes.max())
         #expect(throws: ConfigError.self) { try TrainConfig.resolve(overrides: ["model": "ials", "ials_regularization": "zero"]) }
+    }
+
+    /// Conjugate gradients: d steps from any start reach the exact solve (a d-dimensional quadratic), and a single
+    /// step from the current value never raises the objective (each step minimises it along its direction).
+    @Test func conjugateGradientsReachTheExactSolveAndOneStepNeverRaisesTheObjective() throws {
+        let d = 6
+        var exactConfig = IALSConfig(), cgConfig = IALSConfig()
+        exactConfig.ialsSolver = .cholesky
+        cgConfig.ialsSolver = .cg; cgConfig.ialsCgSteps = d
+        var rng = RNG(seed: 9), rng2 = RNG(seed: 9)
+        let exact = try IALS(exactConfig, train: Self.train, users: 5, items: 5, dim: d, rng: &rng)
+        let cg = try IALS(cgConfig, train: Self.train, users: 5, items: 5, dim: d, rng: &rng2)
+        for _ in 0..<2 {
+            exact.solve(exact.users, fixed: exact.items.value, rows: exact.byUser)
+            cg.solve(cg.users, fixed: cg.items.value, rows: cg.byUser)
+            for (a, b) in zip(exact.users.value.data, cg.users.value.data) { #expect(abs(a - b) < 1e-3, "\(a) vs \(b)") }
+            exact.solve(exact.items, fixed: exact.users.value, rows: exact.byItem)
+            cg.solve(cg.items, fixed: cg.users.value, rows: cg.byItem)
+            for (a, b) in zip(exact.items.value.data, cg.items.value.data) { #expect(abs(a - b) < 1e-3, "\(a) vs \(b)") }
+        }
+        cgConfig.ialsCgSteps = 1
+        var rng3 = RNG(seed: 5)
+        let oneStep = try IALS(cgConfig, train: Self.train, users: 5, items: 5, dim: d, rng: &rng3)
+        var last = oneStep.objective()
+        for _ in 0..<4 {
+            oneStep.solve(oneStep.users, fixed: oneStep.items.value, rows: oneStep.byUser)
+            #expect(oneStep.objective() <= last + 1e-9)
+            last = oneStep.objective()
+            oneStep.solve(oneStep.items, fixed: oneStep.users.value, rows: oneStep.byItem)
+            #expect(oneStep.objective() <= last + 1e-9)
+            last = oneStep.objective()
+        }
+        // Above d = 512 only conjugate gradients are allowed.
+        var rng4 = RNG(seed: 1)
+        #expect(throws: ConfigError.self) { try IALS(exactConfig, train: Self.train, users: 5, items: 5, dim: 600, rng: &rng4) }
+        _ = try IALS(cgConfig, train: Self.train, users: 5, items: 5, dim: 600, rng: &rng4)
     }
 }

@@ -133,12 +133,14 @@ import TandemTrain
         let tape = Tape()
         let u = tape.constant(users), all = tape.constant(items)
         var dummy = RNG(seed: 0)
-        guard case .columns(let c) = sampler.negatives(for: TrainingBatch(users: [0, 1, 2], items: positives), tape: tape,
-                                                        embed: { _ in all }, rng: &dummy) else { Issue.record("expected columns"); return }
-        #expect(!c.inBatch && c.ids == [0, 1, 2, 3, 4] && c.correction == nil)
-        let loss = RetrievalLoss.sampledSoftmax(tape, users: u, positives: tape.constant(items.gatherRows(positives)), itemIds: positives,
-                                                sampled: c.embeddings, sampledIds: c.ids, inBatch: c.inBatch, temperature: 0.5,
-                                                logQ: c.correction, sampledLogQ: c.extraCorrection)
+        guard case .catalogue(let columns) = sampler.negatives(for: TrainingBatch(users: [0, 1, 2], items: positives), tape: tape,
+                                                                embed: { ids in #expect(ids == [0, 1, 2, 3, 4]); return all }, rng: &dummy)
+        else { Issue.record("expected the whole catalogue"); return }
+        let loss = RetrievalLoss.fullSoftmax(tape, users: u, catalogue: columns, targets: positives, temperature: 0.5)
+        // The same softmax written as "positive column + every item with the positive's own column masked".
+        let masked = RetrievalLoss.sampledSoftmax(tape, users: u, positives: tape.constant(items.gatherRows(positives)), itemIds: positives,
+                                                  sampled: all, sampledIds: [0, 1, 2, 3, 4], inBatch: false, temperature: 0.5)
+        #expect(abs(loss.value.data[0] - masked.value.data[0]) < 1e-5)
         var expected = 0.0
         for r in 0..<3 {
             let scores = (0..<5).map { j in (0..<4).reduce(0.0) { $0 + Double(users[r, $1]) * Double(items[j, $1]) } / 0.5 }

@@ -14,15 +14,26 @@ public struct IALSConfig: Codable, Equatable, Sendable {
     public var ialsRegularization: Double = 0.01
     /// iALS: the frequency exponent ν of the regularisation (0: the same λ for every row).
     public var ialsFrequencyExponent: Double = 1
+    /// iALS: how each row's d × d system is solved: cholesky (exact, Float64; d ≤ 512) or cg (conjugate gradients
+    /// warm-started from the row's current value, as `implicit` does; any d).
+    public var ialsSolver: IALSSolver = .cg
+    /// iALS: conjugate-gradient steps per row and pass (cg).
+    public var ialsCgSteps: Int = 3
 
     public init() {}
+}
+
+/// How iALS solves each row's linear system.
+public enum IALSSolver: String, Codable, CaseIterable, Sendable {
+    case cholesky, cg
 }
 
 /// iALS (Hu, Koren and Volinsky, "Collaborative Filtering for Implicit Feedback Datasets", ICDM 2008) in the form of
 /// Rendle et al., "Revisiting the Performance of iALS on Item Recommendation Benchmarks" (RecSys 2022): minimise
 /// `Σ_(u,i)∈S (w_u·h_i − 1)² + α₀ Σ_u Σ_i (w_u·h_i)² + λ Σ_u (|I_u| + α₀|I|)^ν ‖w_u‖² + λ Σ_i (|U_i| + α₀|U|)^ν ‖h_i‖²`
-/// by exact alternating solves: each user's `(Σ_{i∈I_u} h_i h_iᵀ + α₀ HᵀH + λ_u I) w_u = Σ_{i∈I_u} h_i` (Cholesky, Float64),
-/// then each item's likewise. Dot-product embeddings: served through the same index as every embedding model.
+/// by alternating solves: each user's `(Σ_{i∈I_u} h_i h_iᵀ + α₀ HᵀH + λ_u I) w_u = Σ_{i∈I_u} h_i`, then each item's
+/// likewise; exactly (Cholesky, Float64), or by a few conjugate-gradient steps from the current value, which never
+/// forms the d × d matrix of a row (`A v = α₀ HᵀH v + λ_u v + Σ_i h_i (h_i·v)`) and so reaches d = 1024. Dot-product embeddings: served through the same index as every embedding model.
 public final class IALS: RetrievalModel {
     public let config: IALSConfig
     public let users: Parameter
@@ -32,11 +43,12 @@ public final class IALS: RetrievalModel {
     public let byItem: CSRMatrix
 
     public init(_ config: IALSConfig, train: Interactions, users numUsers: Int, items numItems: Int, dim: Int, rng: inout RNG) throws {
-        guard config.ialsIterations >= 1, config.ialsUnobservedWeight >= 0, config.ialsRegularization > 0, config.ialsFrequencyExponent >= 0 else {
-            throw ConfigError("ials_iterations must be ≥ 1, ials_unobserved_weight ≥ 0, ials_regularization > 0 and ials_frequency_exponent ≥ 0")
+        guard config.ialsIterations >= 1, config.ialsUnobservedWeight >= 0, config.ialsRegularization > 0, config.ialsFrequencyExponent >= 0,
+              config.ialsCgSteps >= 1 else {
+            throw ConfigError("ials_iterations must be ≥ 1, ials_unobserved_weight ≥ 0, ials_regularization > 0, ials_frequency_exponent ≥ 0 and ials_cg_steps ≥ 1")
         }
-        guard dim <= 512 else {
-            throw ConfigError("iALS solves a \(dim) × \(dim) system per row by Cholesky; embedding_dim above 512 needs conjugate gradients, which Tandem does not have yet")
+        guard dim <= 512 || config.ialsSolver == .cg else {
+            throw ConfigError("iALS with the cholesky solver forms a \(dim) × \(dim) system per row; above embedding_dim 512 use ials_solver cg")
         }
         self.config = config
         // Rendle et al. initialise with a small normal: std 0.1 / √d.
@@ -90,8 +102,82 @@ public final class IALS: RetrievalModel {
         return g
     }
 
-    /// Solves every row of `target` given `fixed`: `(Σ_{j∈row} f_j f_jᵀ + α₀ FᵀF + λ_r I) t_r = Σ_{j∈row} f_j`.
+    /// λ_r of a row with `count` interactions when the other side has `others` rows.
+    func rowRegularization(count: Int, others: Int) -> Double {
+        config.ialsRegularization * Foundation.pow(Double(count) + config.ialsUnobservedWeight * Double(others), config.ialsFrequencyExponent)
+    }
+
+    /// Solves every row of `target` given `fixed` with the configured solver.
     public func solve(_ target: Parameter, fixed: Tensor, rows: CSRMatrix) {
+        switch config.ialsSolver {
+        case .cholesky: solveExactly(target, fixed: fixed, rows: rows)
+        case .cg: solveByConjugateGradients(target, fixed: fixed, rows: rows)
+        }
+    }
+
+    /// `ials_cg_steps` conjugate-gradient steps on every row's system, from the row's current value (Hu et al.'s
+    /// system in Rendle's form, as `solveExactly`'s). A step costs one `d × d` product with `α₀ FᵀF` and two passes
+    /// over the row's items; the row's own `d × d` matrix is never formed.
+    public func solveByConjugateGradients(_ target: Parameter, fixed: Tensor, rows: CSRMatrix) {
+        let d = fixed.cols, others = fixed.rows, steps = config.ialsCgSteps
+        var base = BLAS.matmul(fixed, transposeA: true, fixed)
+        for k in 0..<base.data.count { base.data[k] *= Float(config.ialsUnobservedWeight) }
+        var out = target.value
+        out.data.withUnsafeMutableBufferPointer { result in
+            fixed.data.withUnsafeBufferPointer { fp in
+                base.data.withUnsafeBufferPointer { gp in
+                    Parallel.forEach(rows.rows) { r in
+                        let row = rows.columns(ofRow: r)
+                        let lambda = Float(rowRegularization(count: row.count, others: others))
+                        let x = result.baseAddress! + r * d  // rows are disjoint between workers
+                        var ap = [Float](repeating: 0, count: d), residual = [Float](repeating: 0, count: d)
+                        var direction = [Float](repeating: 0, count: d)
+                        // A v into `into`: α₀FᵀF v + λ v + Σ_j f_j (f_j · v).
+                        func apply(_ v: UnsafePointer<Float>, into: UnsafeMutablePointer<Float>) {
+                            BLAS.gemv(rows: d, cols: d, a: gp.baseAddress!, x: v, y: into)
+                            for p in 0..<d { into[p] += lambda * v[p] }
+                            for j in row {
+                                let f = fp.baseAddress! + Int(j) * d
+                                var dot: Float = 0
+                                for p in 0..<d { dot += f[p] * v[p] }
+                                for p in 0..<d { into[p] += dot * f[p] }
+                            }
+                        }
+                        ap.withUnsafeMutableBufferPointer { apb in
+                            residual.withUnsafeMutableBufferPointer { rb in
+                                direction.withUnsafeMutableBufferPointer { db in
+                                    let a = apb.baseAddress!, res = rb.baseAddress!, dir = db.baseAddress!
+                                    // residual = b − A x, with b = Σ_j f_j.
+                                    apply(x, into: a)
+                                    for p in 0..<d { res[p] = -a[p] }
+                                    for j in row { let f = fp.baseAddress! + Int(j) * d; for p in 0..<d { res[p] += f[p] } }
+                                    for p in 0..<d { dir[p] = res[p] }
+                                    var rr: Float = 0
+                                    for p in 0..<d { rr += res[p] * res[p] }
+                                    for _ in 0..<steps where rr > 1e-20 {
+                                        apply(dir, into: a)
+                                        var pAp: Float = 0
+                                        for p in 0..<d { pAp += dir[p] * a[p] }
+                                        guard pAp > 0 else { break }
+                                        let alpha = rr / pAp
+                                        var next: Float = 0
+                                        for p in 0..<d { x[p] += alpha * dir[p]; res[p] -= alpha * a[p]; next += res[p] * res[p] }
+                                        let beta = next / rr
+                                        for p in 0..<d { dir[p] = res[p] + beta * dir[p] }
+                                        rr = next
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        target.value = out
+    }
+
+    /// Solves every row of `target` given `fixed` exactly: `(Σ_{j∈row} f_j f_jᵀ + α₀ FᵀF + λ_r I) t_r = Σ_{j∈row} f_j`.
+    public func solveExactly(_ target: Parameter, fixed: Tensor, rows: CSRMatrix) {
         let d = fixed.cols, a0 = config.ialsUnobservedWeight, others = fixed.rows
         let base = Self.gramian(fixed).map { $0 * a0 }
         var out = target.value
@@ -114,7 +200,7 @@ public final class IALS: RetrievalModel {
                     }
                     var a = base
                     for p in 0..<d { for q in 0...p { a[p * d + q] += Double(outer[p * d + q]) } }
-                    let lambda = config.ialsRegularization * Foundation.pow(Double(row.count) + a0 * Double(others), config.ialsFrequencyExponent)
+                    let lambda = rowRegularization(count: row.count, others: others)
                     for p in 0..<d { a[p * d + p] += lambda }
                     Self.choleskySolve(&a, &b, d)
                     for p in 0..<d { result[r * d + p] = Float(b[p]) }  // rows are disjoint between workers

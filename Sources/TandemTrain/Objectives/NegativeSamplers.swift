@@ -35,6 +35,8 @@ public enum BatchNegatives {
     case columns(SampledColumns)
     /// `perRow` items for each row (row `r`'s are `ids[r·perRow ..< (r+1)·perRow]`), for BPR and BCE.
     case perRow(ids: [Int32], perRow: Int)
+    /// Every item of the catalogue, in id order: row `r`'s target is column `items[r]` (the exact softmax).
+    case catalogue(Variable)
 
     /// Items whose ego rows a graph model's regulariser also penalises (BPR's sampled negatives, as in LightGCN).
     public var pairwiseItems: [Int32] {
@@ -121,11 +123,11 @@ public final class CatalogueSampler: NegativeSampler {
 }
 
 /// Every item as a column of every row (`negative_sampling: all`): the exact softmax over the catalogue, the end of the
-/// "more negatives" axis (in-batch B − 1 → mixed → MoCo queue → every item). The row's positive is masked among the
-/// item columns (it is the target column), and nothing is logQ-corrected: no column was sampled.
+/// "more negatives" axis (in-batch B − 1 → mixed → MoCo queue → every item). Column `j` is item `j`, so a row's
+/// positive is its target column and no other column holds it; nothing is logQ-corrected: no column was sampled.
 ///
-/// Memory: the logits, their softmax and their gradient are `batch_size × items` each (about 12 bytes per entry in
-/// all); a batch above `maxEntries` entries is refused, pointing to the sampled alternatives.
+/// Memory: the logits, their softmax and their gradient are `batch_size × items` each (12 bytes per entry in all);
+/// a batch above `maxEntries` entries is refused, pointing to the sampled alternatives.
 public final class FullCatalogueSampler: NegativeSampler {
     /// 2²⁷ logits per batch (about 1.6 GB with the softmax and the gradient).
     public static let maxEntries = 1 << 27
@@ -139,7 +141,7 @@ public final class FullCatalogueSampler: NegativeSampler {
     }
 
     public func negatives(for batch: TrainingBatch, tape: Tape, embed: ([Int32]) -> Variable, rng: inout RNG) -> BatchNegatives {
-        .columns(SampledColumns(inBatch: false, embeddings: embed(all), ids: all, correction: nil))
+        .catalogue(embed(all))
     }
 }
 
