@@ -11,7 +11,7 @@ import TandemTrain
     @Test func defaultsThenYamlThenFlags() throws {
         let c = try TrainConfig.resolve(yaml: "model: mf\ntemperature: 0.3\nks: [5, 20]\n", overrides: ["temperature": "0.07", "logq": "false"])
         #expect(c.model == .mf && c.objective.temperature == 0.07 && c.evaluation.ks == [5, 20] && c.objective.logq == false)
-        #expect(c.embeddingDim == 64 && c.objective.similarity == .cosine)
+        #expect(c.embeddingDim == 256 && c.training.learningRate == 0.003 && c.objective.similarity == .cosine)  // MF's own defaults underneath
     }
 
     @Test func unknownKeysListTheValidOnes() {

@@ -33,7 +33,8 @@ public enum IALSSolver: String, Codable, CaseIterable, Sendable {
 /// `Σ_(u,i)∈S (w_u·h_i − 1)² + α₀ Σ_u Σ_i (w_u·h_i)² + λ Σ_u (|I_u| + α₀|I|)^ν ‖w_u‖² + λ Σ_i (|U_i| + α₀|U|)^ν ‖h_i‖²`
 /// by alternating solves: each user's `(Σ_{i∈I_u} h_i h_iᵀ + α₀ HᵀH + λ_u I) w_u = Σ_{i∈I_u} h_i`, then each item's
 /// likewise; exactly (Cholesky, Float64), or by a few conjugate-gradient steps from the current value, which never
-/// forms the d × d matrix of a row (`A v = α₀ HᵀH v + λ_u v + Σ_i h_i (h_i·v)`) and so reaches d = 1024. Dot-product embeddings: served through the same index as every embedding model.
+/// forms the d × d matrix of a row (`A v = α₀ HᵀH v + λ_u v + Σ_i h_i (h_i·v)`) and so reaches d = 1024.
+/// Dot-product embeddings: served through the same index as every embedding model.
 public final class IALS: RetrievalModel {
     public let config: IALSConfig
     public let users: Parameter
