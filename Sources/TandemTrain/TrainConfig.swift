@@ -48,6 +48,9 @@ public struct TrainConfig: Equatable, Sendable {
             break
         case .ease, .itemknn, .ials:
             c.objective.similarity = .dot  // their scores are as they are (X·W; iALS fits raw dot products)
+            // iALS: 256-d had the best validation NDCG@20 over 3 seeds on ml-100k (0.3069 vs 0.3052 at 64-d; one seed at
+            // 1024-d: 0.3064; scripts/sweeps/embedding-width.txt) and was level on ml-1m (0.2394 vs 0.2389).
+            if model == .ials { c.embeddingDim = 256 }
         case .mf:
             inBatchInfoNCE()
             // Wider embeddings: d 256 at lr 0.003 had the best validation NDCG@20 over 3 seeds on ml-100k (0.3051 vs
