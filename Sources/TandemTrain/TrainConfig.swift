@@ -48,13 +48,12 @@ public struct TrainConfig: Equatable, Sendable {
             break
         case .ease, .itemknn, .ials:
             c.objective.similarity = .dot  // their scores are as they are (X·W; iALS fits raw dot products)
-            // iALS: 256-d had the best validation NDCG@20 over 3 seeds on ml-100k (0.3069 vs 0.3052 at 64-d; one seed at
-            // 1024-d: 0.3064; scripts/sweeps/embedding-width.txt) and was level on ml-1m (0.2394 vs 0.2389).
+            // iALS at 256-d: the best validation NDCG@20 of the width screening (docs/BENCHMARKS.md, "Embedding width").
             if model == .ials { c.embeddingDim = 256 }
         case .mf:
             inBatchInfoNCE()
-            // Wider embeddings: d 256 at lr 0.003 had the best validation NDCG@20 over 3 seeds on ml-100k (0.3051 vs
-            // 0.2991 at d 64; scripts/sweeps/embedding-width.txt), and d 256 beat d 64 on ml-1m validation too.
+            // 256-d at lr 0.003: the best validation NDCG@20 of the width screening on ml-100k, confirmed on ml-1m
+            // validation (docs/BENCHMARKS.md, "Embedding width").
             c.embeddingDim = 256; c.training.learningRate = 0.003
         case .twoTower:
             inBatchInfoNCE()
