@@ -154,7 +154,7 @@ public struct TrainConfig: Equatable, Sendable {
         "loss": LossKind.allCases.map(\.rawValue), "negative_sampling": NegativeSampling.allCases.map(\.rawValue),
         "optimizer": Optimizer.Kind.allCases.map(\.rawValue), "senet": TowerSelection.allCases.map(\.rawValue),
         "ssl": SSLSelection.allCases.map(\.rawValue), "ssl_augmentation": FeatureAugmentation.allCases.map(\.rawValue),
-        "augmentation": SGLAugmentation.allCases.map(\.rawValue),
+        "augmentation": SGLAugmentation.allCases.map(\.rawValue), "ials_solver": IALSSolver.allCases.map(\.rawValue),
     ]
 }
 

@@ -92,5 +92,9 @@ import TandemTrain
         var rng4 = RNG(seed: 1)
         #expect(throws: ConfigError.self) { try IALS(exactConfig, train: Self.train, users: 5, items: 5, dim: 600, rng: &rng4) }
         _ = try IALS(cgConfig, train: Self.train, users: 5, items: 5, dim: 600, rng: &rng4)
+        cgConfig.ialsCgSteps = 0
+        #expect(throws: ConfigError.self) { try IALS(cgConfig, train: Self.train, users: 5, items: 5, dim: 4, rng: &rng4) }
+        let unknown = #expect(throws: ConfigError.self) { try TrainConfig.resolve(overrides: ["model": "ials", "ials_solver": "lu"]) }
+        #expect(unknown?.description.contains("cholesky") == true)
     }
 }
