@@ -168,8 +168,9 @@ public struct SelfSupervisedTask {
     public func loss(_ tape: Tape, tower: Tower) -> Variable {
         let ids = drawEntities(&tape.rng)
         let views = masker.masks(rows: ids.count, rng: &tape.rng)
-        let a = tape.l2Normalize(tower(tape, ids, fieldMask: views.first))
-        let b = tape.l2Normalize(tower(tape, ids, fieldMask: views.second))
+        // The views compare what the features say about an entity, before any bias column.
+        let a = tape.l2Normalize(tower.combine(tape, tower.fieldParts(tape, ids), fieldMask: views.first))
+        let b = tape.l2Normalize(tower.combine(tape, tower.fieldParts(tape, ids), fieldMask: views.second))
         return tape.scale(RetrievalLoss.inBatchSoftmax(tape, users: a, items: b, itemIds: ids, temperature: temperature), weight)
     }
 }

@@ -12,8 +12,14 @@ public enum ModelRegistry {
         .pop: { _, ds, _ in Popularity(train: ds.split.train, items: ds.numItems) },
         .mf: { c, ds, rng in MatrixFactorization(users: ds.numUsers, items: ds.numItems, dim: c.embeddingDim, rng: &rng) },
         .twoTower: { c, ds, rng in
-            try TwoTower(c.twoTower, dataset: ds, dim: c.embeddingDim, useFeatures: c.data.useFeatures,
-                         batchSize: c.training.batchSize, rng: &rng)
+            if c.twoTower.itemBias && c.objective.similarity == .cosine {
+                throw ConfigError("item_bias needs similarity dot: cosine similarity would normalise the bias column with the embedding")
+            }
+            if c.twoTower.itemBias && c.concat.prototypes > 0 {
+                throw ConfigError("item_bias cannot be combined with prototypes: the prototypes cluster embeddings, not scores with a bias")
+            }
+            return try TwoTower(c.twoTower, dataset: ds, dim: c.embeddingDim, useFeatures: c.data.useFeatures,
+                                batchSize: c.training.batchSize, rng: &rng)
         },
         .lightgcn: { c, ds, rng in LightGCN(graph: graph(ds), dim: c.embeddingDim, config: c.graph, rng: &rng) },
         .sgl: { c, ds, rng in

@@ -66,6 +66,7 @@ struct ConfigFlags: ParsableArguments {
     @Option(name: .customLong("ssl-temperature"), help: ArgumentHelp("Temperature of the self-supervised InfoNCE.", valueName: "x")) var sslTemperature: Float?
     @Option(name: .customLong("ssl-drop-rate"), help: ArgumentHelp("fd: probability of dropping each field in each view.", valueName: "x")) var sslDropRate: Float?
     @Option(name: .customLong("ssl-batch-size"), help: ArgumentHelp("Entities per self-supervised batch (0: batch_size).", valueName: "n")) var sslBatchSize: Int?
+    @Option(name: .customLong("item-bias"), help: ArgumentHelp("A learned bias per item added to every score (two-tower; needs similarity dot), so popularity can show without living in the embedding: the item vector gets the bias as a last column and the user vector a 1, which keeps scores inner products (exported, indexed and served as they are).", valueName: "true|false")) var itemBias: Bool?
     // Graph models
     @Option(name: .customLong("layers"), help: ArgumentHelp("Propagation layers K (graph models).", valueName: "n")) var layers: Int?
     @Option(name: .customLong("graph-reg"), help: ArgumentHelp("L2 penalty on the batch's ego embeddings (LightGCN's regulariser), per example.", valueName: "x")) var graphReg: Float?
@@ -159,6 +160,7 @@ struct ConfigFlags: ParsableArguments {
         if let v = sslTemperature { o["ssl_temperature"] = v.configText }
         if let v = sslDropRate { o["ssl_drop_rate"] = v.configText }
         if let v = sslBatchSize { o["ssl_batch_size"] = v.configText }
+        if let v = itemBias { o["item_bias"] = v.configText }
         if let v = layers { o["layers"] = v.configText }
         if let v = graphReg { o["graph_reg"] = v.configText }
         if let v = clWeight { o["cl_weight"] = v.configText }

@@ -173,14 +173,16 @@ struct Export: ParsableCommand {
         let (cfg, ds, model) = reportingErrors { try ModelStore.load(from: modelDir) }
         guard !model.parameters.isEmpty else { fail("model '\(cfg.model.rawValue)' has no learned embeddings to export") }
         let norm = cfg.objective.similarity == .cosine
+        let users = model.allEmbeddings(users: true, count: ds.numUsers, normalize: norm)
+        let items = model.allEmbeddings(users: false, count: ds.numItems, normalize: norm)
         reportingErrors {
             try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-            try AtomicFile.write(NPY.encode(model.allEmbeddings(users: true, count: ds.numUsers, normalize: norm)), to: out + "/users.npy")
-            try AtomicFile.write(NPY.encode(model.allEmbeddings(users: false, count: ds.numItems, normalize: norm)), to: out + "/items.npy")
+            try AtomicFile.write(NPY.encode(users), to: out + "/users.npy")
+            try AtomicFile.write(NPY.encode(items), to: out + "/items.npy")
             try AtomicFile.write(Data((ds.userIds.tokens.joined(separator: "\n") + "\n").utf8), to: out + "/user_ids.txt")
             try AtomicFile.write(Data((ds.itemIds.tokens.joined(separator: "\n") + "\n").utf8), to: out + "/item_ids.txt")
         }
-        print("wrote \(out)/users.npy (\(ds.numUsers)×\(cfg.embeddingDim)), items.npy (\(ds.numItems)×\(cfg.embeddingDim)), user_ids.txt, item_ids.txt")
+        print("wrote \(out)/users.npy (\(users.rows)×\(users.cols)), items.npy (\(items.rows)×\(items.cols)), user_ids.txt, item_ids.txt")
     }
 }
 

@@ -247,6 +247,37 @@ import TandemTrain
         #expect(dropped.contains { $0 != full } && dropped.contains { $0 == full })
     }
 
+    /// An item bias is an inner product: the item vector ends in the item's bias, the user vector (cold-start ones too)
+    /// in a 1, so every scorer and index computes u·v + b_i. Training moves the biases from zero; the self-supervised
+    /// views leave them out; cosine similarity is refused.
+    @Test func itemBiasIsTheLastColumnOfAnInnerProduct() throws {
+        let ds = Self.smallData()
+        var c = try config(.twoTower)
+        c.twoTower.itemBias = true; c.objective.similarity = .dot; c.objective.temperature = 1; c.training.epochs = 2
+        let trainer = try Trainer(config: c, dataset: ds, log: { _ in })
+        let model = try #require(trainer.model as? TwoTower)
+        let bias = try #require(model.itemTower.biasTable)
+        #expect(bias.value.data.allSatisfy { $0 == 0 } && model.userTower.biasTable == nil)
+        _ = try trainer.run()
+        #expect(bias.value.data.contains { $0 != 0 })
+        let tape = Tape(training: false)
+        let u = model.userEmbeddings(tape, [0, 1]).value, v = model.itemEmbeddings(tape, [2, 5]).value
+        #expect(u.shape == [2, 17] && v.shape == [2, 17])
+        #expect(u.data[16] == 1 && u.data[33] == 1)
+        #expect(v.data[16] == bias.value.data[2] && v.data[33] == bias.value.data[5])
+        let cold = model.userTower.coldStart(tape, features: [:]).value
+        #expect(cold.shape == [1, 17] && cold.data[16] == 1)
+        #expect(model.userTower.spec.biasColumn == .ones && model.itemTower.spec.biasColumn == .learned)
+        var rng = RNG(seed: 1)  // serving's rebuild of the saved user tower keeps the column of ones
+        let spec = try JSONDecoder().decode(Tower.Spec.self, from: JSONEncoder().encode(model.userTower.spec))
+        #expect(Tower(spec: spec, rng: &rng).coldStart(tape, features: [:]).value.data.last == 1)
+        let views = try #require(model.itemSelfSupervision).loss(tape, tower: model.itemTower)
+        #expect(views.value.data[0].isFinite)
+        c.objective.similarity = .cosine
+        let refused = #expect(throws: ConfigError.self) { try Trainer(config: c, dataset: ds, log: { _ in }) }
+        #expect(refused?.description.contains("similarity dot") == true)
+    }
+
     /// The hold-out follows `user_ids` unless set: with an id row it would leak the label through the difference.
     @Test func historyHoldoutDefaultsToTheTowerWithoutIds() throws {
         #expect(try TrainConfig.resolve(overrides: ["model": "two-tower"]).twoTower.holdsOutHistoryPositive == false)

@@ -17,6 +17,19 @@ public final class Tower {
     /// Behaviour fields in training: each pooled item is dropped with this probability (a denoising input, as in
     /// Mult-DAE); the mean is over the items kept. Inference pools every item.
     public var behaviourDropout: Float = 0
+    /// A last output column after the MLP (nil: none). A two-tower model with an item bias gives its item tower a
+    /// learned per-entity column and its user tower a column of ones, so the inner product adds the item's bias and an
+    /// inner-product index serves the model unchanged.
+    public let biasColumn: BiasColumn?
+    /// The per-entity column of `.learned` (`[entities, 1]`, starting at zero).
+    public let biasTable: Parameter?
+
+    public enum BiasColumn: String, Codable, Sendable {
+        /// A column of ones (the user side of an item bias).
+        case ones
+        /// One learned number per entity (an entity the tower has no row for, in cold start, gets 0).
+        case learned
+    }
 
     /// The tower's shape and its fields' vocabularies, without per-entity data: enough to rebuild the tower for
     /// embedding new entities from raw feature values (`init(spec:rng:)` plus the saved weights).
@@ -30,14 +43,19 @@ public final class Tower {
         public var hidden: [Int]
         public var outputDim: Int
         public var senetReduction: Int?
+        /// The output's last column, when the tower appends one (absent in towers saved before it existed).
+        public var biasColumn: BiasColumn?
     }
     public let spec: Spec
 
     public init(_ name: String, entities: Int, features: FeatureSet?, idDim: Int, fieldDim: Int, hidden: [Int],
-                outputDim: Int, dropout: Float, useIds: Bool = true, senetReduction: Int? = nil, rng: inout RNG) {
+                outputDim: Int, dropout: Float, useIds: Bool = true, senetReduction: Int? = nil, biasColumn: BiasColumn? = nil,
+                rng: inout RNG) {
         spec = Spec(name: name, fields: (features?.fields ?? []).map(\.schema), idDim: useIds ? idDim : nil, fieldDim: fieldDim,
-                    hidden: hidden, outputDim: outputDim, senetReduction: senetReduction)
+                    hidden: hidden, outputDim: outputDim, senetReduction: senetReduction, biasColumn: biasColumn)
         self.name = name
+        self.biasColumn = biasColumn
+        biasTable = biasColumn == .learned ? Parameter("\(name).bias", Tensor(zeros: [entities, 1]), sparse: true) : nil
         idTable = useIds ? Parameter("\(name).id", rng.normalTensor(shape: [entities, idDim], std: 0.1), sparse: true) : nil
         fields = features?.fields ?? []
         fieldTables = fields.map { f in
@@ -59,11 +77,25 @@ public final class Tower {
     public convenience init(spec: Spec, rng: inout RNG) {
         self.init(spec.name, entities: 1, features: FeatureSet(fields: spec.fields, entityCount: 1), idDim: spec.idDim ?? spec.outputDim,
                   fieldDim: spec.fieldDim, hidden: spec.hidden, outputDim: spec.outputDim, dropout: 0, useIds: spec.idDim != nil,
-                  senetReduction: spec.senetReduction, rng: &rng)
+                  senetReduction: spec.senetReduction, biasColumn: spec.biasColumn, rng: &rng)
     }
 
     public var parameters: [Parameter] {
         [idTable].compactMap { $0 } + fieldTables.compactMap { $0 } + (senet?.parameters ?? []) + (mlp?.parameters ?? [])
+            + [biasTable].compactMap { $0 }
+    }
+
+    /// `x` with the bias column appended for entities `ids` (nil ids: entities without a row, which get 0).
+    func appendingBias(_ tape: Tape, _ x: Variable, ids: [Int32]?) -> Variable {
+        guard let biasColumn else { return x }
+        let n = x.value.rows
+        let column: Variable
+        switch (biasColumn, ids) {
+        case (.ones, _): column = tape.constant(Tensor(shape: [n, 1], data: [Float](repeating: 1, count: n)))
+        case (.learned, let ids?): column = tape.embedding(biasTable!, rows: ids)
+        case (.learned, nil): column = tape.constant(Tensor(zeros: [n, 1]))
+        }
+        return tape.concatColumns([x, column])
     }
 
     /// The fields joined into the MLP's input, re-weighted first when SENet is on.
@@ -92,17 +124,17 @@ public final class Tower {
                 parts.append(tape.constant(Tensor(shape: [1, 1], data: [v])))
             }
         }
-        return combine(tape, parts)
+        return appendingBias(tape, combine(tape, parts), ids: nil)
     }
 
     /// Fields in the order the tower joins them (and `fieldMask` columns are read): the id (when used), then `fields`.
     public var fieldCount: Int { (idTable == nil ? 0 : 1) + fields.count }
 
-    /// Embeds entities `ids`. `fieldMask` (`[n, fieldCount]`, 1 keep / 0 mask) zeroes fields per row: the views of
-    /// the self-supervised task. `holdingOut[r]` (an item index) is left out of row `r`'s behaviour fields: a training
-    /// row's own positive, which the user tower must not see.
+    /// Embeds entities `ids`, with the bias column when the tower has one. `fieldMask` (`[n, fieldCount]`, 1 keep / 0
+    /// mask) zeroes fields per row: the views of the self-supervised task. `holdingOut[r]` (an item index) is left out
+    /// of row `r`'s behaviour fields: a training row's own positive, which the user tower must not see.
     public func callAsFunction(_ tape: Tape, _ ids: [Int32], fieldMask: Tensor? = nil, holdingOut: [Int32]? = nil) -> Variable {
-        combine(tape, fieldParts(tape, ids, holdingOut: holdingOut), fieldMask: fieldMask)
+        appendingBias(tape, combine(tape, fieldParts(tape, ids, holdingOut: holdingOut), fieldMask: fieldMask), ids: ids)
     }
 
     /// Each field's embedding of entities `ids`, in `fieldCount` order, before masking and the MLP: several masked

@@ -55,6 +55,10 @@ public struct TwoTowerConfig: Codable, Equatable, Sendable {
     public var sslDropRate: Float = 0.3
     /// Entities per self-supervised batch (0: batch_size).
     public var sslBatchSize: Int = 0
+    /// A learned bias per item added to every score (two-tower; needs similarity dot), so popularity can show without
+    /// living in the embedding: the item vector gets the bias as a last column and the user vector a 1, which keeps
+    /// scores inner products (exported, indexed and served as they are).
+    public var itemBias: Bool = false
 
     public init() {}
 
@@ -94,11 +98,13 @@ public final class TwoTower: RetrievalModel {
         }
         let user = Tower("user", entities: dataset.numUsers, features: userFeatures, idDim: dim, fieldDim: config.fieldDim,
                          hidden: config.hidden, outputDim: dim, dropout: config.dropout, useIds: config.userIds,
-                         senetReduction: config.senet.user ? config.senetReduction : nil, rng: &rng)
+                         senetReduction: config.senet.user ? config.senetReduction : nil,
+                         biasColumn: config.itemBias ? .ones : nil, rng: &rng)
         user.behaviourDropout = config.historyDropout
         let item = Tower("item", entities: dataset.numItems, features: useFeatures ? dataset.itemFeatures : nil, idDim: dim,
                          fieldDim: config.fieldDim, hidden: config.hidden, outputDim: dim, dropout: config.dropout,
-                         senetReduction: config.senet.item ? config.senetReduction : nil, rng: &rng)
+                         senetReduction: config.senet.item ? config.senetReduction : nil,
+                         biasColumn: config.itemBias ? .learned : nil, rng: &rng)
         self.init(userTower: user, itemTower: item)
         holdsOutPositives = config.holdsOutHistoryPositive
         func task(_ tower: Tower, entities: Int) -> SelfSupervisedTask? {
