@@ -18,7 +18,7 @@ extension TrainConfig {
         }
         guard let name = d.dataset else { throw ConfigError("no dataset given") }
         let method = d.split
-        let feedback = FeedbackOptions(ratingThreshold: d.ratingThreshold, userCore: d.userCore, itemCore: d.itemCore)
+        let feedback = d.feedback(dataset: name)
         let splitSeed = d.splitSeed ?? seed
         if name == "synthetic" || name.hasPrefix("synthetic:") {
             return try SyntheticConfig(parsing: name).map { SyntheticData($0).dataset(split: method, seed: splitSeed) }

@@ -49,10 +49,11 @@ public struct DataSettings: Codable, Equatable, Sendable {
     public var split: SplitMethod = .randomRatio([0.8, 0.1, 0.1])
     /// Keep interactions rated at least this (unset: all interactions are positives).
     public var ratingThreshold: Float? = nil
-    /// Keep users with at least this many interactions (k-core, applied with item_core until stable; 0: off).
-    public var userCore: Int = 0
-    /// Keep items with at least this many interactions (k-core; 0: off).
-    public var itemCore: Int = 0
+    /// Keep users with at least this many interactions (k-core, applied with item_core until stable; 0: off; unset:
+    /// the dataset's default, 10 for book-crossing when item_core is unset too, else 0).
+    public var userCore: Int? = nil
+    /// Keep items with at least this many interactions (k-core; 0: off; unset: the same rule as user_core's).
+    public var itemCore: Int? = nil
     /// Seed of the split alone when different from seed (so several training seeds share one split).
     public var splitSeed: UInt64? = nil
     /// Train on this fraction of the training interactions (drawn with split_seed; validation and test unchanged;
@@ -62,6 +63,12 @@ public struct DataSettings: Codable, Equatable, Sendable {
     public var useFeatures: Bool = true
 
     public init() {}
+
+    /// The feedback view of dataset `name`: a known dataset's default k-core applies only when neither core is set.
+    public func feedback(dataset name: String) -> FeedbackOptions {
+        let core = userCore == nil && itemCore == nil ? KnownDataset(rawValue: name)?.defaultCore ?? 0 : 0
+        return FeedbackOptions(ratingThreshold: ratingThreshold, userCore: userCore ?? core, itemCore: itemCore ?? core)
+    }
 }
 
 /// The main loss and where its negatives come from.

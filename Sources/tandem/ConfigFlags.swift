@@ -22,8 +22,8 @@ struct ConfigFlags: ParsableArguments {
     @Option(name: .customLong("item-features"), help: ArgumentHelp("Item feature file for pre-split data (RecBole .item format).", valueName: "text")) var itemFeatures: String?
     @Option(name: .customLong("split"), help: ArgumentHelp("random:0.8,0.1,0.1, temporal:0.8,0.1,0.1 or loo.", valueName: "random:a,b,c|temporal:a,b,c|loo")) var split: SplitMethod?
     @Option(name: .customLong("rating-threshold"), help: ArgumentHelp("Keep interactions rated at least this (unset: all interactions are positives).", valueName: "x")) var ratingThreshold: Float?
-    @Option(name: .customLong("user-core"), help: ArgumentHelp("Keep users with at least this many interactions (k-core, applied with item_core until stable; 0: off).", valueName: "n")) var userCore: Int?
-    @Option(name: .customLong("item-core"), help: ArgumentHelp("Keep items with at least this many interactions (k-core; 0: off).", valueName: "n")) var itemCore: Int?
+    @Option(name: .customLong("user-core"), help: ArgumentHelp("Keep users with at least this many interactions (k-core, applied with item_core until stable; 0: off; unset: the dataset's default, 10 for book-crossing when item_core is unset too, else 0).", valueName: "n")) var userCore: Int?
+    @Option(name: .customLong("item-core"), help: ArgumentHelp("Keep items with at least this many interactions (k-core; 0: off; unset: the same rule as user_core's).", valueName: "n")) var itemCore: Int?
     @Option(name: .customLong("split-seed"), help: ArgumentHelp("Seed of the split alone when different from seed (so several training seeds share one split).", valueName: "n")) var splitSeed: UInt64?
     @Option(name: .customLong("train-fraction"), help: ArgumentHelp("Train on this fraction of the training interactions (drawn with split_seed; validation and test unchanged; head/tail items still defined by the full training split): the sparse-data runs.", valueName: "x")) var trainFraction: Double?
     @Option(name: .customLong("use-features"), help: ArgumentHelp("Use side features when the dataset has them (two-tower; sgl with augmentation am).", valueName: "true|false")) var useFeatures: Bool?

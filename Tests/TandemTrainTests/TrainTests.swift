@@ -278,6 +278,17 @@ import TandemTrain
         #expect(refused?.description.contains("similarity dot") == true)
     }
 
+    /// Book-Crossing is cut to its 10-core unless the run sets a core; other datasets keep every user and item.
+    @Test func knownDatasetsBringTheirDefaultCore() throws {
+        let bx = try TrainConfig.resolve(overrides: ["dataset": "book-crossing"]).data
+        #expect(bx.feedback(dataset: "book-crossing") == FeedbackOptions(userCore: 10, itemCore: 10))
+        let mine = try TrainConfig.resolve(overrides: ["dataset": "book-crossing", "user_core": "5"]).data
+        #expect(mine.feedback(dataset: "book-crossing") == FeedbackOptions(userCore: 5, itemCore: 0))
+        let off = try TrainConfig.resolve(overrides: ["dataset": "book-crossing", "item_core": "0"]).data
+        #expect(off.feedback(dataset: "book-crossing") == FeedbackOptions(userCore: 0, itemCore: 0))
+        #expect(TrainConfig().data.feedback(dataset: "ml-1m") == FeedbackOptions())
+    }
+
     /// The hold-out follows `user_ids` unless set: with an id row it would leak the label through the difference.
     @Test func historyHoldoutDefaultsToTheTowerWithoutIds() throws {
         #expect(try TrainConfig.resolve(overrides: ["model": "two-tower"]).twoTower.holdsOutHistoryPositive == false)
