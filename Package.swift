@@ -32,6 +32,8 @@ let package = Package(
         .target(name: "TandemAutograd", dependencies: ["TandemTensor"]),
         .target(name: "TandemData", dependencies: ["TandemTensor"]),
         .target(name: "TandemEval", dependencies: ["TandemTensor"]),
+        // Charts and report pages as self-contained SVG/HTML (no dependencies: nothing to fetch to read a report).
+        .target(name: "TandemReport"),
         .target(name: "TandemModels", dependencies: ["TandemTensor", "TandemAutograd", "TandemData"]),
         .target(
             name: "TandemTrain",
@@ -58,6 +60,7 @@ let package = Package(
         .testTarget(name: "TandemAutogradTests", dependencies: ["TandemAutograd", "TandemTensor", "TandemModels"]),
         .testTarget(name: "TandemDataTests", dependencies: ["TandemData", "TandemTensor"]),
         .testTarget(name: "TandemEvalTests", dependencies: ["TandemEval", "TandemTensor"]),
+        .testTarget(name: "TandemReportTests", dependencies: ["TandemReport"]),
         // Runs the built `tandem` binary: one test per CLI verb.
         .testTarget(name: "TandemCLITests"),
         .testTarget(name: "TandemTrainTests", dependencies: ["TandemTrain", "TandemModels", "TandemData", "TandemEval", "TandemTensor", "TandemAutograd"]),

@@ -1,0 +1,96 @@
+import Testing
+import Foundation
+#if canImport(FoundationXML)
+import FoundationXML
+#endif
+import TandemReport
+
+/// Parses `text` as XML, collecting each element's name and attributes: fails the test if it is not well-formed.
+final class Elements: NSObject, XMLParserDelegate {
+    var found: [(name: String, attributes: [String: String])] = []
+    var text = ""
+    func parser(_ parser: XMLParser, didStartElement name: String, namespaceURI: String?, qualifiedName: String?,
+                attributes: [String: String]) { found.append((name, attributes)) }
+    func parser(_ parser: XMLParser, foundCharacters string: String) { text += string }
+
+    static func parse(_ svg: String) throws -> Elements {
+        let parser = XMLParser(data: Data(svg.utf8)), elements = Elements()
+        parser.delegate = elements
+        try #require(parser.parse(), "not well-formed XML: \(parser.parserError.map { "\($0)" } ?? "?")")
+        return elements
+    }
+    func count(_ name: String, class cls: String? = nil) -> Int {
+        found.filter { $0.name == name && (cls == nil || $0.attributes["class"] == cls) }.count
+    }
+}
+
+@Suite struct ScaleTests {
+    /// Linear scales widen to nice ticks (1, 2, 5 × 10ᵏ) and map their ends to the pixel ends.
+    @Test func linearTicksAreNiceAndCoverTheData() {
+        let s = Scale(.linear, covering: [0.213, 0.348], pixels: (300, 30))
+        #expect(s.lower == 0.2 && s.upper == 0.35 && s.ticks == [0.2, 0.25, 0.3, 0.35])
+        #expect(s.label(0.25) == "0.25")
+        #expect(s.ticks.first! >= s.lower && s.ticks.last! <= s.upper)
+        #expect(abs(s.position(s.lower) - 300) < 1e-9 && abs(s.position(s.upper) - 30) < 1e-9)
+        let unit = Scale(.linear, covering: [0, 10], pixels: (0, 100))
+        #expect(unit.ticks == [0, 2, 4, 6, 8, 10])
+        #expect(unit.position(5) == 50 && unit.label(4) == "4")
+        #expect(Scale(.linear, covering: [0, 0.5], pixels: (0, 1)).ticks == [0, 0.1, 0.2, 0.3, 0.4, 0.5])
+        #expect(Scale(.linear, covering: [0, 0.5], pixels: (0, 1)).label(0.3) == "0.3")
+    }
+
+    /// Log scales place each decade the same distance apart; short ranges get 2 and 5 ticks too.
+    @Test func logScalesSpaceDecadesEvenly() {
+        let s = Scale(.log, covering: [0.01, 1], pixels: (0, 200))
+        #expect(abs(s.position(0.1) - 100) < 1e-9 && abs(s.position(1) - 200) < 1e-9)
+        #expect(s.ticks == [0.01, 0.1, 1])
+        let short = Scale(.log, covering: [0.05, 1], pixels: (0, 1))
+        #expect(short.ticks == [0.05, 0.1, 0.2, 0.5, 1])
+        #expect(Scale(.log, covering: [0, -1, 2, 20], pixels: (0, 1)).lower == 2)  // non-positive values are not on a log axis
+    }
+
+    @Test func degenerateDataStillGivesAnAxis() {
+        let s = Scale(.linear, covering: [3, 3], pixels: (0, 1))
+        #expect(s.lower < 3 && s.upper > 3 && !s.ticks.isEmpty)
+        #expect(!Scale(.linear, covering: [], pixels: (0, 1)).ticks.isEmpty)
+    }
+}
+
+@Suite struct SVGTests {
+    /// A plot with every series style is well-formed XML with its ticks, one polyline per line, one polygon per band,
+    /// a marker per point, a legend entry per series, and escaped text.
+    @Test func plotsAreWellFormedWithEverySeries() throws {
+        let plot = Plot(title: "NDCG@20 vs τ <C2> & \"more\"", xLabel: "τ", yLabel: "NDCG@20", xScale: .log, series: [
+            Series("band", style: .band, x: [0.05, 0.1, 0.5], y: [0.31, 0.33, 0.30], lower: [0.29, 0.32, 0.28]),
+            Series("mean", style: .line, x: [0.5, 0.05, 0.1], y: [0.29, 0.30, 0.325]),
+            Series("runs", style: .points, x: [0.05, 0.1], y: [0.3, 0.32], colourValues: [1, 2]),
+        ])
+        let e = try Elements.parse(plot.svg)
+        #expect(e.found.first?.name == "svg" && e.found.first?.attributes["xmlns"] == "http://www.w3.org/2000/svg")
+        #expect(e.count("polyline", class: "series line") == 1 && e.count("polygon", class: "series band") == 1)
+        #expect(e.count("circle", class: "series point") == 2)
+        #expect(e.count("line", class: "tick x") == plot.scales.x.ticks.count && e.count("line", class: "tick y") == plot.scales.y.ticks.count)
+        #expect(plot.scales.x.ticks == [0.05, 0.1, 0.2, 0.5])
+        #expect(e.text.contains("NDCG@20 vs τ <C2> & \"more\"") && e.text.contains("(log scale)"))
+        #expect(["band", "mean", "runs"].allSatisfy { e.text.contains($0) })
+        // The line is drawn in x order, whatever order the points came in.
+        let line = try #require(e.found.first { $0.attributes["class"] == "series line" }?.attributes["points"])
+        let xs = line.split(separator: " ").map { Double($0.split(separator: ",")[0])! }
+        #expect(xs == xs.sorted())
+    }
+
+    /// Bars stand on zero, one per series and category, with error bars where given.
+    @Test func barsStandOnZero() throws {
+        let chart = BarChart(title: "tail recall", yLabel: "Recall@20", categories: ["100%", "10%"],
+                             series: [("SSL off", [0.05, 0.02], [0.01, 0.005]), ("SSL on", [0.06, 0.03], nil)])
+        let e = try Elements.parse(chart.svg)
+        let bars = e.found.filter { $0.attributes["class"] == "series bar" }
+        #expect(bars.count == 4 && e.count("line", class: "error") == 2)
+        let zero = chart.scale.position(0)
+        for bar in bars {
+            let bottom = Double(bar.attributes["y"]!)! + Double(bar.attributes["height"]!)!
+            #expect(abs(bottom - zero) < 0.11)
+        }
+        #expect(chart.scale.lower == 0)
+    }
+}
