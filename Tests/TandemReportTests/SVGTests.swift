@@ -94,3 +94,24 @@ final class Elements: NSObject, XMLParserDelegate {
         #expect(chart.scale.lower == 0)
     }
 }
+
+@Suite struct VerdictTests {
+    /// Hand-computed: differences 0.01, 0.02, 0.02 → mean 0.016667, sd 0.005774, t(2) 4.303 → 95% CI [0.0023233, 0.0310100]
+    /// (scipy's t.ppf(0.975, 2) = 4.30265 moves the ends by 5e-7).
+    @Test func pairedIntervalsMatchAHandComputation() {
+        let e = Effect(treatment: [0.33, 0.34, 0.35], control: [0.32, 0.32, 0.33])
+        #expect(abs(e.mean - 0.0166667) < 1e-6 && abs(e.lower - 0.0023233) < 1e-6 && abs(e.upper - 0.0310100) < 1e-6)
+        #expect(e.n == 3 && abs(e.baseline - 0.3233333) < 1e-6)
+        #expect(Verdict(e) == .supported)
+    }
+
+    @Test func verdictsFollowTheInterval() {
+        // Below zero throughout: not supported.
+        #expect(Verdict(Effect(treatment: [0.30, 0.305, 0.31], control: [0.32, 0.325, 0.331])) == .notSupported)
+        // Within ±1% of a 0.30 baseline: no effect worth the name.
+        #expect(Verdict(Effect(treatment: [0.3001, 0.2999, 0.3002], control: [0.30, 0.30, 0.30])) == .notSupported)
+        // Spanning zero widely: inconclusive; one seed is always inconclusive.
+        #expect(Verdict(Effect(treatment: [0.33, 0.29, 0.32], control: [0.30, 0.31, 0.30])) == .inconclusive)
+        #expect(Verdict(Effect(treatment: [0.40], control: [0.30])) == .inconclusive)
+    }
+}
