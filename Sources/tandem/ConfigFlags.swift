@@ -58,6 +58,7 @@ struct ConfigFlags: ParsableArguments {
     @Option(name: .customLong("history-length"), help: ArgumentHelp("Behaviour pooling (two-tower): the user tower gets a history field, the mean embedding of the user's last history_length training items (0: off). Also a cold-start input: \"user_features\": {\"history\": [item ids]}.", valueName: "n")) var historyLength: Int?
     @Option(name: .customLong("history-dropout"), help: ArgumentHelp("Behaviour pooling: in training, drop each history item with this probability (Mult-DAE's denoising input; 0: off).", valueName: "x")) var historyDropout: Float?
     @Option(name: .customLong("history-holdout"), help: ArgumentHelp("Behaviour pooling: leave a training row's own positive out of its user's history (default: exactly when --user-ids false, since a user-id embedding can read the held-out item off the difference).", valueName: "true|false")) var historyHoldout: Bool?
+    @Option(name: .customLong("feature-towers"), help: ArgumentHelp("Which towers read the dataset's side features when use_features is on (two-tower; default both): item keeps the user tower an id embedding (plus history, when pooled), user the item tower.")) var featureTowers: TowerSelection?
     @Option(name: .customLong("user-ids"), help: ArgumentHelp("The user tower embeds the user id (two-tower; default true). false: users are embedded from features and history only, like YouTube DNN's, so every user, seen in training or not, is embedded the same way.", valueName: "true|false")) var userIds: Bool?
     @Option(name: .customLong("dropout"), help: ArgumentHelp("Dropout between the towers' MLP layers (two-tower).", valueName: "x")) var dropout: Float?
     @Option(name: .customLong("ssl"), help: ArgumentHelp("Self-supervised auxiliary loss (Yao et al. 2021; two-tower) on the user, item or both towers, or auto (the item tower when it has side features). Two masked views of uniformly drawn entities, InfoNCE between them, added to the main loss with weight ssl_weight.")) var ssl: SSLSelection?
@@ -152,6 +153,7 @@ struct ConfigFlags: ParsableArguments {
         if let v = historyLength { o["history_length"] = v.configText }
         if let v = historyDropout { o["history_dropout"] = v.configText }
         if let v = historyHoldout { o["history_holdout"] = v.configText }
+        if let v = featureTowers { o["feature_towers"] = v.configText }
         if let v = userIds { o["user_ids"] = v.configText }
         if let v = dropout { o["dropout"] = v.configText }
         if let v = ssl { o["ssl"] = v.configText }

@@ -289,6 +289,21 @@ import TandemTrain
         #expect(TrainConfig().data.feedback(dataset: "ml-1m") == FeedbackOptions())
     }
 
+    /// `feature_towers` gives side features to one tower only; the other stays an id embedding.
+    @Test func featuresCanGoToOneTowerOnly() throws {
+        let ds = Self.smallData()
+        var c = try config(.twoTower)
+        c.twoTower.featureTowers = .item
+        let itemOnly = try #require(try Trainer(config: c, dataset: ds, log: { _ in }).model as? TwoTower)
+        #expect(itemOnly.userTower.fields.isEmpty && !itemOnly.itemTower.fields.isEmpty)
+        c.twoTower.featureTowers = .user
+        let userOnly = try #require(try Trainer(config: c, dataset: ds, log: { _ in }).model as? TwoTower)
+        #expect(!userOnly.userTower.fields.isEmpty && userOnly.itemTower.fields.isEmpty)
+        c.twoTower.userIds = false
+        c.twoTower.featureTowers = .item  // a user tower with neither ids, features nor history is refused
+        #expect(throws: ConfigError.self) { try Trainer(config: c, dataset: ds, log: { _ in }) }
+    }
+
     /// The hold-out follows `user_ids` unless set: with an id row it would leak the label through the difference.
     @Test func historyHoldoutDefaultsToTheTowerWithoutIds() throws {
         #expect(try TrainConfig.resolve(overrides: ["model": "two-tower"]).twoTower.holdsOutHistoryPositive == false)

@@ -35,6 +35,9 @@ public struct TwoTowerConfig: Codable, Equatable, Sendable {
     /// Behaviour pooling: leave a training row's own positive out of its user's history (default: exactly when
     /// --user-ids false, since a user-id embedding can read the held-out item off the difference).
     public var historyHoldout: Bool? = nil
+    /// Which towers read the dataset's side features when use_features is on (two-tower; default both): `item` keeps the
+    /// user tower an id embedding (plus history, when pooled), `user` the item tower.
+    public var featureTowers: TowerSelection = .both
     /// The user tower embeds the user id (two-tower; default true). false: users are embedded from features and
     /// history only, like YouTube DNN's, so every user, seen in training or not, is embedded the same way.
     public var userIds: Bool = true
@@ -87,10 +90,10 @@ public final class TwoTower: RetrievalModel {
     /// self-supervised task is asked of a tower with fewer than two fields, or the user tower would have no input.
     public convenience init(_ config: TwoTowerConfig, dataset: Dataset, dim: Int, useFeatures: Bool, batchSize: Int,
                             rng: inout RNG) throws {
-        if !config.userIds && config.historyLength == 0 && (!useFeatures || dataset.userFeatures == nil) {
+        if !config.userIds && config.historyLength == 0 && (!useFeatures || !config.featureTowers.user || dataset.userFeatures == nil) {
             throw ConfigError("user_ids false leaves the user tower without inputs: give user features or history_length > 0")
         }
-        var userFeatures = useFeatures ? dataset.userFeatures : nil
+        var userFeatures = useFeatures && config.featureTowers.user ? dataset.userFeatures : nil
         if config.historyLength > 0 {
             let history = FeatureField.history(train: dataset.split.train, users: dataset.numUsers, itemIds: dataset.itemIds,
                                                length: config.historyLength)
@@ -101,8 +104,9 @@ public final class TwoTower: RetrievalModel {
                          senetReduction: config.senet.user ? config.senetReduction : nil,
                          biasColumn: config.itemBias ? .ones : nil, rng: &rng)
         user.behaviourDropout = config.historyDropout
-        let item = Tower("item", entities: dataset.numItems, features: useFeatures ? dataset.itemFeatures : nil, idDim: dim,
-                         fieldDim: config.fieldDim, hidden: config.hidden, outputDim: dim, dropout: config.dropout,
+        let itemFeatures = useFeatures && config.featureTowers.item ? dataset.itemFeatures : nil
+        let item = Tower("item", entities: dataset.numItems, features: itemFeatures, idDim: dim, fieldDim: config.fieldDim,
+                         hidden: config.hidden, outputDim: dim, dropout: config.dropout,
                          senetReduction: config.senet.item ? config.senetReduction : nil,
                          biasColumn: config.itemBias ? .learned : nil, rng: &rng)
         self.init(userTower: user, itemTower: item)
