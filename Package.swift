@@ -37,7 +37,7 @@ let package = Package(
         .target(name: "TandemModels", dependencies: ["TandemTensor", "TandemAutograd", "TandemData"]),
         .target(
             name: "TandemTrain",
-            dependencies: ["TandemTensor", "TandemAutograd", "TandemData", "TandemModels", "TandemEval",
+            dependencies: ["TandemTensor", "TandemAutograd", "TandemData", "TandemModels", "TandemEval", "TandemReport",
                            .product(name: "Yams", package: "Yams")]
         ),
         // The only module that imports Hummingbird. It reads a model directory alone: no training code, no dataset reader.
@@ -63,7 +63,8 @@ let package = Package(
         .testTarget(name: "TandemReportTests", dependencies: ["TandemReport"]),
         // Runs the built `tandem` binary: one test per CLI verb.
         .testTarget(name: "TandemCLITests"),
-        .testTarget(name: "TandemTrainTests", dependencies: ["TandemTrain", "TandemModels", "TandemData", "TandemEval", "TandemTensor", "TandemAutograd"]),
+        .testTarget(name: "TandemTrainTests", dependencies: ["TandemTrain", "TandemModels", "TandemData", "TandemEval", "TandemTensor",
+                                                            "TandemAutograd", "TandemReport"]),
     ],
     swiftLanguageModes: [.v6],
     cxxLanguageStandard: .cxx17

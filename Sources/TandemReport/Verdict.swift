@@ -26,8 +26,9 @@ public struct Effect: Equatable, Sendable {
         }
     }
 
-    /// The effect relative to the control's mean (0.02 = +2%).
-    public var relative: Double { baseline == 0 ? 0 : mean / baseline }
+    /// The effect relative to the size of the control's mean (0.02 = +2%; a negated lower-is-better metric keeps the sign
+    /// of its effect).
+    public var relative: Double { baseline == 0 ? 0 : mean / abs(baseline) }
 
     /// The 97.5% quantile of Student's t (two-sided 95%), exact to 3 decimals from the table; 1.96 beyond 30.
     static func t975(degreesOfFreedom k: Int) -> Double {

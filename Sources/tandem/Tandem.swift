@@ -16,7 +16,8 @@ struct Tandem: AsyncParsableCommand {
         commandName: "tandem",
         abstract: "Train, evaluate and export contrastive retrieval models for recommender systems.",
         version: tandemVersion,
-        subcommands: [Train.self, Compare.self, Eval.self, Export.self, DataCommand.self, IndexCommand.self, Serve.self, Serve.Fuzz.self, CascadeCommand.self, Bench.self]
+        subcommands: [Train.self, Compare.self, Eval.self, Export.self, DataCommand.self, ReportCommand.self, IndexCommand.self, Serve.self,
+                      Serve.Fuzz.self, CascadeCommand.self, Bench.self]
     )
 
     static func main() async {

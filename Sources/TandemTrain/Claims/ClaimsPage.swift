@@ -1,0 +1,213 @@
+import Foundation
+import TandemReport
+
+/// One verdict of the report: a comparison of two settings on one metric, paired by seed.
+public struct ClaimFinding: Sendable {
+    public var claim: String
+    public var dataset: String
+    public var treatment: String, control: String
+    public var metric: String
+    public var effect: Effect?
+    public var verdict: Verdict?
+    /// One sentence, written for the verdict from the numbers (or saying why there is none).
+    public var reading: String
+}
+
+extension ClaimsReport {
+    /// Metric values of a label's runs (lower-is-better metrics negated by the caller).
+    func values(_ runs: [RunRecord], _ metric: String) -> [Double] {
+        runs.map { r in r.report.test[metric] ?? r.report.geometry[metric] ?? .nan }
+    }
+
+    /// The finding for "treatment beats control on metric" (`lowerIsBetter`: the effect is control − treatment).
+    func finding(_ claim: String, _ dataset: String, treatment: String, control: String, metric: String,
+                 lowerIsBetter: Bool = false, planned: [Planned]) -> ClaimFinding {
+        let t = runs(dataset, treatment, in: planned), c = runs(dataset, control, in: planned)
+        let seeds = Set(t.map(\.seed)).intersection(c.map(\.seed)).sorted()
+        var f = ClaimFinding(claim: claim, dataset: dataset, treatment: treatment, control: control, metric: metric, reading: "")
+        guard !seeds.isEmpty else {
+            let why = [treatment, control].compactMap { failures[dataset]?[$0].map { "\($0)" } }.first
+            f.reading = "On \(dataset), \(treatment) vs \(control) could not be compared: " + (why ?? "no finished runs for both")
+            return f
+        }
+        let pick = { (rs: [RunRecord]) in self.values(seeds.compactMap { s in rs.first { $0.seed == s } }, metric) }
+        var tv = pick(t), cv = pick(c)
+        if lowerIsBetter { (tv, cv) = (tv.map { -$0 }, cv.map { -$0 }) }  // the effect becomes control − treatment
+        let e = Effect(treatment: tv, control: cv), v = Verdict(e)
+        f.effect = e; f.verdict = v
+        let delta = String(format: "%+.4f", e.mean), rel = String(format: "%+.1f%%", e.relative * 100)
+        let ci = e.n > 1 ? String(format: "[%+.4f, %+.4f]", e.lower, e.upper) : "(one seed: no interval)"
+        let better = lowerIsBetter ? "lower (better)" : "higher"
+        switch v {
+        case .supported:
+            f.reading = "On \(dataset), \(treatment) gives \(better) \(metric) than \(control): \(delta) (\(rel)), 95% interval \(ci) over \(e.n) seeds, all above zero: supported here."
+        case .notSupported where e.upper < 0:
+            f.reading = "On \(dataset), \(treatment) is worse than \(control) on \(metric): \(delta) (\(rel)), 95% interval \(ci) over \(e.n) seeds, all below zero: not supported here."
+        case .notSupported:
+            f.reading = "On \(dataset), \(treatment) and \(control) are within ±1% on \(metric): \(delta) (\(rel)), 95% interval \(ci) over \(e.n) seeds: no effect worth the name, so not supported here."
+        case .inconclusive:
+            f.reading = "On \(dataset), \(treatment) vs \(control) on \(metric): \(delta) (\(rel)), 95% interval \(ci) over \(e.n) seeds spans zero and ±1%: inconclusive; more seeds would tell."
+        }
+        return f
+    }
+
+    /// The label among `labels` with the best mean validation NDCG@20 (settings are chosen on validation, never test).
+    func bestOnValidation(_ dataset: String, _ labels: [String], planned: [Planned]) -> String? {
+        labels.compactMap { l -> (String, Double)? in
+            let rs = runs(dataset, l, in: planned)
+            guard !rs.isEmpty else { return nil }
+            return (l, rs.map { $0.report.valid["ndcg@20"] ?? -.infinity }.reduce(0, +) / Double(rs.count))
+        }.max { $0.1 < $1.1 }?.0
+    }
+
+    /// Mean and std of a metric per label, for plots.
+    func meanStd(_ dataset: String, _ label: String, _ metric: String, planned: [Planned]) -> MeanStd? {
+        let v = values(runs(dataset, label, in: planned), metric).filter(\.isFinite)
+        return v.isEmpty ? nil : MeanStd(v)
+    }
+
+    /// A line with a ± std band over `points` (x, label), skipping labels without runs.
+    func lineWithBand(_ name: String, dataset: String, points: [(x: Double, label: String)], metric: String,
+                      planned: [Planned]) -> [Series] {
+        let stats = points.compactMap { p in meanStd(dataset, p.label, metric, planned: planned).map { (p.x, $0) } }
+        guard !stats.isEmpty else { return [] }
+        let x = stats.map(\.0), mean = stats.map(\.1.mean), std = stats.map(\.1.std)
+        return [Series("\(name) ± std", style: .band, x: x, y: zip(mean, std).map(+), lower: zip(mean, std).map(-)),
+                Series(name, style: .line, x: x, y: mean)]
+    }
+
+    /// The whole page from the cached runs.
+    public func page(command: String, date: String) throws -> (ReportPage, [ClaimFinding]) {
+        let planned = try plan()
+        var findings: [ClaimFinding] = []
+        var sections: [ReportPage.Section] = []
+        let s = settings
+
+        // C1: more negatives per row.
+        var c1 = ReportPage.Section(id: "c1", title: "C1 · More negatives per row help")
+        c1.paragraphs = ["MF (64-d, cosine, τ 0.2, logQ on sampled columns) with negatives from in-batch rows (B − 1 per row), "
+            + "mixed in-batch + uniform, a MoCo queue, and every item (the exact softmax). Verdict: every item against in-batch B 256."]
+        for d in datasets {
+            let runs = s.negativeRuns(items: (try? dataset(d).numItems) ?? 0)
+            let pts = runs.map { (x: $0.negatives, label: $0.label) }
+            c1.figures.append(Plot(title: "\(d): NDCG@20 vs negatives per row", xLabel: "negatives per row", yLabel: "test NDCG@20",
+                                   xScale: .log, series: lineWithBand("NDCG@20", dataset: d, points: pts, metric: "ndcg@20", planned: planned)
+                                    + namedPoints(d, runs.map { ($0.label, $0.negatives) }, metric: "ndcg@20", planned: planned)).svg)
+            c1.figures.append(Plot(title: "\(d): tail Recall@20 vs negatives per row", xLabel: "negatives per row",
+                                   yLabel: "test Recall@20 (tail items)", xScale: .log,
+                                   series: lineWithBand("tail Recall@20", dataset: d, points: pts, metric: "recall@20/tail", planned: planned)).svg)
+            let timed = runs.compactMap { r -> (String, Double)? in
+                let rs = self.runs(d, r.label, in: planned)
+                let secs = rs.flatMap { $0.report.epochs.map(\.seconds) }
+                return secs.isEmpty ? nil : (r.label, secs.reduce(0, +) / Double(secs.count))
+            }
+            c1.figures.append(Plot(title: "\(d): NDCG@20 vs seconds per epoch", xLabel: "seconds per training epoch", yLabel: "test NDCG@20",
+                                   xScale: .log, series: namedPoints(d, timed, metric: "ndcg@20", planned: planned)).svg)
+            let f = finding("C1", d, treatment: "every item", control: "in-batch B 256", metric: "ndcg@20", planned: planned)
+            findings.append(f); c1.paragraphs.append(f.reading)
+        }
+        sections.append(c1)
+
+        // C2: the temperature; C3: cosine against the dot product.
+        var c2 = ReportPage.Section(id: "c2", title: "C2 · The temperature matters")
+        c2.paragraphs = ["MF with cosine similarity at τ ∈ {\(s.temperatures.map { "\($0)" }.joined(separator: ", "))}. Verdict: the τ "
+            + "with the best validation NDCG@20 against τ 1. The share of softmax mass on the hardest negatives is not measured yet."]
+        var c3 = ReportPage.Section(id: "c3", title: "C3 · L2 normalisation helps")
+        c3.paragraphs = ["MF with cosine (L2-normalised) and dot-product scores at the same temperatures. Verdict: the best cosine "
+            + "setting on validation against the best dot-product setting on validation."]
+        for d in datasets {
+            let cos = s.temperatures.map { (x: $0, label: s.label(similarity: "cosine", temperature: $0)) }
+            let dot = s.temperatures.map { (x: $0, label: s.label(similarity: "dot", temperature: $0)) }
+            c2.figures.append(Plot(title: "\(d): NDCG@20 vs τ (cosine)", xLabel: "temperature τ", yLabel: "test NDCG@20", xScale: .log,
+                                   series: lineWithBand("cosine", dataset: d, points: cos, metric: "ndcg@20", planned: planned)).svg)
+            c3.figures.append(Plot(title: "\(d): cosine vs dot product, per τ", xLabel: "temperature τ", yLabel: "test NDCG@20", xScale: .log,
+                                   series: lineWithBand("cosine", dataset: d, points: cos, metric: "ndcg@20", planned: planned)
+                                    + lineWithBand("dot", dataset: d, points: dot, metric: "ndcg@20", planned: planned)).svg)
+            if let best = bestOnValidation(d, cos.map(\.label), planned: planned) {
+                let control = s.label(similarity: "cosine", temperature: 1.0)
+                var f = finding("C2", d, treatment: best, control: control, metric: "ndcg@20", planned: planned)
+                if best == control { f.reading = "On \(d), τ 1 itself is best on validation: not supported here."; f.verdict = .notSupported }
+                findings.append(f); c2.paragraphs.append(f.reading)
+            }
+            if let bc = bestOnValidation(d, cos.map(\.label), planned: planned), let bd = bestOnValidation(d, dot.map(\.label), planned: planned) {
+                let f = finding("C3", d, treatment: bc, control: bd, metric: "ndcg@20", planned: planned)
+                findings.append(f); c3.paragraphs.append(f.reading)
+            }
+        }
+        sections += [c2, c3]
+
+        // C4: the self-supervised task on sparse data and tail items.
+        var c4 = ReportPage.Section(id: "c4", title: "C4 · Self-supervised feature masking helps most on sparse data and tail items")
+        c4.paragraphs = ["The two-tower model with its item tower's self-supervised task (correlated feature masking, α 0.1) on and "
+            + "off, trained on all and on 10% of the training interactions (same validation and test). Verdicts: tail Recall@20, SSL on "
+            + "against off, at each fraction."]
+        for d in datasets {
+            let cats = s.fractions.flatMap { f in ["head", "tail"].map { "\(Int(f * 100))% \($0)" } }
+            let series = [false, true].map { on -> (name: String, values: [Double], errors: [Double]?) in
+                let cells = s.fractions.flatMap { f in ["head", "tail"].map { part in
+                    meanStd(d, s.sslLabel(on: on, fraction: f), "recall@20/\(part)", planned: planned) } }
+                return ("SSL \(on ? "on" : "off")", cells.map { $0?.mean ?? .nan }, cells.map { $0?.std ?? 0 })
+            }
+            if series.contains(where: { $0.values.contains(where: \.isFinite) }) {
+                c4.figures.append(BarChart(title: "\(d): Recall@20 on head and tail items", yLabel: "test Recall@20", categories: cats,
+                                           series: series).svg)
+            }
+            for f in s.fractions.reversed() {
+                let finding = finding("C4", d, treatment: s.sslLabel(on: true, fraction: f), control: s.sslLabel(on: false, fraction: f),
+                                      metric: "recall@20/tail", planned: planned)
+                findings.append(finding); c4.paragraphs.append(finding.reading)
+            }
+        }
+        sections.append(c4)
+
+        var c5 = ReportPage.Section(id: "c5", title: "C5 · Graph contrastive views help sparse users and items")
+        c5.paragraphs = ["Not in this version of the report: it needs metrics bucketed by user degree. docs/BENCHMARKS.md has the "
+            + "graph models on ml-100k (3 seeds)."]
+        sections.append(c5)
+
+        // C6: the alignment–uniformity plane, and uniformity against the number of negatives.
+        var c6 = ReportPage.Section(id: "c6", title: "C6 · Negatives keep embeddings uniform")
+        c6.paragraphs = ["Wang & Isola's plane: each MF run's alignment (lower: positives closer) against its items' uniformity "
+            + "(lower: more spread out), coloured by test NDCG@20. Verdict: item uniformity with every item as negatives against "
+            + "in-batch B 256 (lower is better). Runs without any negatives are not in this version."]
+        for d in datasets {
+            let labels = s.negativeRuns(items: 0).map(\.label) + s.temperatureRuns().map(\.label)
+            let rs = labels.flatMap { runs(d, $0, in: planned) }
+                .filter { ($0.report.geometry["alignment"] ?? .nan).isFinite && ($0.report.geometry["uniformity_items"] ?? .nan).isFinite }
+            if !rs.isEmpty {
+                c6.figures.append(Plot(title: "\(d): alignment–uniformity", xLabel: "alignment (lower: closer positives)",
+                                       yLabel: "item uniformity (lower: more uniform)", series: [
+                    Series("MF runs", style: .points, x: rs.map { $0.report.geometry["alignment"]! },
+                           y: rs.map { $0.report.geometry["uniformity_items"]! }, colourValues: rs.map { $0.report.test["ndcg@20"] ?? .nan }),
+                ]).svg)
+            }
+            let f = finding("C6", d, treatment: "every item", control: "in-batch B 256", metric: "uniformity_items", lowerIsBetter: true,
+                            planned: planned)
+            findings.append(f); c6.paragraphs.append(f.reading)
+        }
+        sections.append(c6)
+
+        let summary = ReportPage.Section(id: "summary", title: "Verdicts", paragraphs: [
+            "Effects are treatment − control on the test metric, paired by training seed, with Student-t 95% intervals. Supported: "
+            + "the interval is above zero; not supported: below zero, or within ±1% of the control; inconclusive: otherwise.",
+        ], table: (["claim", "dataset", "treatment", "control", "metric", "effect", "95% interval", "verdict"], findings.map { f in
+            [f.claim, f.dataset, f.treatment, f.control, f.metric,
+             f.effect.map { String(format: "%+.4f (%+.1f%%)", $0.mean, $0.relative * 100) } ?? "–",
+             f.effect.map { $0.n > 1 ? String(format: "[%+.4f, %+.4f]", $0.lower, $0.upper) : "one seed" } ?? "–",
+             f.verdict?.rawValue ?? "not run"]
+        }))
+        let page = ReportPage(title: "Tandem: the contrastive view's claims, measured", subtitle: [
+            "Made by `\(command)` on \(date); datasets: \(datasets.joined(separator: ", ")); \(s.seeds) training seeds per setting"
+                + (s.quick ? "; quick mode (4 epochs per run, short grids): a smoke test, not evidence." : "."),
+            "Every run's config and results: runs.jsonl beside this page.",
+        ], sections: [summary] + sections)
+        return (page, findings)
+    }
+
+    /// One marker per label at its x and its mean over seeds, each its own legend entry.
+    func namedPoints(_ dataset: String, _ xs: [(label: String, x: Double)], metric: String, planned: [Planned]) -> [Series] {
+        xs.compactMap { p in
+            meanStd(dataset, p.label, metric, planned: planned).map { Series(p.label, style: .points, x: [p.x], y: [$0.mean]) }
+        }
+    }
+}

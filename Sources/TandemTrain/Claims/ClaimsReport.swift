@@ -1,0 +1,105 @@
+import Foundation
+import TandemData
+import TandemReport
+
+/// `tandem report claims`: runs the sweeps that answer the contrastive view's claims on each dataset (every run cached
+/// in `runs.jsonl` by its config and code), then writes one self-contained page of plots and verdicts.
+///
+/// Claims answered: C1 more negatives per row help; C2 the temperature matters; C3 L2 normalisation helps; C4 the
+/// self-supervised task helps on sparse data and tail items; C6 negatives keep embeddings uniform (the
+/// alignment–uniformity plane). Every verdict compares test metrics of settings fixed in advance or chosen on
+/// validation, paired by training seed.
+public final class ClaimsReport {
+    public let settings: ClaimSettings
+    public let datasets: [String]
+    public let cache: RunCache
+    /// A fingerprint of the code (the executable): a changed binary reruns every run.
+    public let code: String
+    let log: (String) -> Void
+    /// Full datasets by name, loaded once.
+    private var loaded: [String: Dataset] = [:]
+    /// Runs that could not run, by dataset and label: the reason, shown on the page.
+    public private(set) var failures: [String: [String: String]] = [:]
+
+    public init(settings: ClaimSettings, datasets: [String], outDirectory: String, code: String,
+                log: @escaping (String) -> Void = { print($0) }) throws {
+        self.settings = settings; self.datasets = datasets; self.code = code; self.log = log
+        try FileManager.default.createDirectory(atPath: outDirectory, withIntermediateDirectories: true)
+        cache = try RunCache(path: outDirectory + "/runs.jsonl")
+        if cache.unreadableLines > 0 { log("runs.jsonl: \(cache.unreadableLines) unreadable line(s) skipped; those runs run again") }
+    }
+
+    /// One run to do (or found in the cache).
+    struct Planned { var dataset: String; var label: String; var config: TrainConfig; var key: String }
+
+    static let baseSeed: UInt64 = 2020
+
+    func dataset(_ name: String) throws -> Dataset {
+        if let d = loaded[name] { return d }
+        var c = TrainConfig(); c.data.dataset = name; c.data.splitSeed = Self.baseSeed
+        let d = try c.loadFullDataset(log: log)
+        loaded[name] = d
+        return d
+    }
+
+    /// Every run of every dataset, in the order they run (cheap MF runs first).
+    func plan() throws -> [Planned] {
+        var out: [Planned] = [], seen = Set<String>()
+        for name in datasets {
+            let items = try dataset(name).numItems
+            var specs = settings.negativeRuns(items: items).map { ($0.label, $0.settings) }
+            specs += settings.temperatureRuns().map { ($0.label, $0.settings) }
+            specs += settings.sslRuns().map { ($0.label, $0.settings) }
+            for (label, overrides) in specs {
+                for s in 0..<UInt64(settings.seeds) {
+                    var o = overrides
+                    o["dataset"] = name; o["seed"] = "\(Self.baseSeed + s)"; o["split_seed"] = "\(Self.baseSeed)"
+                    let config = try TrainConfig.resolve(overrides: o)
+                    let key = try RunCache.key(config, code: code)
+                    if seen.insert(name + "\u{1}" + label + "\u{1}" + key).inserted {
+                        out.append(Planned(dataset: name, label: label, config: config, key: key))
+                    }
+                }
+            }
+        }
+        return out
+    }
+
+    /// How many runs the report needs and how many of them are not cached yet.
+    public func counts() throws -> (planned: Int, toRun: Int) {
+        let planned = try plan()
+        return (planned.count, planned.filter { cache.records[$0.key] == nil }.count)
+    }
+
+    /// Trains every planned run missing from the cache, printing progress (runs done and left, an ETA).
+    public func run() throws {
+        let planned = try plan()
+        let todo = planned.filter { cache.records[$0.key] == nil }
+        log("claims report: \(planned.count) runs, \(planned.count - todo.count) cached, \(todo.count) to run")
+        let start = Date()
+        for (k, p) in todo.enumerated() {
+            let ds = try dataset(p.dataset).keepingTrainingFraction(p.config.data.trainFraction, seed: Self.baseSeed)
+            let t0 = Date()
+            do {
+                let report = try Trainer(config: p.config, dataset: ds, log: { _ in }).run()
+                try cache.append(RunRecord(key: p.key, dataset: p.dataset, label: p.label, seed: p.config.seed, report: report))
+                let done = Double(k + 1), elapsed = Date().timeIntervalSince(start)
+                let eta = elapsed / done * Double(todo.count - k - 1)
+                log(String(format: "[%d/%d] %@ · %@ · seed %llu: test NDCG@20 %.4f (%.0f s; about %.0f min left)", k + 1, todo.count,
+                           p.dataset, p.label, p.config.seed, report.test["ndcg@20"] ?? .nan, Date().timeIntervalSince(t0), eta / 60))
+            } catch let e as ConfigError {
+                failures[p.dataset, default: [:]][p.label] = e.description
+                log("[\(k + 1)/\(todo.count)] \(p.dataset) · \(p.label): cannot run: \(e.description)")
+            } catch let e as NonFiniteLossError {
+                // A diverged run is a result about its settings, not a reason to stop the report.
+                failures[p.dataset, default: [:]][p.label] = "diverged: \(e.description)"
+                log("[\(k + 1)/\(todo.count)] \(p.dataset) · \(p.label): diverged: \(e.description)")
+            }
+        }
+    }
+
+    /// The cached runs of one dataset and label under the current plan (this code, these settings), in seed order.
+    func runs(_ dataset: String, _ label: String, in planned: [Planned]) -> [RunRecord] {
+        planned.filter { $0.dataset == dataset && $0.label == label }.compactMap { cache.records[$0.key] }.sorted { $0.seed < $1.seed }
+    }
+}

@@ -1,0 +1,48 @@
+import Foundation
+import ArgumentParser
+import TandemTrain
+import TandemData
+
+struct ReportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "report", abstract: "Reports made of many runs.",
+                                                    subcommands: [Claims.self])
+
+    struct Claims: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run the sweeps that answer the contrastive view's claims and write DIR/index.html (plots, verdicts) and DIR/runs.jsonl.",
+            discussion: "Every run is cached in runs.jsonl by its config and the binary that ran it: a rerun resumes, and a changed binary reruns.")
+        @Option(name: .customLong("dataset"), help: "A dataset to report on (repeatable; default ml-100k).") var datasets: [String] = []
+        @Option(help: "Training seeds per setting.") var seeds = 3
+        @Option(help: "Output directory.") var out = "claims"
+        @Flag(help: "A minutes-long smoke version: 4 epochs per run, short grids, 2 seeds unless --seeds is given.") var quick = false
+        @Option(help: "Epochs per run (default: 4 with --quick, else at most 40 with early stopping).") var epochs: Int?
+        @Option(help: "Threads for training (default: all cores).") var threads: Int?
+
+        func run() throws {
+            configureThreads(threads)
+            let names = datasets.isEmpty ? ["ml-100k"] : datasets
+            let seedCount = quick && !CommandLine.arguments.contains("--seeds") ? 2 : seeds
+            guard seedCount >= 1 else { fail("--seeds must be at least 1") }
+            let settings = ClaimSettings(quick: quick, seeds: seedCount, epochs: epochs)
+            let report = reportingErrors {
+                try ClaimsReport(settings: settings, datasets: names, outDirectory: out, code: executableFingerprint())
+            }
+            reportingErrors { try report.run() }
+            let command = (["tandem"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
+            let date = ISO8601DateFormatter().string(from: Date())
+            let (page, findings) = reportingErrors { try report.page(command: command, date: date) }
+            reportingErrors { try AtomicFile.write(Data(page.html.utf8), to: out + "/index.html") }
+            for f in findings { print("\(f.claim) \(f.dataset): \(f.verdict?.rawValue ?? "not run") — \(f.reading)") }
+            print("wrote \(out)/index.html and \(out)/runs.jsonl")
+        }
+    }
+}
+
+/// Size and modification time of the running executable: changes whenever it is rebuilt.
+func executableFingerprint() -> String {
+    let path = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+    let attributes = try? FileManager.default.attributesOfItem(atPath: path)
+    let size = (attributes?[.size] as? NSNumber)?.intValue ?? 0
+    let modified = (attributes?[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
+    return "\(tandemVersion) \(size) \(Int(modified))"
+}
