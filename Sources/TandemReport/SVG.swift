@@ -18,11 +18,18 @@ public struct Series: Sendable {
     public var lower: [Double]
     /// For `.points`: one value per point, mapped to colour.
     public var colourValues: [Double]?
+    /// The series' colour (a CSS colour); nil: the palette's next one. A line and its band share one.
+    public var colour: String?
 
-    public init(_ name: String, style: Style, x: [Double], y: [Double], lower: [Double] = [], colourValues: [Double]? = nil) {
+    /// Colour-blind-safe colours (Okabe–Ito), in the order series get them.
+    public static let palette = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442"]
+
+    public init(_ name: String, style: Style, x: [Double], y: [Double], lower: [Double] = [], colourValues: [Double]? = nil,
+                colour: String? = nil) {
         precondition(x.count == y.count, "series \(name): \(x.count) x values, \(y.count) y values")
         precondition(style != .band || lower.count == y.count, "band \(name) needs one lower value per point")
         self.name = name; self.style = style; self.x = x; self.y = y; self.lower = lower; self.colourValues = colourValues
+        self.colour = colour
     }
 }
 
@@ -55,8 +62,9 @@ public struct Plot: Sendable {
         var out = SVGText.open(width: width, height: height, title: title)
         out += SVGText.axes(x: sx, y: sy, xLabel: xLabel, yLabel: yLabel, width: width, height: height, margin: Plot.margin)
         let colourRange = series.compactMap(\.colourValues).flatMap { $0 }.filter(\.isFinite)
+        let colours = series.enumerated().map { $0.element.colour ?? SVGText.palette[$0.offset % SVGText.palette.count] }
         for (k, s) in series.enumerated() {
-            let colour = SVGText.palette[k % SVGText.palette.count]
+            let colour = colours[k]
             let order = s.x.indices.filter { s.x[$0].isFinite && s.y[$0].isFinite && (xScale == .linear || s.x[$0] > 0) }
                 .sorted { s.x[$0] < s.x[$1] }
             switch s.style {
@@ -77,8 +85,7 @@ public struct Plot: Sendable {
                 }
             }
         }
-        out += SVGText.legend(series.enumerated().map { (SVGText.palette[$0.offset % SVGText.palette.count], $0.element.name) },
-                              x: width - Plot.margin.right + 12, y: Plot.margin.top)
+        out += SVGText.legend(zip(colours, series.map(\.name)).map { ($0, $1) }, x: width - Plot.margin.right + 12, y: Plot.margin.top)
         if !colourRange.isEmpty, let lo = colourRange.min(), let hi = colourRange.max() {
             out += "<text x=\"\(SVGText.f(width - Plot.margin.right + 12))\" y=\"\(SVGText.f(height - Plot.margin.bottom))\" font-size=\"10\">colour: \(SVGText.g(lo)) "
                 + "<tspan fill=\"\(SVGText.colour(lo, range: colourRange))\">■</tspan> → <tspan fill=\"\(SVGText.colour(hi, range: colourRange))\">■</tspan> \(SVGText.g(hi))</text>\n"
@@ -133,8 +140,7 @@ public struct BarChart: Sendable {
 
 /// The SVG text both chart kinds share.
 enum SVGText {
-    /// Colour-blind-safe (Okabe–Ito).
-    static let palette = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442"]
+    static let palette = Series.palette
 
     static func f(_ v: Double) -> String { String(format: "%.1f", v) }
     static func g(_ v: Double) -> String { String(format: "%.4g", v) }

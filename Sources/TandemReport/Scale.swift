@@ -62,7 +62,7 @@ public struct Scale: Equatable, Sendable {
     public func label(_ value: Double) -> String {
         let step = kind == .linear ? Scale.niceStep((upper - lower) / 5) : value
         let digits = max(0, min(6, -Int(log10(abs(step)).rounded(.down))))
-        return String(format: "%.\(digits)f", value)
+        return String(format: "%.\(digits)f", abs(value) < 1e-12 ? 0 : value)  // never "-0.0"
     }
 
     /// 1, 2 or 5 × 10ᵏ, the nice step nearest above `rough`.

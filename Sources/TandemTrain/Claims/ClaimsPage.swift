@@ -68,12 +68,13 @@ extension ClaimsReport {
 
     /// A line with a ± std band over `points` (x, label), skipping labels without runs.
     func lineWithBand(_ name: String, dataset: String, points: [(x: Double, label: String)], metric: String,
-                      planned: [Planned]) -> [Series] {
+                      planned: [Planned], colour: Int = 0) -> [Series] {
         let stats = points.compactMap { p in meanStd(dataset, p.label, metric, planned: planned).map { (p.x, $0) } }
         guard !stats.isEmpty else { return [] }
         let x = stats.map(\.0), mean = stats.map(\.1.mean), std = stats.map(\.1.std)
-        return [Series("\(name) ± std", style: .band, x: x, y: zip(mean, std).map(+), lower: zip(mean, std).map(-)),
-                Series(name, style: .line, x: x, y: mean)]
+        let c = Series.palette[colour % Series.palette.count]
+        return [Series("\(name) ± std", style: .band, x: x, y: zip(mean, std).map(+), lower: zip(mean, std).map(-), colour: c),
+                Series(name, style: .line, x: x, y: mean, colour: c)]
     }
 
     /// The whole page from the cached runs.
@@ -122,7 +123,7 @@ extension ClaimsReport {
                                    series: lineWithBand("cosine", dataset: d, points: cos, metric: "ndcg@20", planned: planned)).svg)
             c3.figures.append(Plot(title: "\(d): cosine vs dot product, per τ", xLabel: "temperature τ", yLabel: "test NDCG@20", xScale: .log,
                                    series: lineWithBand("cosine", dataset: d, points: cos, metric: "ndcg@20", planned: planned)
-                                    + lineWithBand("dot", dataset: d, points: dot, metric: "ndcg@20", planned: planned)).svg)
+                                    + lineWithBand("dot", dataset: d, points: dot, metric: "ndcg@20", planned: planned, colour: 1)).svg)
             if let best = bestOnValidation(d, cos.map(\.label), planned: planned) {
                 let control = s.label(similarity: "cosine", temperature: 1.0)
                 var f = finding("C2", d, treatment: best, control: control, metric: "ndcg@20", planned: planned)
@@ -206,8 +207,10 @@ extension ClaimsReport {
 
     /// One marker per label at its x and its mean over seeds, each its own legend entry.
     func namedPoints(_ dataset: String, _ xs: [(label: String, x: Double)], metric: String, planned: [Planned]) -> [Series] {
-        xs.compactMap { p in
-            meanStd(dataset, p.label, metric, planned: planned).map { Series(p.label, style: .points, x: [p.x], y: [$0.mean]) }
+        xs.enumerated().compactMap { k, p in
+            meanStd(dataset, p.label, metric, planned: planned).map {
+                Series(p.label, style: .points, x: [p.x], y: [$0.mean], colour: Series.palette[(k + 1) % Series.palette.count])
+            }
         }
     }
 }
