@@ -17,11 +17,28 @@ public struct FullRankingEvaluator: Sendable {
     public let truth: CSRMatrix
     /// Head items (the most popular 20% in training by default); metrics are also reported on head and tail.
     public let isHead: [Bool]?
+    /// Each user's activity group (`UserGroup`); metrics are also reported per group (`ndcg@K/sparse_users`, …).
+    public let userGroups: [UserGroup]?
     public var blockSize = 512
 
-    public init(ks: [Int] = [10, 20, 50], excluded: CSRMatrix, truth: CSRMatrix, isHead: [Bool]? = nil) {
+    /// Users split into thirds by their number of training interactions, as SGL reports sparse users.
+    public enum UserGroup: Int, CaseIterable, Sendable {
+        case sparse, middle, dense
+        public var key: String { "\(self)_users" }
+
+        /// Thirds by training degree (ties go to the lower third by user index order).
+        public static func byDegree(_ degrees: [Int]) -> [UserGroup] {
+            let order = degrees.indices.sorted { degrees[$0] < degrees[$1] || (degrees[$0] == degrees[$1] && $0 < $1) }
+            var out = [UserGroup](repeating: .sparse, count: degrees.count)
+            for (rank, u) in order.enumerated() { out[u] = UserGroup(rawValue: min(2, rank * 3 / max(1, degrees.count)))! }
+            return out
+        }
+    }
+
+    public init(ks: [Int] = [10, 20, 50], excluded: CSRMatrix, truth: CSRMatrix, isHead: [Bool]? = nil, userGroups: [UserGroup]? = nil) {
         precondition(excluded.rows == truth.rows && excluded.cols == truth.cols, "excluded and truth shapes differ")
-        self.ks = ks.sorted(); self.excluded = excluded; self.truth = truth; self.isHead = isHead
+        precondition(userGroups == nil || userGroups!.count == truth.rows, "one group per user")
+        self.ks = ks.sorted(); self.excluded = excluded; self.truth = truth; self.isHead = isHead; self.userGroups = userGroups
     }
 
     /// The top 20% (by default) of items by training count; ties go to the lower index.
@@ -33,13 +50,15 @@ public struct FullRankingEvaluator: Sendable {
     }
 
     /// Metrics averaged over users; with `isHead`, also `recall@K/head` and `recall@K/tail`
-    /// (recall restricted to held-out head or tail items, over users that have such items).
+    /// (recall restricted to held-out head or tail items, over users that have such items); with `userGroups`, also
+    /// `recall@K/sparse_users`, `ndcg@K/sparse_users` and the same for `middle` and `dense`.
     public func evaluate(users: Tensor, items: Tensor) -> [String: Double] {
         precondition(users.rows == truth.rows, "\(users.rows) user embeddings for \(truth.rows) users")
         precondition(items.rows == truth.cols, "\(items.rows) item embeddings for \(truth.cols) items")
         precondition(users.cols == items.cols, "user dim \(users.cols) ≠ item dim \(items.cols)")
         let maxK = ks.max()!
         var total = MetricAccumulator(ks: ks), head = MetricAccumulator(ks: ks), tail = MetricAccumulator(ks: ks)
+        var groups = [MetricAccumulator](repeating: MetricAccumulator(ks: ks), count: UserGroup.allCases.count)
         let nItems = items.rows
         var start = 0
         while start < users.rows {
@@ -66,6 +85,7 @@ public struct FullRankingEvaluator: Sendable {
                 let u = start + r
                 let rel = Set(truth.columns(ofRow: u))
                 total.add(ranked: ranked[r][...], relevant: rel)
+                if let userGroups { groups[userGroups[u].rawValue].add(ranked: ranked[r][...], relevant: rel) }
                 if let isHead {
                     head.add(ranked: ranked[r][...], relevant: rel.filter { isHead[Int($0)] })
                     tail.add(ranked: ranked[r][...], relevant: rel.filter { !isHead[Int($0)] })
@@ -78,6 +98,14 @@ public struct FullRankingEvaluator: Sendable {
             for k in ks {
                 out["recall@\(k)/head"] = head.means["recall@\(k)"]
                 out["recall@\(k)/tail"] = tail.means["recall@\(k)"]
+            }
+        }
+        if userGroups != nil {
+            for g in UserGroup.allCases {
+                for k in ks {
+                    out["recall@\(k)/\(g.key)"] = groups[g.rawValue].means["recall@\(k)"]
+                    out["ndcg@\(k)/\(g.key)"] = groups[g.rawValue].means["ndcg@\(k)"]
+                }
             }
         }
         out["users"] = Double(total.users)

@@ -49,9 +49,11 @@ public struct EvaluationProtocol: Sendable {
         let known = ds.fullTrain ?? s.train  // a fraction-trained run is scored exactly like the full one
         let head = FullRankingEvaluator.headItems(counts: known.itemCounts(items: ds.numItems))
         let train = known.matrix(users: ds.numUsers, items: ds.numItems)
-        valid = FullRankingEvaluator(ks: ks, excluded: train, truth: s.valid.matrix(users: ds.numUsers, items: ds.numItems), isHead: head)
+        let groups = FullRankingEvaluator.UserGroup.byDegree((0..<ds.numUsers).map { train.columns(ofRow: $0).count })
+        valid = FullRankingEvaluator(ks: ks, excluded: train, truth: s.valid.matrix(users: ds.numUsers, items: ds.numItems), isHead: head,
+                                     userGroups: groups)
         test = FullRankingEvaluator(ks: ks, excluded: (known + s.valid).matrix(users: ds.numUsers, items: ds.numItems),
-                                    truth: s.test.matrix(users: ds.numUsers, items: ds.numItems), isHead: head)
+                                    truth: s.test.matrix(users: ds.numUsers, items: ds.numItems), isHead: head, userGroups: groups)
         testPairs = (s.test.users, s.test.items)
     }
 }

@@ -57,6 +57,20 @@ import Foundation
         #expect(m["recall@1/head"] == 1 && m["recall@1/tail"] == 0 && m["recall@1"] == 0.5)
     }
 
+    /// Users fall into thirds by training degree (ties by index), and each third's metrics average only its users.
+    @Test func userGroupsByDegree() {
+        typealias G = FullRankingEvaluator.UserGroup
+        #expect(G.byDegree([5, 1, 9, 1, 3, 7]) == [.middle, .sparse, .dense, .sparse, .middle, .dense])
+        // Three users, one per group; only user 0 (sparse) and user 2 (dense) get their item at rank 1.
+        let users = Tensor([[1, 0], [1, 0], [0, 1]]), items = Tensor([[1, 0], [0, 1]])
+        let truth = CSRMatrix(rows: 3, cols: 2, coordinates: [(0, 0, 1), (1, 1, 1), (2, 1, 1)])
+        let ev = FullRankingEvaluator(ks: [1], excluded: CSRMatrix(rows: 3, cols: 2, coordinates: []), truth: truth,
+                                      userGroups: [.sparse, .middle, .dense])
+        let m = ev.evaluate(users: users, items: items)
+        #expect(m["recall@1/sparse_users"] == 1 && m["recall@1/middle_users"] == 0 && m["recall@1/dense_users"] == 1)
+        #expect(m["ndcg@1/sparse_users"] == 1 && abs(m["recall@1"]! - 2.0 / 3) < 1e-12)
+    }
+
     @Test func alignmentAndUniformity() {
         let u = Tensor([[1, 0], [0, 2]]), v = Tensor([[1, 0], [0, -1]])
         // Pair (0,0) identical: 0; pair (1,1) opposite: ‖(0,1) − (0,−1)‖² = 4.

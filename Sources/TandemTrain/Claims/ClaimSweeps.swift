@@ -61,4 +61,17 @@ public struct ClaimSettings: Sendable {
             }
         }
     }
+
+    /// C5's runs: LightGCN and its contrastive views (each model's defaults: in-batch InfoNCE main loss, λ 0.01).
+    public func graphRuns() -> [(label: String, settings: [String: String])] {
+        var runs: [(String, [String: String])] = [
+            ("LightGCN", ["model": "lightgcn"]),
+            ("SGL edge dropout", ["model": "sgl", "augmentation": "ed"]),
+            ("SGL node dropout", ["model": "sgl", "augmentation": "nd"]),
+            ("SGL random walk", ["model": "sgl", "augmentation": "rw"]),
+            ("SimGCL", ["model": "simgcl"]),
+        ]
+        if quick { runs.removeAll { $0.0 == "SGL node dropout" || $0.0 == "SGL random walk" } }
+        return runs.map { ($0.0, $0.1.merging(budget) { $1 }) }
+    }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import TandemReport
+import TandemEval
 
 /// One verdict of the report: a comparison of two settings on one metric, paired by seed.
 public struct ClaimFinding: Sendable {
@@ -161,9 +162,27 @@ extension ClaimsReport {
         }
         sections.append(c4)
 
-        var c5 = ReportPage.Section(id: "c5", title: "C5 · Graph contrastive views help sparse users and items")
-        c5.paragraphs = ["Not in this version of the report: it needs metrics bucketed by user degree. docs/BENCHMARKS.md has the "
-            + "graph models on ml-100k (3 seeds)."]
+        // C5: graph views and sparse users.
+        var c5 = ReportPage.Section(id: "c5", title: "C5 · Graph contrastive views help sparse users")
+        c5.paragraphs = ["LightGCN against its contrastive views (SGL's edge dropout, node dropout and random walk; SimGCL's "
+            + "embedding noise), each at its defaults, users split into thirds by their number of training interactions. "
+            + "Verdicts: NDCG@20 of the sparsest third, each view against LightGCN. SimGCL's reading — that the gain comes from "
+            + "the uniformity InfoNCE induces, not from the augmentation — can be checked against C6's plane."]
+        for d in datasets {
+            let groups = FullRankingEvaluator.UserGroup.allCases
+            let series = s.graphRuns().map { run -> (name: String, values: [Double], errors: [Double]?) in
+                let cells = groups.map { meanStd(d, run.label, "ndcg@20/\($0.key)", planned: planned) }
+                return (run.label, cells.map { $0?.mean ?? .nan }, cells.map { $0?.std ?? 0 })
+            }
+            if series.contains(where: { $0.values.contains(where: \.isFinite) }) {
+                c5.figures.append(BarChart(title: "\(d): NDCG@20 by user activity", yLabel: "test NDCG@20",
+                                           categories: groups.map { "\($0) users" }, series: series).svg)
+            }
+            for run in s.graphRuns() where run.label != "LightGCN" {
+                let f = finding("C5", d, treatment: run.label, control: "LightGCN", metric: "ndcg@20/sparse_users", planned: planned)
+                findings.append(f); c5.paragraphs.append(f.reading)
+            }
+        }
         sections.append(c5)
 
         // C6: the alignment–uniformity plane, and uniformity against the number of negatives.
