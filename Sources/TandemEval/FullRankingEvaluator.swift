@@ -128,6 +128,30 @@ public enum Geometry {
         return s / Double(pairs.users.count)
     }
 
+    /// How hard the softmax's negatives are: for each user, the softmax of `score / temperature` over the items the
+    /// user has not interacted with in `known` (their negatives), and the share of its mass on the `k` highest-scoring
+    /// ones, averaged over at most `maxUsers` users (a seeded sample). Near k / negatives: mass spread evenly; near 1:
+    /// the loss is dominated by a few hard negatives. `users` and `items` are scored as they are (normalise them first
+    /// for cosine similarity).
+    public static func hardNegativeShare(users: Tensor, items: Tensor, known: CSRMatrix, temperature: Double, k: Int = 10,
+                                         maxUsers: Int = 2048, seed: UInt64 = 0) -> Double {
+        var rows = (0..<users.rows).filter { known.columns(ofRow: $0).count < items.rows - k }
+        if rows.count > maxUsers { var rng = RNG(seed: seed); rng.shuffle(&rows); rows = Array(rows.prefix(maxUsers)).sorted() }
+        guard !rows.isEmpty else { return .nan }
+        let scores = BLAS.matmul(users.gatherRows(rows.map { Int32($0) }), items, transposeB: true)
+        let n = items.rows
+        var total = 0.0
+        for (r, u) in rows.enumerated() {
+            var logits = (0..<n).map { Double(scores.data[r * n + $0]) / temperature }
+            for i in known.columns(ofRow: u) { logits[Int(i)] = -.infinity }
+            let m = logits.max()!
+            let e = logits.map { $0 == -.infinity ? 0 : exp($0 - m) }
+            let z = e.reduce(0, +)
+            total += e.sorted(by: >).prefix(k).reduce(0, +) / z
+        }
+        return total / Double(rows.count)
+    }
+
     /// Uniformity: log of the mean of exp(−t‖x − y‖²) over distinct pairs of rows (t = 2), after normalising.
     /// Uses at most `maxRows` rows (a seeded sample) so cost stays bounded. Lower (more negative) is more uniform.
     public static func uniformity(_ x: Tensor, t: Double = 2, maxRows: Int = 4096, seed: UInt64 = 0) -> Double {

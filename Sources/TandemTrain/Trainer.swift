@@ -190,6 +190,8 @@ public final class Trainer {
             "alignment": Geometry.alignment(users: u, items: v, pairs: protocolEval.testPairs),
             "uniformity_items": Geometry.uniformity(v),
             "uniformity_users": Geometry.uniformity(u),
+            "hard_negative_share@10": Geometry.hardNegativeShare(users: u, items: v, known: protocolEval.valid.excluded,
+                                                                temperature: Double(config.objective.temperature)),
         ]
         if let head = objectives.lazy.compactMap({ ($0 as? PrototypeObjective)?.head }).first {
             // Collapse check: how many prototypes are some item's (user's) nearest.

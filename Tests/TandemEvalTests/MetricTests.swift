@@ -71,6 +71,18 @@ import Foundation
         #expect(m["ndcg@1/sparse_users"] == 1 && abs(m["recall@1"]! - 2.0 / 3) < 1e-12)
     }
 
+    /// One user, four items, item 0 known: negatives score 2, 1, 0 at τ 1 → softmax e²/(e² + e + 1) on the hardest.
+    @Test func hardNegativeShareByHand() {
+        let users = Tensor([[1]]), items = Tensor([[5], [2], [1], [0]])
+        let known = CSRMatrix(rows: 1, cols: 4, coordinates: [(0, 0, 1)])
+        let e2 = exp(2.0), e1 = exp(1.0)
+        let share = Geometry.hardNegativeShare(users: users, items: items, known: known, temperature: 1, k: 1)
+        #expect(abs(share - e2 / (e2 + e1 + 1)) < 1e-9)
+        // A higher temperature spreads the mass: τ 2 gives e/(e + e^0.5 + 1).
+        let warm = Geometry.hardNegativeShare(users: users, items: items, known: known, temperature: 2, k: 1)
+        #expect(abs(warm - e1 / (e1 + exp(0.5) + 1)) < 1e-9 && warm < share)
+    }
+
     @Test func alignmentAndUniformity() {
         let u = Tensor([[1, 0], [0, 2]]), v = Tensor([[1, 0], [0, -1]])
         // Pair (0,0) identical: 0; pair (1,1) opposite: ‖(0,1) − (0,−1)‖² = 4.

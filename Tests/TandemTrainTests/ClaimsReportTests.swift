@@ -24,7 +24,7 @@ import TandemReport
         let (page, findings) = try report.page(command: "tandem report claims --quick", date: "2026-12-01")
         let html = page.html
         for id in ["summary", "c1", "c2", "c3", "c4", "c5", "c6"] { #expect(html.contains("<section id=\"\(id)\">")) }
-        #expect(html.components(separatedBy: "<svg ").count - 1 == 8)  // C1 three, C2, C3, C4, C5 and C6 one each
+        #expect(html.components(separatedBy: "<svg ").count - 1 == 9)  // C1 three, C2 two, C3, C4, C5 and C6 one each
         #expect(!html.contains("<script"))
 
         // Recompute C1's effect from runs.jsonl with nothing but JSON: test NDCG@20, every item minus in-batch B 256, by seed.
