@@ -12,6 +12,12 @@ public final class Parameter {
         self.value = value
         self.isSparse = sparse
     }
+
+    /// Sets rows `rows` of a 2-D parameter to zero.
+    public func zeroRows(_ rows: [Int32]) {
+        let d = value.cols
+        for r in rows { for j in 0..<d { value.data[Int(r) * d + j] = 0 } }
+    }
 }
 
 /// A node recorded on a `Tape`: a handle, cheap to copy.

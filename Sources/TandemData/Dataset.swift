@@ -12,6 +12,11 @@ public struct Dataset: Sendable {
     /// The whole training split when `split.train` holds only a fraction of it (sparse-data runs): evaluation still
     /// excludes all of it and defines head/tail items by it, so every fraction is scored on the same test set.
     public var fullTrain: Interactions?
+    /// Items held out of training and validation entirely (item cold start); nil: none. Every interaction with them is
+    /// in `coldTest`, and they are ranked only among themselves there.
+    public var coldItems: [Bool]?
+    /// The interactions with `coldItems`, from all three parts of the split.
+    public var coldTest: Interactions?
 
     public init(name: String, userIds: IdMap, itemIds: IdMap, split: Split, userFeatures: FeatureSet? = nil, itemFeatures: FeatureSet? = nil) {
         self.name = name; self.userIds = userIds; self.itemIds = itemIds; self.split = split
@@ -29,6 +34,30 @@ public struct Dataset: Sendable {
         var out = self
         out.fullTrain = fullTrain ?? split.train
         out.split.train = split.train.subset(Array(kept))
+        return out
+    }
+
+    /// The same dataset with `fraction` of its items (drawn with `seed`) held out for item cold start: their
+    /// interactions leave train, validation and test and form `coldTest`. Ids and indexing are unchanged.
+    public func holdingOutItems(_ fraction: Double, seed: UInt64) -> Dataset {
+        guard fraction > 0 else { return self }
+        var rng = RNG(seed: seed ^ 0x636F_6C64_6974_656D)
+        var order = Array(0..<numItems)
+        rng.shuffle(&order)
+        var cold = [Bool](repeating: false, count: numItems)
+        for i in order.prefix(max(1, Int((fraction * Double(numItems)).rounded()))) { cold[i] = true }
+        var out = self
+        var held: [Interactions] = []
+        func removeCold(_ part: Interactions) -> Interactions {
+            let isCold = part.items.indices.map { cold[Int(part.items[$0])] }
+            held.append(part.subset(isCold.indices.filter { isCold[$0] }))
+            return part.subset(isCold.indices.filter { !isCold[$0] })
+        }
+        out.split.train = removeCold(split.train)
+        out.split.valid = removeCold(split.valid)
+        out.split.test = removeCold(split.test)
+        out.coldTest = held.dropFirst().reduce(held[0], +)
+        out.coldItems = cold
         return out
     }
 

@@ -20,6 +20,9 @@ public struct FullRankingEvaluator: Sendable {
     /// Each user's activity group (`UserGroup`); metrics are also reported per group (`ndcg@K/sparse_users`, …).
     public let userGroups: [UserGroup]?
     public var blockSize = 512
+    /// Break exact ties in a per-user random order (seeded by the user) instead of by item index (item cold start: a
+    /// model that scores unseen items alike must not gain from the order items first appear in the data).
+    public var randomTieBreaking = false
 
     /// Users split into thirds by their number of training interactions, as SGL reports sparse users.
     public enum UserGroup: Int, CaseIterable, Sendable {
@@ -39,6 +42,16 @@ public struct FullRankingEvaluator: Sendable {
         precondition(excluded.rows == truth.rows && excluded.cols == truth.cols, "excluded and truth shapes differ")
         precondition(userGroups == nil || userGroups!.count == truth.rows, "one group per user")
         self.ks = ks.sorted(); self.excluded = excluded; self.truth = truth; self.isHead = isHead; self.userGroups = userGroups
+    }
+
+    /// The top `k` of a row with ties in a random order seeded by the user: selection runs on the row's entries in a
+    /// per-user shuffled order (ties go to the earlier position there), then maps back. Scores are not changed.
+    static func selectBreakingTiesAtRandom(_ row: UnsafePointer<Float>, count: Int, k: Int, user: Int) -> [Int32] {
+        var rng = RNG(seed: UInt64(user) &* 0x9E37_79B9_7F4A_7C15 &+ 0x7469_6573)
+        var order = (0..<count).map { Int32($0) }
+        rng.shuffle(&order)
+        let permuted = order.map { row[Int($0)] }
+        return permuted.withUnsafeBufferPointer { TopK.select($0, k: k) }.map { order[Int($0)] }
     }
 
     /// The top 20% (by default) of items by training count; ties go to the lower index.
@@ -76,7 +89,8 @@ public struct FullRankingEvaluator: Sendable {
                             let u = start + r
                             let row = base + r * nItems
                             for i in excluded.columns(ofRow: u) { row[Int(i)] = -.infinity }
-                            outBase[r] = TopK.select(UnsafeBufferPointer(start: row, count: nItems), k: maxK)
+                            outBase[r] = randomTieBreaking ? Self.selectBreakingTiesAtRandom(row, count: nItems, k: maxK, user: u)
+                                : TopK.select(UnsafeBufferPointer(start: row, count: nItems), k: maxK)
                         }
                     }
                 }

@@ -8,7 +8,8 @@ import TandemEval
 extension TrainConfig {
     /// Loads (and, for known datasets, fetches) the data this config names, and splits it.
     public func loadDataset(log: (String) -> Void = { _ in }) throws -> Dataset {
-        try loadFullDataset(log: log).keepingTrainingFraction(data.trainFraction, seed: data.splitSeed ?? seed)
+        try loadFullDataset(log: log).holdingOutItems(data.coldItems, seed: data.splitSeed ?? seed)
+            .keepingTrainingFraction(data.trainFraction, seed: data.splitSeed ?? seed)
     }
 
     func loadFullDataset(log: (String) -> Void) throws -> Dataset {
@@ -43,17 +44,25 @@ public struct EvaluationProtocol: Sendable {
     public let valid: FullRankingEvaluator
     public let test: FullRankingEvaluator
     public let testPairs: (users: [Int32], items: [Int32])
+    /// The item cold-start ranking, when the dataset holds items out.
+    public let cold: ColdStartEvaluation?
 
     public init(_ ds: Dataset, ks: [Int]) {
         let s = ds.split
         let known = ds.fullTrain ?? s.train  // a fraction-trained run is scored exactly like the full one
         let head = FullRankingEvaluator.headItems(counts: known.itemCounts(items: ds.numItems))
-        let train = known.matrix(users: ds.numUsers, items: ds.numItems)
-        let groups = FullRankingEvaluator.UserGroup.byDegree((0..<ds.numUsers).map { train.columns(ofRow: $0).count })
+        // Held-out cold items are not candidates in the usual rankings: those measure the catalogue the model trained on.
+        let coldIds = ds.coldItems.map { c in c.indices.filter { c[$0] }.map { Int32($0) } } ?? []
+        let unseen = Interactions(users: (0..<ds.numUsers).flatMap { u in coldIds.map { _ in Int32(u) } },
+                                  items: (0..<ds.numUsers).flatMap { _ in coldIds })
+        let train = (known + unseen).matrix(users: ds.numUsers, items: ds.numItems)
+        let degrees = known.positionsByUser(users: ds.numUsers).map(\.count)
+        let groups = FullRankingEvaluator.UserGroup.byDegree(degrees)
         valid = FullRankingEvaluator(ks: ks, excluded: train, truth: s.valid.matrix(users: ds.numUsers, items: ds.numItems), isHead: head,
                                      userGroups: groups)
-        test = FullRankingEvaluator(ks: ks, excluded: (known + s.valid).matrix(users: ds.numUsers, items: ds.numItems),
+        test = FullRankingEvaluator(ks: ks, excluded: (known + unseen + s.valid).matrix(users: ds.numUsers, items: ds.numItems),
                                     truth: s.test.matrix(users: ds.numUsers, items: ds.numItems), isHead: head, userGroups: groups)
         testPairs = (s.test.users, s.test.items)
+        cold = ColdStartEvaluation(ds, ks: ks)
     }
 }

@@ -61,6 +61,10 @@ public struct DataSettings: Codable, Equatable, Sendable {
     public var trainFraction: Double = 1
     /// Use side features when the dataset has them (two-tower; sgl with augmentation am).
     public var useFeatures: Bool = true
+    /// Item cold start: hold this fraction of items (drawn with split_seed) out of training and validation; every
+    /// interaction with them is tested apart, ranking only those items (`…/cold_items` metrics), and the usual
+    /// rankings leave them out. 0: off.
+    public var coldItems: Double = 0
 
     public init() {}
 

@@ -185,7 +185,7 @@ public final class Trainer {
         }
         let (u, v) = embeddings()
         let validM = protocolEval.valid.evaluate(users: u, items: v)
-        let testM = protocolEval.test.evaluate(users: u, items: v)
+        var testM = protocolEval.test.evaluate(users: u, items: v)
         var geometry: [String: Double] = [
             "alignment": Geometry.alignment(users: u, items: v, pairs: protocolEval.testPairs),
             "uniformity_items": Geometry.uniformity(v),
@@ -193,6 +193,11 @@ public final class Trainer {
             "hard_negative_share@10": Geometry.hardNegativeShare(users: u, items: v, known: protocolEval.valid.excluded,
                                                                 temperature: Double(config.objective.temperature)),
         ]
+        if let cold = protocolEval.cold {
+            // Last, since it zeroes the cold items' own rows (the model keeps them zero from here on).
+            testM.merge(cold.evaluate(model, users: dataset.numUsers, items: dataset.numItems,
+                                      normalize: config.objective.similarity == .cosine)) { $1 }
+        }
         if let head = objectives.lazy.compactMap({ ($0 as? PrototypeObjective)?.head }).first {
             // Collapse check: how many prototypes are some item's (user's) nearest.
             geometry["prototypes_used_items"] = Double(head.prototypesInUse(v))

@@ -27,6 +27,7 @@ struct ConfigFlags: ParsableArguments {
     @Option(name: .customLong("split-seed"), help: ArgumentHelp("Seed of the split alone when different from seed (so several training seeds share one split).", valueName: "n")) var splitSeed: UInt64?
     @Option(name: .customLong("train-fraction"), help: ArgumentHelp("Train on this fraction of the training interactions (drawn with split_seed; validation and test unchanged; head/tail items still defined by the full training split): the sparse-data runs.", valueName: "x")) var trainFraction: Double?
     @Option(name: .customLong("use-features"), help: ArgumentHelp("Use side features when the dataset has them (two-tower; sgl with augmentation am).", valueName: "true|false")) var useFeatures: Bool?
+    @Option(name: .customLong("cold-items"), help: ArgumentHelp("Item cold start: hold this fraction of items (drawn with split_seed) out of training and validation; every interaction with them is tested apart, ranking only those items (…/cold_items metrics), and the usual rankings leave them out. 0: off.", valueName: "x")) var coldItems: Double?
     // Objective and negatives
     @Option(name: .customLong("loss"), help: ArgumentHelp("Main loss: infonce (softmax over the batch's negatives), bpr or bce (sampled negatives per positive).")) var loss: LossKind?
     @Option(name: .customLong("similarity"), help: ArgumentHelp("Score of a user and an item: dot product, or cosine (both L2-normalised).")) var similarity: Similarity?
@@ -126,6 +127,7 @@ struct ConfigFlags: ParsableArguments {
         if let v = splitSeed { o["split_seed"] = v.configText }
         if let v = trainFraction { o["train_fraction"] = v.configText }
         if let v = useFeatures { o["use_features"] = v.configText }
+        if let v = coldItems { o["cold_items"] = v.configText }
         if let v = loss { o["loss"] = v.configText }
         if let v = similarity { o["similarity"] = v.configText }
         if let v = temperature { o["temperature"] = v.configText }

@@ -16,4 +16,5 @@ public final class MatrixFactorization: RetrievalModel {
     public var itemParameters: [Parameter] { [items] }
     public func userEmbeddings(_ tape: Tape, _ ids: [Int32]) -> Variable { tape.embedding(users, rows: ids) }
     public func itemEmbeddings(_ tape: Tape, _ ids: [Int32]) -> Variable { tape.embedding(items, rows: ids) }
+    public func forgetItems(_ ids: [Int32]) { items.zeroRows(ids) }
 }

@@ -27,6 +27,9 @@ public protocol RetrievalModel: AnyObject {
     /// The tower that embeds a user the model has no id row for, from raw feature values (cold start); nil when the
     /// model has none. A model directory keeps its `Tower.Spec` and weights so serving can rebuild it.
     var coldStartUserTower: Tower? { get }
+    /// Zeroes what `items`' own rows contribute (their id embeddings, biases), so items never trained on are scored
+    /// from their features alone (item cold start). Models with nothing per item beyond those rows score them as zero.
+    func forgetItems(_ items: [Int32])
     /// False for models whose parameters come from a solve (EASE): the trainer calls `fit` instead of taking steps.
     var trainsByGradient: Bool { get }
     /// Sets the parameters of a closed-form model, choosing its hyper-parameters by `validate` (the validation metric
@@ -42,6 +45,7 @@ extension RetrievalModel {
     public var computesAllRowsAtOnce: Bool { false }
     public var coldStartUserTower: Tower? { nil }
     public var trainsByGradient: Bool { true }
+    public func forgetItems(_ items: [Int32]) {}
     public func fit(validate: () -> Double, log: (String) -> Void) throws -> [String: Double] { [:] }
     public func allEmbeddings(users: Bool, count: Int, normalize: Bool) -> Tensor {
         embeddingsInBlocks(users: users, count: count, normalize: normalize)

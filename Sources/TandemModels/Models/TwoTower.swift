@@ -139,6 +139,7 @@ public final class TwoTower: RetrievalModel {
         userTower(tape, ids, holdingOut: holdsOutPositives ? positives : nil)
     }
     public var coldStartUserTower: Tower? { userTower }
+    public func forgetItems(_ ids: [Int32]) { itemTower.idTable?.zeroRows(ids); itemTower.biasTable?.zeroRows(ids) }
 
     public func auxiliaryLoss(_ tape: Tape, users: [Int32], items: [Int32], negatives: [Int32]) -> Variable? {
         let terms = [userSelfSupervision?.loss(tape, tower: userTower), itemSelfSupervision?.loss(tape, tower: itemTower)].compactMap { $0 }
