@@ -8,8 +8,13 @@ import TandemEval
 extension TrainConfig {
     /// Loads (and, for known datasets, fetches) the data this config names, and splits it.
     public func loadDataset(log: (String) -> Void = { _ in }) throws -> Dataset {
-        try loadFullDataset(log: log).holdingOutItems(data.coldItems, seed: data.splitSeed ?? seed)
-            .keepingTrainingFraction(data.trainFraction, seed: data.splitSeed ?? seed)
+        try prepared(loadFullDataset(log: log))
+    }
+
+    /// A loaded and split dataset as this config trains on it: cold items held out, then the training fraction kept.
+    func prepared(_ full: Dataset) -> Dataset {
+        let splitSeed = data.splitSeed ?? seed
+        return full.holdingOutItems(data.coldItems, seed: splitSeed).keepingTrainingFraction(data.trainFraction, seed: splitSeed)
     }
 
     func loadFullDataset(log: (String) -> Void) throws -> Dataset {

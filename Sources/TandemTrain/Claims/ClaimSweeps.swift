@@ -74,4 +74,10 @@ public struct ClaimSettings: Sendable {
         if quick { runs.removeAll { $0.0 == "SGL node dropout" || $0.0 == "SGL random walk" } }
         return runs.map { ($0.0, $0.1.merging(budget) { $1 }) }
     }
+
+    /// The item cold-start runs: the two-tower model with 10% of items held out (their features only at test time).
+    public let coldLabel = "two-tower, 10% of items held out"
+    public func coldRuns() -> [(label: String, settings: [String: String])] {
+        [(coldLabel, ["model": "two-tower", "cold_items": "0.1"].merging(budget) { $1 })]
+    }
 }

@@ -52,6 +52,7 @@ public final class ClaimsReport {
             specs += settings.temperatureRuns().map { ($0.label, $0.settings) }
             specs += settings.sslRuns().map { ($0.label, $0.settings) }
             specs += settings.graphRuns().map { ($0.label, $0.settings) }
+            specs += settings.coldRuns().map { ($0.label, $0.settings) }
             for (label, overrides) in specs {
                 for s in 0..<UInt64(settings.seeds) {
                     var o = overrides
@@ -80,7 +81,7 @@ public final class ClaimsReport {
         log("claims report: \(planned.count) runs, \(planned.count - todo.count) cached, \(todo.count) to run")
         let start = Date()
         for (k, p) in todo.enumerated() {
-            let ds = try dataset(p.dataset).keepingTrainingFraction(p.config.data.trainFraction, seed: Self.baseSeed)
+            let ds = try p.config.prepared(dataset(p.dataset))
             let t0 = Date()
             do {
                 let report = try Trainer(config: p.config, dataset: ds, log: { _ in }).run()
