@@ -89,6 +89,23 @@ let trainedModel: String = {
         #expect(bad.status != 0 && bad.stderr.contains("'gpt'") && bad.stderr.contains("two-tower"))
     }
 
+    /// The claims report writes its page and its runs, resumes from them, and refuses bad input with one line.
+    @Test func reportClaimsWritesAPageAndResumes() throws {
+        let dir = scratch()
+        let args = ["report", "claims", "--quick", "--epochs", "1", "--dataset", tiny, "--out", "claims"]
+        let r = try tandem(args, in: dir)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("to run") && r.stdout.contains("C1 ") && r.stdout.contains("wrote claims/index.html"))
+        let page = try String(contentsOfFile: dir + "/claims/index.html", encoding: .utf8)
+        #expect(page.hasPrefix("<!DOCTYPE html>") && page.contains("<svg ") && page.contains("tandem report claims --quick"))
+        let again = try tandem(args, in: dir)
+        #expect(again.status == 0 && again.stdout.contains(", 0 to run"), "\(again.stdout)")
+        let bad = try tandem(["report", "claims", "--seeds", "0"])
+        #expect(bad.status != 0 && bad.stderr.contains("--seeds"))
+        let unknown = try tandem(["report", "claims", "--quick", "--dataset", "no-such-data"])
+        #expect(unknown.status != 0 && unknown.stderr.contains("no-such-data"))
+    }
+
     @Test func evalReportsValidAndTest() throws {
         let r = try tandem(["eval", "--model-dir", trainedModel])
         #expect(r.status == 0, "\(r.stderr)")
