@@ -17,6 +17,8 @@ struct ReportCommand: ParsableCommand {
         @Flag(help: "A minutes-long smoke version: 4 epochs per run, short grids, 2 seeds unless --seeds is given.") var quick = false
         @Option(help: "Epochs per run (default: 4 with --quick, else at most 40 with early stopping).") var epochs: Int?
         @Option(help: "Threads for training (default: all cores).") var threads: Int?
+        @Flag(help: "Use cached runs whatever build of tandem made them (matched by config): to redraw the page after a change to the report, not to training.")
+        var reuseRuns = false
 
         func run() throws {
             configureThreads(threads)
@@ -25,7 +27,7 @@ struct ReportCommand: ParsableCommand {
             guard seedCount >= 1 else { fail("--seeds must be at least 1") }
             let settings = ClaimSettings(quick: quick, seeds: seedCount, epochs: epochs)
             let report = reportingErrors {
-                try ClaimsReport(settings: settings, datasets: names, outDirectory: out, code: executableFingerprint())
+                try ClaimsReport(settings: settings, datasets: names, outDirectory: out, code: executableFingerprint(), reuseRuns: reuseRuns)
             }
             reportingErrors { try report.run() }
             let command = (["tandem"] + CommandLine.arguments.dropFirst()).joined(separator: " ")

@@ -20,6 +20,8 @@ import TandemReport
         // A second report over the same directory and code finds everything cached; a new binary reruns everything.
         #expect(try ClaimsReport(settings: settings, datasets: [Self.dataset], outDirectory: dir, code: "test-1", log: { _ in }).counts().toRun == 0)
         #expect(try ClaimsReport(settings: settings, datasets: [Self.dataset], outDirectory: dir, code: "test-2", log: { _ in }).counts().toRun == 36)
+        #expect(try ClaimsReport(settings: settings, datasets: [Self.dataset], outDirectory: dir, code: "test-2", reuseRuns: true,
+                                 log: { _ in }).counts().toRun == 0)
 
         let (page, findings) = try report.page(command: "tandem report claims --quick", date: "2026-12-01")
         let html = page.html

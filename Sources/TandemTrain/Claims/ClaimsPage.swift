@@ -81,11 +81,31 @@ extension ClaimsReport {
     /// The whole page from the cached runs.
     public func page(command: String, date: String) throws -> (ReportPage, [ClaimFinding]) {
         let planned = try plan()
-        var findings: [ClaimFinding] = []
-        var sections: [ReportPage.Section] = []
+        let parts = [negativesSection(planned), temperatureSections(planned), sslSection(planned), graphSection(planned),
+                     uniformitySection(planned), coldStartSection(planned)]
+        let findings = parts.flatMap(\.findings), sections = parts.flatMap(\.sections)
         let s = settings
+        let summary = ReportPage.Section(id: "summary", title: "Verdicts", paragraphs: [
+            "Effects are treatment − control on the test metric, paired by training seed, with Student-t 95% intervals. Supported: "
+            + "the interval is above zero; not supported: below zero, or within ±1% of the control; inconclusive: otherwise.",
+        ], table: (["claim", "dataset", "treatment", "control", "metric", "effect", "95% interval", "verdict"], findings.map { f in
+            [f.claim, f.dataset, f.treatment, f.control, f.metric,
+             f.effect.map { String(format: "%+.4f (%+.1f%%)", $0.mean, $0.relative * 100) } ?? "–",
+             f.effect.map { $0.n > 1 ? String(format: "[%+.4f, %+.4f]", $0.lower, $0.upper) : "one seed" } ?? "–",
+             f.verdict?.rawValue ?? "not run"]
+        }))
+        let page = ReportPage(title: "Tandem: the contrastive view's claims, measured", subtitle: [
+            "Made by `\(command)` on \(date); datasets: \(datasets.joined(separator: ", ")); \(s.seeds) training seeds per setting"
+                + (s.quick ? "; quick mode (4 epochs per run, short grids): a smoke test, not evidence." : "."),
+            "Every run's config and results: runs.jsonl beside this page.",
+        ], sections: [summary] + sections)
+        return (page, findings)
+    }
 
-        // C1: more negatives per row.
+    /// C1: more negatives per row.
+    func negativesSection(_ planned: [Planned]) -> (sections: [ReportPage.Section], findings: [ClaimFinding]) {
+        let s = settings
+        var findings: [ClaimFinding] = []
         var c1 = ReportPage.Section(id: "c1", title: "C1 · More negatives per row help")
         c1.paragraphs = ["MF (64-d, cosine, τ 0.2, logQ on sampled columns) with negatives from in-batch rows (B − 1 per row), "
             + "mixed in-batch + uniform, a MoCo queue, and every item (the exact softmax). Verdict: every item against in-batch B 256."]
@@ -108,9 +128,13 @@ extension ClaimsReport {
             let f = finding("C1", d, treatment: "every item", control: "in-batch B 256", metric: "ndcg@20", planned: planned)
             findings.append(f); c1.paragraphs.append(f.reading)
         }
-        sections.append(c1)
+        return ([c1], findings)
+    }
 
-        // C2: the temperature; C3: cosine against the dot product.
+    /// C2, the temperature, and C3, cosine against the dot product (the same runs).
+    func temperatureSections(_ planned: [Planned]) -> (sections: [ReportPage.Section], findings: [ClaimFinding]) {
+        let s = settings
+        var findings: [ClaimFinding] = []
         var c2 = ReportPage.Section(id: "c2", title: "C2 · The temperature matters")
         c2.paragraphs = ["MF with cosine similarity at τ ∈ {\(s.temperatures.map { "\($0)" }.joined(separator: ", "))}. Verdict: the τ "
             + "with the best validation NDCG@20 against τ 1. The second plot is the trained model's softmax over each user's negatives (items "
@@ -143,9 +167,13 @@ extension ClaimsReport {
                 findings.append(f); c3.paragraphs.append(f.reading)
             }
         }
-        sections += [c2, c3]
+        return ([c2, c3], findings)
+    }
 
-        // C4: the self-supervised task on sparse data and tail items.
+    /// C4: the self-supervised task on sparse data and tail items.
+    func sslSection(_ planned: [Planned]) -> (sections: [ReportPage.Section], findings: [ClaimFinding]) {
+        let s = settings
+        var findings: [ClaimFinding] = []
         var c4 = ReportPage.Section(id: "c4", title: "C4 · Self-supervised feature masking helps most on sparse data and tail items")
         c4.paragraphs = ["The two-tower model with its item tower's self-supervised task (correlated feature masking, α 0.1) on and "
             + "off, trained on all and on 10% of the training interactions (same validation and test). Verdicts: tail Recall@20, SSL on "
@@ -167,9 +195,13 @@ extension ClaimsReport {
                 findings.append(finding); c4.paragraphs.append(finding.reading)
             }
         }
-        sections.append(c4)
+        return ([c4], findings)
+    }
 
-        // C5: graph views and sparse users.
+    /// C5: graph views and sparse users.
+    func graphSection(_ planned: [Planned]) -> (sections: [ReportPage.Section], findings: [ClaimFinding]) {
+        let s = settings
+        var findings: [ClaimFinding] = []
         var c5 = ReportPage.Section(id: "c5", title: "C5 · Graph contrastive views help sparse users")
         c5.paragraphs = ["LightGCN against its contrastive views (SGL's edge dropout, node dropout and random walk; SimGCL's "
             + "embedding noise), each at its defaults, users split into thirds by their number of training interactions. "
@@ -190,9 +222,13 @@ extension ClaimsReport {
                 findings.append(f); c5.paragraphs.append(f.reading)
             }
         }
-        sections.append(c5)
+        return ([c5], findings)
+    }
 
-        // C6: the alignment–uniformity plane, and uniformity against the number of negatives.
+    /// C6: the alignment–uniformity plane, and uniformity against the number of negatives.
+    func uniformitySection(_ planned: [Planned]) -> (sections: [ReportPage.Section], findings: [ClaimFinding]) {
+        let s = settings
+        var findings: [ClaimFinding] = []
         var c6 = ReportPage.Section(id: "c6", title: "C6 · Negatives keep embeddings uniform")
         c6.paragraphs = ["Wang & Isola's plane: each MF run's alignment (lower: positives closer) against its items' uniformity "
             + "(lower: more spread out), coloured by test NDCG@20. Verdict: item uniformity with every item as negatives against "
@@ -212,9 +248,12 @@ extension ClaimsReport {
                             planned: planned)
             findings.append(f); c6.paragraphs.append(f.reading)
         }
-        sections.append(c6)
+        return ([c6], findings)
+    }
 
-        // Item cold start: the feature towers on items they never saw.
+    /// Item cold start: the feature towers on items they never saw (no verdict: a measurement).
+    func coldStartSection(_ planned: [Planned]) -> (sections: [ReportPage.Section], findings: [ClaimFinding]) {
+        let s = settings
         var cold = ReportPage.Section(id: "cold-start", title: "Item cold start")
         cold.paragraphs = ["10% of items held out of training and validation; each user's interactions with them are ranked among "
             + "those items only, scored from item features (their id rows are zeroed: an unseen id contributes nothing). References: "
@@ -244,24 +283,9 @@ extension ClaimsReport {
                 + "random ranking (%.4f)%@ over %d seeds.", d, model.mean, model.std, ratio.mean, ratio.std, random.mean,
                 pop.mean.isFinite ? String(format: " and %.2f× feature popularity (%.4f)", model.mean / pop.mean, pop.mean) : "", rs.count))
         }
-        sections.append(cold)
-
-        let summary = ReportPage.Section(id: "summary", title: "Verdicts", paragraphs: [
-            "Effects are treatment − control on the test metric, paired by training seed, with Student-t 95% intervals. Supported: "
-            + "the interval is above zero; not supported: below zero, or within ±1% of the control; inconclusive: otherwise.",
-        ], table: (["claim", "dataset", "treatment", "control", "metric", "effect", "95% interval", "verdict"], findings.map { f in
-            [f.claim, f.dataset, f.treatment, f.control, f.metric,
-             f.effect.map { String(format: "%+.4f (%+.1f%%)", $0.mean, $0.relative * 100) } ?? "–",
-             f.effect.map { $0.n > 1 ? String(format: "[%+.4f, %+.4f]", $0.lower, $0.upper) : "one seed" } ?? "–",
-             f.verdict?.rawValue ?? "not run"]
-        }))
-        let page = ReportPage(title: "Tandem: the contrastive view's claims, measured", subtitle: [
-            "Made by `\(command)` on \(date); datasets: \(datasets.joined(separator: ", ")); \(s.seeds) training seeds per setting"
-                + (s.quick ? "; quick mode (4 epochs per run, short grids): a smoke test, not evidence." : "."),
-            "Every run's config and results: runs.jsonl beside this page.",
-        ], sections: [summary] + sections)
-        return (page, findings)
+        return ([cold], [])
     }
+
 
     /// One marker per label at its x and its mean over seeds, each its own legend entry.
     func namedPoints(_ dataset: String, _ xs: [(label: String, x: Double)], metric: String, planned: [Planned]) -> [Series] {

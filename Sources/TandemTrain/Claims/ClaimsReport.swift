@@ -14,20 +14,33 @@ public final class ClaimsReport {
     public let settings: ClaimSettings
     public let datasets: [String]
     public let cache: RunCache
-    /// A fingerprint of the code (the executable): a changed binary reruns every run.
+    /// A fingerprint of the code (the executable): a changed binary reruns every run, unless `reuseRuns`.
     public let code: String
+    /// Take cached runs whatever build made them (matched by config alone): for redrawing the page after a change to
+    /// the report's drawing, not to training.
+    public let reuseRuns: Bool
+    /// Cached runs by config alone (built when `reuseRuns`).
+    private var byConfig: [String: RunRecord] = [:]
     let log: (String) -> Void
     /// Full datasets by name, loaded once.
     private var loaded: [String: Dataset] = [:]
     /// Runs that could not run, by dataset and label: the reason, shown on the page.
     public private(set) var failures: [String: [String: String]] = [:]
 
-    public init(settings: ClaimSettings, datasets: [String], outDirectory: String, code: String,
+    public init(settings: ClaimSettings, datasets: [String], outDirectory: String, code: String, reuseRuns: Bool = false,
                 log: @escaping (String) -> Void = { print($0) }) throws {
-        self.settings = settings; self.datasets = datasets; self.code = code; self.log = log
+        self.settings = settings; self.datasets = datasets; self.code = code; self.reuseRuns = reuseRuns; self.log = log
         try FileManager.default.createDirectory(atPath: outDirectory, withIntermediateDirectories: true)
         cache = try RunCache(path: outDirectory + "/runs.jsonl")
         if cache.unreadableLines > 0 { log("runs.jsonl: \(cache.unreadableLines) unreadable line(s) skipped; those runs run again") }
+        if reuseRuns {
+            for r in cache.records.values { if let k = try? RunCache.key(r.report.config, code: "") { byConfig[k] = r } }
+        }
+    }
+
+    /// The cached run of a planned one, if any.
+    func cached(_ p: Planned) -> RunRecord? {
+        cache.records[p.key] ?? (reuseRuns ? (try? RunCache.key(p.config, code: "")).flatMap { byConfig[$0] } : nil)
     }
 
     /// One run to do (or found in the cache).
@@ -71,13 +84,13 @@ public final class ClaimsReport {
     /// How many runs the report needs and how many of them are not cached yet.
     public func counts() throws -> (planned: Int, toRun: Int) {
         let planned = try plan()
-        return (planned.count, planned.filter { cache.records[$0.key] == nil }.count)
+        return (planned.count, planned.filter { cached($0) == nil }.count)
     }
 
     /// Trains every planned run missing from the cache, printing progress (runs done and left, an ETA).
     public func run() throws {
         let planned = try plan()
-        let todo = planned.filter { cache.records[$0.key] == nil }
+        let todo = planned.filter { cached($0) == nil }
         log("claims report: \(planned.count) runs, \(planned.count - todo.count) cached, \(todo.count) to run")
         let start = Date()
         for (k, p) in todo.enumerated() {
@@ -103,6 +116,6 @@ public final class ClaimsReport {
 
     /// The cached runs of one dataset and label under the current plan (this code, these settings), in seed order.
     func runs(_ dataset: String, _ label: String, in planned: [Planned]) -> [RunRecord] {
-        planned.filter { $0.dataset == dataset && $0.label == label }.compactMap { cache.records[$0.key] }.sorted { $0.seed < $1.seed }
+        planned.filter { $0.dataset == dataset && $0.label == label }.compactMap { cached($0) }.sorted { $0.seed < $1.seed }
     }
 }
