@@ -31,6 +31,13 @@ import TandemTrain
         }
     }
 
+    @Test func aFractionOutsideZeroToOneIsRefused() {
+        for bad in ["1", "-0.1", "1.5"] {
+            let e = #expect(throws: ConfigError.self) { try TrainConfig.resolve(overrides: ["cold_items": bad]) }
+            #expect(e?.description.contains("cold_items") == true)
+        }
+    }
+
     /// Equal scores: each user gets a different order, none of them index order; distinct scores keep their order.
     @Test func tiesBreakAtRandomPerUser() {
         let truth = CSRMatrix(rows: 400, cols: 40, coordinates: (0..<400).map { (Int32($0), Int32(39), Float(1)) })
