@@ -165,6 +165,8 @@ public final class Trainer {
                     if m[key]! > best {
                         best = m[key]!; bestEpoch = epoch; sinceBest = 0
                         bestValues = trained.map(\.value)
+                        // A saved model scores held-out items as cold start does: their own rows contribute nothing.
+                        if let cold = protocolEval.cold { model.forgetItems(cold.items) }
                         try onImprovement(model)
                     } else {
                         sinceBest += 1
