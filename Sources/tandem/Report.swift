@@ -19,6 +19,8 @@ struct ReportCommand: ParsableCommand {
         @Option(help: "Threads for training (default: all cores).") var threads: Int?
         @Flag(help: "Use cached runs whatever build of tandem made them (matched by config): to redraw the page after a change to the report, not to training.")
         var reuseRuns = false
+        @Flag(help: "Write the page from the runs already cached, training none (missing runs are named on the page).")
+        var pageOnly = false
 
         func run() throws {
             configureThreads(threads)
@@ -29,7 +31,12 @@ struct ReportCommand: ParsableCommand {
             let report = reportingErrors {
                 try ClaimsReport(settings: settings, datasets: names, outDirectory: out, code: executableFingerprint(), reuseRuns: reuseRuns)
             }
-            reportingErrors { try report.run() }
+            if pageOnly {
+                let (planned, missing) = reportingErrors { try report.counts() }
+                print("page only: \(planned - missing) of \(planned) runs cached")
+            } else {
+                reportingErrors { try report.run() }
+            }
             let command = (["tandem"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
             let date = ISO8601DateFormatter().string(from: Date())
             let (page, findings) = reportingErrors { try report.page(command: command, date: date) }

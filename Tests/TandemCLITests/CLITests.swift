@@ -100,6 +100,10 @@ let trainedModel: String = {
         #expect(page.hasPrefix("<!DOCTYPE html>") && page.contains("<svg ") && page.contains("tandem report claims --quick"))
         let again = try tandem(args, in: dir)
         #expect(again.status == 0 && again.stdout.contains(", 0 to run"), "\(again.stdout)")
+        let partial = try tandem(["report", "claims", "--quick", "--epochs", "2", "--dataset", tiny, "--out", "claims",
+                                  "--page-only"], in: dir)
+        #expect(partial.status == 0 && partial.stdout.contains("page only: ") && partial.stdout.contains("could not be compared"),
+                "\(partial.stdout)")
         let bad = try tandem(["report", "claims", "--seeds", "0"])
         #expect(bad.status != 0 && bad.stderr.contains("--seeds"))
         let unknown = try tandem(["report", "claims", "--quick", "--dataset", "no-such-data"])
