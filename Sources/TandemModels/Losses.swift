@@ -120,6 +120,12 @@ public enum RetrievalLoss {
 
     /// Bayesian personalised ranking: mean of `softplus(−(s⁺ − s⁻)/τ)` = `−log σ(Δ/τ)` over each positive and its
     /// negatives. `negatives` holds `k` rows per user, user-major (`[n·k, d]`).
+    /// Alignment with no negatives: −mean(s(u, i⁺)) / τ. Minimising it alone lets every embedding collapse onto one
+    /// point (Wang & Isola 2020): what the negatives of the other losses prevent.
+    public static func alignment(_ tape: Tape, users: Variable, positives: Variable, temperature: Float) -> Variable {
+        tape.scale(tape.mean(tape.rowDot(users, positives)), -1 / temperature)
+    }
+
     public static func bpr(_ tape: Tape, users: Variable, positives: Variable, negatives: Variable, perUser k: Int,
                            temperature: Float) -> Variable {
         let (_, posRep, neg) = pairScores(tape, users: users, positives: positives, negatives: negatives, perUser: k)

@@ -26,7 +26,12 @@ public enum ModelKind: String, Codable, CaseIterable, Sendable {
 }
 
 public enum Similarity: String, Codable, CaseIterable, Sendable { case dot, cosine }
-public enum LossKind: String, Codable, CaseIterable, Sendable { case infonce, bpr, bce }
+public enum LossKind: String, Codable, CaseIterable, Sendable {
+    case infonce, bpr, bce
+    /// Alignment only: pull each user towards their positive with no negatives at all (−cos / τ; cosine similarity
+    /// only). The collapse baseline of the claims report's C6, not a model to use.
+    case alignment
+}
 
 /// Where the data comes from and how it is split.
 public struct DataSettings: Codable, Equatable, Sendable {
@@ -77,7 +82,8 @@ public struct DataSettings: Codable, Equatable, Sendable {
 
 /// The main loss and where its negatives come from.
 public struct ObjectiveSettings: Codable, Equatable, Sendable {
-    /// Main loss: infonce (softmax over the batch's negatives), bpr or bce (sampled negatives per positive).
+    /// Main loss: infonce (softmax over the batch's negatives), bpr or bce (sampled negatives per positive), or
+    /// alignment (no negatives: the collapse baseline).
     public var loss: LossKind = .infonce
     /// Score of a user and an item: dot product, or cosine (both L2-normalised).
     public var similarity: Similarity = .cosine

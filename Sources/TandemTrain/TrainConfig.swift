@@ -301,6 +301,8 @@ extension TrainConfig {
         try need(tt.sslWeight >= 0 && tt.sslTemperature > 0 && tt.sslDropRate >= 0 && tt.sslDropRate < 1 && tt.sslBatchSize >= 0,
                  "ssl_weight must be ≥ 0, ssl_temperature > 0, ssl_drop_rate in [0, 1) and ssl_batch_size ≥ 0")
         try need(d.trainFraction > 0 && d.trainFraction <= 1, "train_fraction must be in (0, 1]")
+        try need(o.loss != .alignment || o.similarity == .cosine,
+                 "loss alignment needs similarity cosine: with no negatives, dot-product scores grow without bound")
         try need(d.coldItems >= 0 && d.coldItems < 1, "cold_items must be in [0, 1): the fraction of items held out for cold start")
         try need((d.userCore ?? 0) >= 0 && (d.itemCore ?? 0) >= 0, "user_core and item_core must be ≥ 0")
         try need(concat.prototypes >= 0 && concat.prototypeWeight >= 0 && concat.prototypeTemperature > 0 && concat.sinkhornEpsilon > 0

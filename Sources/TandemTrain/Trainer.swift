@@ -23,6 +23,8 @@ public struct EpochSummary: Codable, Sendable {
     public let seconds: Double
     public let examplesPerSecond: Double
     public let valid: [String: Double]?
+    /// Item uniformity at this epoch's evaluation (Wang & Isola; lower is more uniform); nil when not evaluated.
+    public var uniformityItems: Double? = nil
 }
 
 /// What a run produced: metrics of the best epoch on validation and test, geometry, timings.
@@ -89,6 +91,7 @@ public final class Trainer {
     static func makeNegativeSampler(_ config: TrainConfig, dataset: Dataset, model: RetrievalModel,
                                     logged: LoggedNegatives, logQ: ItemLogProbabilities?) throws -> NegativeSampler {
         let o = config.objective, train = dataset.split.train
+        if o.loss == .alignment { return InBatchSampler() }  // no negatives are read
         if o.loss != .infonce {
             return PairwiseSampler(perRow: o.negatives, seen: train.matrix(users: dataset.numUsers, items: dataset.numItems),
                                    items: dataset.numItems)
@@ -157,11 +160,12 @@ public final class Trainer {
                     lossSum += Double(value); batches += 1
                 }
                 let seconds = Date().timeIntervalSince(t0)
-                var validMetrics: [String: Double]?
+                var validMetrics: [String: Double]?, uniformity: Double?
                 if epoch % config.evaluation.evalEvery == 0 || epoch == t.epochs {
                     let (u, v) = embeddings()
                     let m = protocolEval.valid.evaluate(users: u, items: v)
                     validMetrics = m
+                    uniformity = Geometry.uniformity(v)
                     if m[key]! > best {
                         best = m[key]!; bestEpoch = epoch; sinceBest = 0
                         bestValues = trained.map(\.value)
@@ -173,7 +177,8 @@ public final class Trainer {
                     }
                 }
                 let summary = EpochSummary(epoch: epoch, loss: lossSum / Double(max(1, batches)), seconds: seconds,
-                                           examplesPerSecond: Double(rows.count) / max(seconds, 1e-9), valid: validMetrics)
+                                           examplesPerSecond: Double(rows.count) / max(seconds, 1e-9), valid: validMetrics,
+                                           uniformityItems: uniformity)
                 epochs.append(summary)
                 log(String(format: "epoch %3d  loss %.4f  %7.0f ex/s  %.3fs", epoch, summary.loss, summary.examplesPerSecond, seconds)
                     + (validMetrics.map { String(format: "  valid %@ %.4f  recall@20 %.4f", key, $0[key]!, $0["recall@20"] ?? .nan) } ?? "")
@@ -231,6 +236,7 @@ public final class Trainer {
     /// The main loss over the batch rows' embeddings and their negatives.
     func mainLoss(_ tape: Tape, _ batch: TrainingBatch, users u: Variable, items v: Variable, negatives: BatchNegatives) -> Variable {
         let o = config.objective
+        if o.loss == .alignment { return RetrievalLoss.alignment(tape, users: u, positives: v, temperature: o.temperature) }
         switch negatives {
         case .inBatch:
             return RetrievalLoss.inBatchSoftmax(tape, users: u, items: v, itemIds: batch.items, temperature: o.temperature,

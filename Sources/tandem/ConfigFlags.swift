@@ -29,7 +29,7 @@ struct ConfigFlags: ParsableArguments {
     @Option(name: .customLong("use-features"), help: ArgumentHelp("Use side features when the dataset has them (two-tower; sgl with augmentation am).", valueName: "true|false")) var useFeatures: Bool?
     @Option(name: .customLong("cold-items"), help: ArgumentHelp("Item cold start: hold this fraction of items (drawn with split_seed) out of training and validation; every interaction with them is tested apart, ranking only those items (…/cold_items metrics), and the usual rankings leave them out. 0: off.", valueName: "x")) var coldItems: Double?
     // Objective and negatives
-    @Option(name: .customLong("loss"), help: ArgumentHelp("Main loss: infonce (softmax over the batch's negatives), bpr or bce (sampled negatives per positive).")) var loss: LossKind?
+    @Option(name: .customLong("loss"), help: ArgumentHelp("Main loss: infonce (softmax over the batch's negatives), bpr or bce (sampled negatives per positive), or alignment (no negatives: the collapse baseline).")) var loss: LossKind?
     @Option(name: .customLong("similarity"), help: ArgumentHelp("Score of a user and an item: dot product, or cosine (both L2-normalised).")) var similarity: Similarity?
     @Option(name: .customLong("temperature"), help: ArgumentHelp("Temperature τ dividing the scores in the loss.", valueName: "x")) var temperature: Float?
     @Option(name: .customLong("logq"), help: ArgumentHelp("Subtract log(item sampling probability) from in-batch logits (logQ correction).", valueName: "true|false")) var logq: Bool?

@@ -15,23 +15,23 @@ import TandemReport
         let settings = ClaimSettings(quick: true, seeds: 2, epochs: 1)
         let report = try ClaimsReport(settings: settings, datasets: [Self.dataset], outDirectory: dir, code: "test-1", log: { _ in })
         let before = try report.counts()
-        #expect(before.planned == 36 && before.toRun == 36)
+        #expect(before.planned == 38 && before.toRun == 38)
         try report.run()
         // A second report over the same directory and code finds everything cached; a new binary reruns everything.
         #expect(try ClaimsReport(settings: settings, datasets: [Self.dataset], outDirectory: dir, code: "test-1", log: { _ in }).counts().toRun == 0)
-        #expect(try ClaimsReport(settings: settings, datasets: [Self.dataset], outDirectory: dir, code: "test-2", log: { _ in }).counts().toRun == 36)
+        #expect(try ClaimsReport(settings: settings, datasets: [Self.dataset], outDirectory: dir, code: "test-2", log: { _ in }).counts().toRun == 38)
         #expect(try ClaimsReport(settings: settings, datasets: [Self.dataset], outDirectory: dir, code: "test-2", reuseRuns: true,
                                  log: { _ in }).counts().toRun == 0)
 
         let (page, findings) = try report.page(command: "tandem report claims --quick", date: "2026-12-01")
         let html = page.html
         for id in ["summary", "c1", "c2", "c3", "c4", "c5", "c6", "cold-start"] { #expect(html.contains("<section id=\"\(id)\">")) }
-        #expect(html.components(separatedBy: "<svg ").count - 1 == 10)  // C1 three, C2 two, C3, C4, C5, C6 and cold start one each
+        #expect(html.components(separatedBy: "<svg ").count - 1 == 11)  // C1 three, C2 two, C3, C4, C5, C6 two, cold start one
         #expect(!html.contains("<script"))
 
         // Recompute C1's effect from runs.jsonl with nothing but JSON: test NDCG@20, every item minus in-batch B 256, by seed.
         let lines = try String(contentsOfFile: dir + "/runs.jsonl", encoding: .utf8).split(separator: "\n")
-        #expect(lines.count == 36)
+        #expect(lines.count == 38)
         var ndcg: [String: [UInt64: Double]] = [:]
         for line in lines {
             let o = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])

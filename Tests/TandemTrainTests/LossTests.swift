@@ -45,6 +45,35 @@ import TandemTrain
         #expect(g.isFinite && g[0, 1] == 0 && g[1, 2] == 0)
     }
 
+    /// Alignment alone by hand: row dots 1 and 0, mean 0.5, over τ 0.5, negated: −1. Its gradient on each user row is
+    /// −positive / (n τ): [−1, 0] for both users.
+    @Test func alignmentByHand() {
+        let tape = Tape()
+        let users = Parameter("u", Tensor([[1, 0], [0, 1]]))
+        let u = tape.parameter(users), v = tape.constant(Tensor([[1, 0], [1, 0]]))
+        let loss = RetrievalLoss.alignment(tape, users: u, positives: v, temperature: 0.5)
+        #expect(abs(loss.value.data[0] + 1) < 1e-6)
+        #expect(tape.backward(loss).denseGradient(of: users)?.data == [-1, 0, -1, 0])
+    }
+
+    /// Negatives keep embeddings uniform: trained with alignment alone, MF's items crowd together (uniformity far
+    /// higher) and ranking suffers, against the in-batch softmax on the same data. Dot similarity is refused.
+    @Test(.tags(.endToEnd)) func withoutNegativesEmbeddingsCollapse() throws {
+        let ds = TrainingTests.smallData()
+        var reports: [LossKind: RunReport] = [:]
+        for loss in [LossKind.infonce, .alignment] {
+            var c = try TrainConfig.resolve(overrides: ["model": "mf", "loss": loss.rawValue, "epochs": "8", "batch_size": "256",
+                                                        "embedding_dim": "16", "ks": "[10, 20]", "learning_rate": "0.02"])
+            c.data.dataset = nil
+            reports[loss] = try Trainer(config: c, dataset: ds, log: { _ in }).run()
+        }
+        let with = reports[.infonce]!, without = reports[.alignment]!
+        #expect(without.geometry["uniformity_items"]! > with.geometry["uniformity_items"]! + 0.5, "\(with.geometry) \(without.geometry)")
+        #expect(without.test["ndcg@20"]! < with.test["ndcg@20"]!)
+        #expect(with.epochs.compactMap(\.uniformityItems).count == with.epochs.count)  // measured at every evaluation
+        #expect(throws: ConfigError.self) { try TrainConfig.resolve(overrides: ["loss": "alignment", "similarity": "dot"]) }
+    }
+
     @Test func bprAndBceByHand() {
         let tape = Tape()
         let u = tape.constant(Tensor([[1, 0]])), p = tape.constant(Tensor([[2, 0]])), n = tape.constant(Tensor([[1, 0], [-1, 0]]))

@@ -80,4 +80,10 @@ public struct ClaimSettings: Sendable {
     public func coldRuns() -> [(label: String, settings: [String: String])] {
         [(coldLabel, ["model": "two-tower", "cold_items": "0.1"].merging(budget) { $1 })]
     }
+
+    /// C6's run without negatives: MF at the report's settings trained on alignment alone.
+    public let noNegativesLabel = "no negatives (alignment only)"
+    public func noNegativeRuns() -> [(label: String, settings: [String: String])] {
+        [(noNegativesLabel, mfBase.merging(["loss": "alignment"]) { $1 })]
+    }
 }

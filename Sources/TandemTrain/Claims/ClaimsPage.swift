@@ -231,8 +231,9 @@ extension ClaimsReport {
         var findings: [ClaimFinding] = []
         var c6 = ReportPage.Section(id: "c6", title: "C6 · Negatives keep embeddings uniform")
         c6.paragraphs = ["Wang & Isola's plane: each MF run's alignment (lower: positives closer) against its items' uniformity "
-            + "(lower: more spread out), coloured by test NDCG@20. Verdict: item uniformity with every item as negatives against "
-            + "in-batch B 256 (lower is better). Runs without any negatives are not in this version."]
+            + "(lower: more spread out), coloured by test NDCG@20, and item uniformity over training epochs with in-batch "
+            + "negatives and with none (alignment alone). Verdicts (item uniformity, lower is better): in-batch B 1024 against "
+            + "no negatives, and every item against in-batch B 256."]
         for d in datasets {
             let labels = s.negativeRuns(items: 0).map(\.label) + s.temperatureRuns().map(\.label)
             let rs = labels.flatMap { runs(d, $0, in: planned) }
@@ -244,9 +245,18 @@ extension ClaimsReport {
                            y: rs.map { $0.report.geometry["uniformity_items"]! }, colourValues: rs.map { $0.report.test["ndcg@20"] ?? .nan }),
                 ]).svg)
             }
-            let f = finding("C6", d, treatment: "every item", control: "in-batch B 256", metric: "uniformity_items", lowerIsBetter: true,
-                            planned: planned)
-            findings.append(f); c6.paragraphs.append(f.reading)
+            let curves = ["in-batch B 1024", s.noNegativesLabel].enumerated().flatMap { k, label in
+                uniformityCurve(d, label, planned: planned, colour: k)
+            }
+            if !curves.isEmpty {
+                c6.figures.append(Plot(title: "\(d): item uniformity over training", xLabel: "epoch",
+                                       yLabel: "item uniformity (lower: more uniform)", series: curves).svg)
+            }
+            for (treatment, control) in [("in-batch B 1024", s.noNegativesLabel), ("every item", "in-batch B 256")] {
+                let f = finding("C6", d, treatment: treatment, control: control, metric: "uniformity_items", lowerIsBetter: true,
+                                planned: planned)
+                findings.append(f); c6.paragraphs.append(f.reading)
+            }
         }
         return ([c6], findings)
     }
@@ -286,6 +296,20 @@ extension ClaimsReport {
         return ([cold], [])
     }
 
+
+    /// Item uniformity per evaluated epoch, mean ± std over the seeds that reached that epoch.
+    func uniformityCurve(_ dataset: String, _ label: String, planned: [Planned], colour: Int) -> [Series] {
+        let rs = runs(dataset, label, in: planned)
+        var byEpoch: [Int: [Double]] = [:]
+        for r in rs { for e in r.report.epochs { if let u = e.uniformityItems, u.isFinite { byEpoch[e.epoch, default: []].append(u) } } }
+        let epochs = byEpoch.keys.sorted()
+        guard !epochs.isEmpty else { return [] }
+        let stats = epochs.map { MeanStd(byEpoch[$0]!) }, x = epochs.map(Double.init)
+        let c = Series.palette[colour % Series.palette.count]
+        let mean = stats.map(\.mean), std = stats.map(\.std)
+        return [Series("\(label) ± std", style: .band, x: x, y: zip(mean, std).map(+), lower: zip(mean, std).map(-), colour: c),
+                Series(label, style: .line, x: x, y: mean, colour: c)]
+    }
 
     /// One marker per label at its x and its mean over seeds, each its own legend entry.
     func namedPoints(_ dataset: String, _ xs: [(label: String, x: Double)], metric: String, planned: [Planned]) -> [Series] {

@@ -66,6 +66,7 @@ public final class ClaimsReport {
             specs += settings.sslRuns().map { ($0.label, $0.settings) }
             specs += settings.graphRuns().map { ($0.label, $0.settings) }
             specs += settings.coldRuns().map { ($0.label, $0.settings) }
+            specs += settings.noNegativeRuns().map { ($0.label, $0.settings) }
             for (label, overrides) in specs {
                 for s in 0..<UInt64(settings.seeds) {
                     var o = overrides
