@@ -98,7 +98,7 @@ public final class ClaimsReport {
             let ds = try p.config.prepared(dataset(p.dataset))
             let t0 = Date()
             do {
-                let report = try Trainer(config: p.config, dataset: ds, log: { _ in }).run()
+                let report = Self.compact(try Trainer(config: p.config, dataset: ds, log: { _ in }).run())
                 try cache.append(RunRecord(key: p.key, dataset: p.dataset, label: p.label, seed: p.config.seed, report: report))
                 let done = Double(k + 1), elapsed = Date().timeIntervalSince(start)
                 let eta = elapsed / done * Double(todo.count - k - 1)
@@ -113,6 +113,19 @@ public final class ClaimsReport {
                 log("[\(k + 1)/\(todo.count)] \(p.dataset) · \(p.label): diverged: \(e.description)")
             }
         }
+    }
+
+    /// A run's report as runs.jsonl keeps it: every final metric, but per epoch only the validation metrics the page
+    /// reads (NDCG@20, Recall@20) besides loss, time and uniformity — the full per-epoch table would be 90% of the file.
+    static func compact(_ report: RunReport) -> RunReport {
+        var r = report
+        r.epochs = r.epochs.map { e in
+            var c = EpochSummary(epoch: e.epoch, loss: e.loss, seconds: e.seconds, examplesPerSecond: e.examplesPerSecond,
+                                 valid: e.valid?.filter { ["ndcg@20", "recall@20"].contains($0.key) })
+            c.uniformityItems = e.uniformityItems
+            return c
+        }
+        return r
     }
 
     /// The cached runs of one dataset and label under the current plan (this code, these settings), in seed order.
