@@ -82,17 +82,19 @@ public final class ClaimsReport {
         return out
     }
 
-    /// How many runs the report needs and how many of them are not cached yet.
+    /// How many distinct runs the report needs and how many of them are not cached yet.
     public func counts() throws -> (planned: Int, toRun: Int) {
         let planned = try plan()
-        return (planned.count, planned.filter { cached($0) == nil }.count)
+        return (Set(planned.map(\.key)).count, Set(planned.filter { cached($0) == nil }.map(\.key)).count)
     }
 
     /// Trains every planned run missing from the cache, printing progress (runs done and left, an ETA).
     public func run() throws {
         let planned = try plan()
-        let todo = planned.filter { cached($0) == nil }
-        log("claims report: \(planned.count) runs, \(planned.count - todo.count) cached, \(todo.count) to run")
+        var keys = Set<String>()  // two labels can name one config (MF at τ 0.2 is also in-batch B 1024): run it once
+        let todo = planned.filter { cached($0) == nil && keys.insert($0.key).inserted }
+        let distinct = Set(planned.map(\.key)).count
+        log("claims report: \(distinct) runs, \(distinct - todo.count) cached, \(todo.count) to run")
         let start = Date()
         for (k, p) in todo.enumerated() {
             let ds = try p.config.prepared(dataset(p.dataset))
