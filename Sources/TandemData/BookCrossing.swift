@@ -12,7 +12,7 @@ public enum BookCrossing {
     /// older version) is converted again.
     public static let reportFile = "book-crossing.conversion.txt"
     /// Bumped whenever the conversion's output would change.
-    static let version = "book-crossing-conversion 1"
+    static let version = "book-crossing-conversion 2"
 
     /// What the conversion met, as counts (and, for skipped rows, the first line numbers).
     public struct Report: Equatable, Sendable {
@@ -114,12 +114,12 @@ public enum BookCrossing {
         }
     }
 
-    /// A free-text token for an atomic file: tabs and line breaks become spaces, spaces become `_` (a token holds no
-    /// space), lower case; "n/a" and similar placeholders are empty (missing).
+    /// A free-text token for an atomic file: lower case, every whitespace character (tabs, no-break spaces) `_`, since a
+    /// token holds no space; "n/a" and similar placeholders are empty (missing).
     static func token(_ s: String) -> String {
         let t = s.trimmingCharacters(in: .whitespaces).lowercased()
         if t.isEmpty || t == "n/a" || t == "null" || t == "unknown" || t == "," || t == "." { return "" }
-        return t.map { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" ? "_" : $0 }.reduce(into: "") { $0.append($1) }
+        return String(t.map { $0.isWhitespace ? "_" : $0 })
     }
 
     /// Reads the three raw files in `directory` and writes `book-crossing.{inter,user,item}` beside them (each

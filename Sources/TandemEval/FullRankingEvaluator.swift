@@ -152,16 +152,19 @@ public enum Geometry {
         var rows = (0..<users.rows).filter { known.columns(ofRow: $0).count < items.rows - k }
         if rows.count > maxUsers { var rng = RNG(seed: seed); rng.shuffle(&rows); rows = Array(rows.prefix(maxUsers)).sorted() }
         guard !rows.isEmpty else { return .nan }
-        let scores = BLAS.matmul(users.gatherRows(rows.map { Int32($0) }), items, transposeB: true)
+        var scores = BLAS.matmul(users.gatherRows(rows.map { Int32($0) }), items, transposeB: true)
         let n = items.rows
         var total = 0.0
-        for (r, u) in rows.enumerated() {
-            var logits = (0..<n).map { Double(scores.data[r * n + $0]) / temperature }
-            for i in known.columns(ofRow: u) { logits[Int(i)] = -.infinity }
-            let m = logits.max()!
-            let e = logits.map { $0 == -.infinity ? 0 : exp($0 - m) }
-            let z = e.reduce(0, +)
-            total += e.sorted(by: >).prefix(k).reduce(0, +) / z
+        scores.data.withUnsafeMutableBufferPointer { all in
+            for (r, u) in rows.enumerated() {
+                let row = UnsafeMutableBufferPointer(rebasing: all[(r * n)..<((r + 1) * n)])
+                for i in known.columns(ofRow: u) { row[Int(i)] = -.infinity }
+                let hardest = TopK.select(UnsafeBufferPointer(row), k: k)
+                let m = Double(row[Int(hardest[0])])
+                var z = 0.0
+                for s in row where s > -.infinity { z += exp((Double(s) - m) / temperature) }
+                total += hardest.reduce(0) { $0 + exp((Double(row[Int($1)]) - m) / temperature) } / z
+            }
         }
         return total / Double(rows.count)
     }

@@ -55,5 +55,12 @@ import TandemReport
         try Data("{\"key\": \"abc\", \"data".utf8).write(to: URL(fileURLWithPath: dir + ".jsonl"))
         let reread = try RunCache(path: dir + ".jsonl")
         #expect(reread.records.isEmpty && reread.unreadableLines == 1)
+        // The next run appended starts a line of its own, so it reads back.
+        var config = try TrainConfig.resolve(overrides: ["model": "pop", "ks": "[10, 20]"])
+        config.data.dataset = nil
+        let report = try Trainer(config: config, dataset: TrainingTests.smallData(), log: { _ in }).run()
+        try reread.append(RunRecord(key: "k1", dataset: "d", label: "pop", seed: 2020, report: report))
+        let again = try RunCache(path: dir + ".jsonl")
+        #expect(again.records["k1"]?.report.test["ndcg@20"] == report.test["ndcg@20"] && again.unreadableLines == 1)
     }
 }

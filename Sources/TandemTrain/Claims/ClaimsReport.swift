@@ -7,8 +7,8 @@ import TandemReport
 ///
 /// Claims answered: C1 more negatives per row help; C2 the temperature matters; C3 L2 normalisation helps; C4 the
 /// self-supervised task helps on sparse data and tail items; C5 graph contrastive views help sparse users (metrics by
-/// user-degree third); C6 negatives keep embeddings uniform (the
-/// alignment–uniformity plane). Every verdict compares test metrics of settings fixed in advance or chosen on
+/// user-degree third); C6 negatives keep embeddings uniform (the alignment–uniformity plane, training without
+/// negatives); and item cold start. Every verdict compares test metrics of settings fixed in advance or chosen on
 /// validation, paired by training seed.
 public final class ClaimsReport {
     public let settings: ClaimSettings

@@ -10,6 +10,10 @@ public struct RunRecord: Codable, Sendable {
     public var label: String
     public var seed: UInt64
     public var report: RunReport
+
+    public init(key: String, dataset: String, label: String, seed: UInt64, report: RunReport) {
+        self.key = key; self.dataset = dataset; self.label = label; self.seed = seed; self.report = report
+    }
 }
 
 /// The runs of a report directory, read from and appended to `runs.jsonl`: a rerun reuses every run whose config and
@@ -38,10 +42,16 @@ public final class RunCache {
                 throw DataError(file: path, "cannot create (disk full or no permission?)")
             }
         }
-        guard let handle = FileHandle(forWritingAtPath: path) else { throw DataError(file: path, "cannot open for appending") }
+        guard let handle = FileHandle(forUpdatingAtPath: path) else { throw DataError(file: path, "cannot open for appending") }
         defer { try? handle.close() }
         do {
-            try handle.seekToEnd()
+            // After a line cut off mid-write (a killed run), start a new line, or this record would join the broken one.
+            let end = try handle.seekToEnd()
+            if end > 0 {
+                try handle.seek(toOffset: end - 1)
+                if try handle.read(upToCount: 1) != Data([UInt8(ascii: "\n")]) { line.insert(UInt8(ascii: "\n"), at: 0) }
+                try handle.seekToEnd()
+            }
             try handle.write(contentsOf: line)
             try handle.synchronize()
         } catch {
