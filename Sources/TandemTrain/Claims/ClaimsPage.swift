@@ -105,8 +105,35 @@ extension ClaimsReport {
             "Made by `\(command)` on \(date); datasets: \(datasets.joined(separator: ", ")); \(s.seeds) training seeds per setting"
                 + (s.quick ? "; quick mode (4 epochs per run, short grids): a smoke test, not evidence." : "."),
             "Every run's config and results: runs.jsonl beside this page.",
-        ], sections: [summary] + sections)
+        ], sections: [summary] + sections + [budgetSection(planned)])
         return (page, findings)
+    }
+
+    /// Where the report's time goes: per dataset and claim, the runs, their epoch budget and their training time.
+    func budgetSection(_ planned: [Planned]) -> ReportPage.Section {
+        let s = settings
+        let parts: [(String, [String])] = [
+            ("C1 negatives", s.negativeRuns(items: 0).map(\.label)),
+            ("C2 + C3 temperature, cosine vs dot", s.temperatureRuns().map(\.label)),
+            ("C4 SSL", s.sslRuns().map(\.label)), ("C5 graph views", s.graphRuns().map(\.label)),
+            ("C6 no negatives", s.noNegativeRuns().map(\.label)), ("item cold start", s.coldRuns().map(\.label)),
+        ]
+        var rows: [[String]] = []
+        for d in datasets {
+            var seen = Set<String>(), total = 0.0
+            for (part, labels) in parts {
+                // A config under two labels (MF at τ 0.2 is also in-batch B 1024) counts once, under its first claim.
+                let rs = labels.flatMap { runs(d, $0, in: planned) }.filter { seen.insert($0.key).inserted }
+                let secs = rs.map(\.report.trainSeconds).reduce(0, +)
+                total += secs
+                rows.append([d, part, "\(rs.count)", "\(s.epochBudget(dataset: d))", String(format: "%.1f", secs / 60)])
+            }
+            rows.append([d, "all", "\(seen.count)", "", String(format: "%.1f", total / 60)])
+        }
+        return ReportPage.Section(id: "budget", title: "Budget", paragraphs: [
+            "Training time of the cached runs (evaluation between epochs included), per dataset and claim. Runs early-stop "
+            + "within their epoch budget (patience 10 on validation NDCG@20)."],
+            table: (["dataset", "claim", "runs", "epoch budget", "training minutes"], rows))
     }
 
     /// C1: more negatives per row.

@@ -70,7 +70,7 @@ public final class ClaimsReport {
             for (label, overrides) in specs {
                 for s in 0..<UInt64(settings.seeds) {
                     var o = overrides
-                    o["dataset"] = name; o["seed"] = "\(Self.baseSeed + s)"; o["split_seed"] = "\(Self.baseSeed)"
+                    o["dataset"] = name; o["epochs"] = "\(settings.epochBudget(dataset: name))"; o["seed"] = "\(Self.baseSeed + s)"; o["split_seed"] = "\(Self.baseSeed)"
                     let config = try TrainConfig.resolve(overrides: o)
                     let key = try RunCache.key(config, code: code)
                     if seen.insert(name + "\u{1}" + label + "\u{1}" + key).inserted {
