@@ -5,8 +5,12 @@ let package = Package(
     name: "Tandem",
     platforms: [.macOS(.v14)],
     products: [
-        .library(name: "Tandem", targets: ["TandemTensor", "TandemAutograd", "TandemData", "TandemModels", "TandemTrain", "TandemEval"]),
+        .library(name: "Tandem", targets: ["TandemTensor", "TandemAutograd", "TandemData", "TandemModels", "TandemTrain", "TandemEval",
+                                           "TandemDistributed"]),
         .executable(name: "tandem", targets: ["tandem"]),
+    ],
+    traits: [
+        .trait(name: "MPI", description: "Data-parallel training over MPI (needs OpenMPI: libopenmpi-dev, pkg-config ompi-c)."),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -32,13 +36,18 @@ let package = Package(
         .target(name: "TandemAutograd", dependencies: ["TandemTensor"]),
         .target(name: "TandemData", dependencies: ["TandemTensor"]),
         .target(name: "TandemEval", dependencies: ["TandemTensor"]),
+        // OpenMPI through pkg-config, only with the MPI trait: without it nothing imports CMPI and the build needs no MPI.
+        .systemLibrary(name: "CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev"])]),
+        // Collective operations (allreduce, allgatherv, broadcast): a local single-process implementation, and MPI's
+        // behind the trait. The only module that imports MPI.
+        .target(name: "TandemDistributed", dependencies: [.target(name: "CMPI", condition: .when(traits: ["MPI"]))]),
         // Charts and report pages as self-contained SVG/HTML (no dependencies: nothing to fetch to read a report).
         .target(name: "TandemReport"),
         .target(name: "TandemModels", dependencies: ["TandemTensor", "TandemAutograd", "TandemData"]),
         .target(
             name: "TandemTrain",
             dependencies: ["TandemTensor", "TandemAutograd", "TandemData", "TandemModels", "TandemEval", "TandemReport",
-                           .product(name: "Yams", package: "Yams")]
+                           "TandemDistributed", .product(name: "Yams", package: "Yams")]
         ),
         // The only module that imports Hummingbird. It reads a model directory alone: no training code, no dataset reader.
         .target(

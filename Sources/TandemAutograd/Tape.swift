@@ -98,24 +98,22 @@ public final class Tape {
 
     /// Computes gradients of `Σ seed ⊙ output` (the seed defaults to ones, i.e. d output / d parameters for a scalar).
     public func backward(_ output: Variable, seed: Tensor? = nil) -> Gradients {
+        backward(output, seed: seed, alsoFor: []).parameters
+    }
+
+    /// Gradients of `output` with respect to recorded variables (for tests of ops on inputs, not parameters).
+    public func gradients(of output: Variable, withRespectTo inputs: [Variable], seed: Tensor? = nil) -> [Tensor] {
+        backward(output, seed: seed, alsoFor: inputs).inputs
+    }
+
+    /// One backward pass giving both the parameters' gradients and those of `inputs` (constants included: data-parallel
+    /// training sends the gradient of the gathered item rows back to the ranks that own them).
+    public func backward(_ output: Variable, seed: Tensor? = nil, alsoFor inputs: [Variable]) -> (parameters: Gradients, inputs: [Tensor]) {
         precondition(output.tape === self, "variable belongs to another tape")
         var grads = [Tensor?](repeating: nil, count: values.count)
         let s = seed ?? Tensor(repeating: 1, shape: values[output.id].shape)
         precondition(s.shape == values[output.id].shape, "seed shape \(s.shape) ≠ output shape \(values[output.id].shape)")
         grads[output.id] = s
-        var result = Gradients()
-        for id in stride(from: output.id, through: 0, by: -1) {
-            guard let g = grads[id] else { continue }
-            grads[id] = nil
-            pullback(id, g, &grads, &result)
-        }
-        return result
-    }
-
-    /// Gradients of `output` with respect to recorded variables (for tests of ops on inputs, not parameters).
-    public func gradients(of output: Variable, withRespectTo inputs: [Variable], seed: Tensor? = nil) -> [Tensor] {
-        var grads = [Tensor?](repeating: nil, count: values.count)
-        grads[output.id] = seed ?? Tensor(repeating: 1, shape: values[output.id].shape)
         var result = Gradients()
         let wanted = Set(inputs.map(\.id))
         wantedConstants = wanted
@@ -127,7 +125,7 @@ public final class Tape {
             grads[id] = nil
             pullback(id, g, &grads, &result)
         }
-        return inputs.map { kept[$0.id] ?? Tensor(zeros: values[$0.id].shape) }
+        return (result, inputs.map { kept[$0.id] ?? Tensor(zeros: values[$0.id].shape) })
     }
 }
 
@@ -135,6 +133,7 @@ public final class Tape {
 public struct SparseRows {
     public var indices: [Int32]
     public var values: Tensor
+    public init(indices: [Int32], values: Tensor) { self.indices = indices; self.values = values }
 }
 
 /// The gradients a backward pass produced, keyed by parameter.
@@ -170,6 +169,20 @@ public struct Gradients {
     mutating func accumulate(_ p: Parameter, rows: SparseRows) {
         sparse[ObjectIdentifier(p), default: []].append(rows)
     }
+
+    /// Adds `other`'s gradients to these (a second backward pass on the same step).
+    public mutating func add(_ other: Gradients) {
+        for (key, g) in other.dense {
+            if var existing = dense[key] { dense[key] = nil; Kernels.addInPlace(&existing, g); dense[key] = existing } else { dense[key] = g }
+        }
+        for (key, parts) in other.sparse { sparse[key, default: []] += parts }
+    }
+
+    /// Sets `p`'s dense gradient (data-parallel training writes back the sum over ranks).
+    public mutating func setDense(_ p: Parameter, _ g: Tensor) { dense[ObjectIdentifier(p)] = g }
+
+    /// Sets `p`'s sparse gradient to `rows` alone (indices may repeat; the optimiser sums them).
+    public mutating func setSparse(_ p: Parameter, _ rows: SparseRows) { sparse[ObjectIdentifier(p)] = [rows] }
 
     /// The sparse gradient of `p` with duplicate rows summed, indices ascending; nil when `p` got none.
     public func coalescedRows(of p: Parameter) -> SparseRows? {

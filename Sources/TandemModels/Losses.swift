@@ -4,15 +4,20 @@ import TandemAutograd
 /// Retrieval losses over a batch of (user, positive item) pairs. Embeddings come in already normalised when the
 /// similarity is cosine; `temperature` divides every score.
 public enum RetrievalLoss {
-    /// In-batch softmax (InfoNCE / sampled softmax): row `i` of `users × itemsᵀ / τ` should pick column `i`.
+    /// In-batch softmax (InfoNCE / sampled softmax): row `i` of `users × itemsᵀ / τ` should pick column
+    /// `rowOffset + i`.
     ///
     /// - `logQ`: log sampling probability of each batch item; subtracted from its column (Yi et al. 2019), which
     ///   corrects the popularity bias of in-batch negatives.
     /// - `maskAccidentalHits`: a column holding the same item as the row's positive is removed from that row's softmax.
+    /// - `rowOffset`: the rows are a slice of a larger batch whose items are all columns (one rank's rows under
+    ///   data-parallel training, with every rank's items gathered); 0 when rows and columns are the same batch.
     public static func inBatchSoftmax(_ tape: Tape, users: Variable, items: Variable, itemIds: [Int32],
-                                      temperature: Float, logQ: [Float]? = nil, maskAccidentalHits: Bool = true) -> Variable {
-        let n = itemIds.count
-        // (u/τ)·v: the temperature scales the [n, d] side, not the [n, n] logits.
+                                      temperature: Float, logQ: [Float]? = nil, maskAccidentalHits: Bool = true,
+                                      rowOffset: Int = 0) -> Variable {
+        let n = itemIds.count, rows = users.value.rows
+        precondition(rowOffset >= 0 && rowOffset + rows <= n, "rows \(rowOffset)..<\(rowOffset + rows) outside \(n) columns")
+        // (u/τ)·v: the temperature scales the [rows, d] side, not the [rows, n] logits.
         var logits = tape.matmul(tape.scale(users, 1 / temperature), items, transposeB: true)
         if let logQ {
             precondition(logQ.count == n)
@@ -22,11 +27,12 @@ public enum RetrievalLoss {
         if maskAccidentalHits {
             var columnsOf: [Int32: [Int]] = [:]
             for (j, id) in itemIds.enumerated() { columnsOf[id, default: []].append(j) }
-            for group in columnsOf.values where group.count > 1 {
-                for i in group { for j in group where j != i { excluded.append((i, j)) } }
+            for i in 0..<rows {
+                guard let group = columnsOf[itemIds[rowOffset + i]], group.count > 1 else { continue }
+                for j in group where j != rowOffset + i { excluded.append((i, j)) }
             }
         }
-        return tape.crossEntropy(logits: logits, targets: (0..<n).map(Int32.init), excluding: excluded)
+        return tape.crossEntropy(logits: logits, targets: (0..<rows).map { Int32(rowOffset + $0) }, excluding: excluded)
     }
 
     /// Sampled softmax over the batch's own items (when `inBatch`) and `sampled` extra negatives shared by the whole

@@ -4,6 +4,7 @@ import TandemAutograd
 import TandemData
 import TandemModels
 import TandemEval
+import TandemDistributed
 
 /// Training stopped because the loss stopped being a number.
 public struct NonFiniteLossError: Error, CustomStringConvertible {
@@ -60,14 +61,25 @@ public final class Trainer {
     public let loggedNegatives: LoggedNegatives
     /// log p_train(item), the logQ correction of in-batch columns.
     let itemLogQ: ItemLogProbabilities
+    /// The ranks this run trains on (one, unless started under MPI).
+    public let communicator: Communicator
     private let log: (String) -> Void
 
-    public init(config: TrainConfig, dataset: Dataset, log: @escaping (String) -> Void = { print($0) }) throws {
+    /// `communicator`: the ranks to train on; with more than one, each takes a share of every batch (`DataParallel`),
+    /// and every rank must be given the same config and data (checked here).
+    public init(config: TrainConfig, dataset: Dataset, communicator: Communicator = LocalCommunicator(),
+                log: @escaping (String) -> Void = { print($0) }) throws {
         guard dataset.split.train.count > 0 else {
             throw ConfigError("\(dataset.name) has no training interactions (after the split, k-core and rating filters): nothing to train on")
         }
         self.config = config
         self.dataset = dataset
+        self.communicator = communicator
+        if communicator.size > 1 {
+            try DataParallel.check(config)
+            try communicator.requireSame(try DataParallel.fingerprint(config), "config")
+            try communicator.requireSame(DataParallel.fingerprint(dataset.split.train), "training data")
+        }
         self.model = try ModelRegistry.make(config, dataset: dataset)
         self.protocolEval = EvaluationProtocol(dataset, ks: config.evaluation.ks)
         self.log = log
@@ -139,6 +151,7 @@ public final class Trainer {
             var rng = RNG(seed: config.seed)
             let train = dataset.split.train
             let rows = loggedNegatives.positiveRows
+            let parallel = communicator.size > 1 ? DataParallel(comm: communicator, parameters: trained) : nil
             for epoch in 1...max(1, t.epochs) where t.epochs > 0 {
                 let t0 = Date()
                 var order = rows
@@ -149,25 +162,33 @@ public final class Trainer {
                 while b < order.count {
                     let slice = order[b..<min(order.count, b + t.batchSize)]
                     b += t.batchSize
-                    if slice.count < 2 { continue }
+                    if slice.count < max(2, communicator.size) { continue }
                     let tape = Tape(training: true, seed: rng.next())
                     let batch = TrainingBatch(users: slice.map { train.users[$0] }, items: slice.map { train.items[$0] })
-                    let loss = lossOnBatch(tape, batch, rng: &rng)
-                    let value = loss.value.data[0]
+                    let gradients: Gradients, value: Float
+                    if let parallel {
+                        (gradients, value) = try parallel.step(self, tape, batch)
+                    } else {
+                        let loss = lossOnBatch(tape, batch, rng: &rng)
+                        (gradients, value) = (tape.backward(loss), loss.value.data[0])
+                    }
                     guard value.isFinite else { throw NonFiniteLossError(epoch: epoch, batch: batches + 1, loss: value) }
-                    optimizer.update(tape.backward(loss))
+                    optimizer.update(gradients)
                     sampler.afterStep()
                     lossSum += Double(value); batches += 1
                 }
                 let seconds = Date().timeIntervalSince(t0)
+                try parallel?.checkParametersAgree(epoch: epoch)
                 var validMetrics: [String: Double]?, uniformity: Double?
                 if epoch % config.evaluation.evalEvery == 0 || epoch == t.epochs {
                     let (u, v) = embeddings()
                     let m = protocolEval.valid.evaluate(users: u, items: v)
                     validMetrics = m
                     uniformity = Geometry.uniformity(v)
-                    if m[key]! > best {
-                        best = m[key]!; bestEpoch = epoch; sinceBest = 0
+                    // Under data parallelism every rank evaluates the same parameters; rank 0's value decides.
+                    let value = try parallel?.rootValue(m[key]!) ?? m[key]!
+                    if value > best {
+                        best = value; bestEpoch = epoch; sinceBest = 0
                         bestValues = trained.map(\.value)
                         // A saved model scores held-out items as cold start does: their own rows contribute nothing.
                         if let cold = protocolEval.cold { model.forgetItems(cold.items) }

@@ -5,6 +5,7 @@ import TandemData
 import TandemTrain
 import TandemModels
 import TandemEval
+import TandemDistributed
 import TandemIndex
 import TandemServe
 import NIOCore
@@ -34,9 +35,14 @@ struct Tandem: AsyncParsableCommand {
 
 /// Prints to standard error and exits non-zero with a message a person can act on.
 func fail(_ message: String) -> Never {
+    // One failed rank must stop the whole job (the others would wait in their next collective call).
+    if let comm = ranks, comm.size > 1 { comm.abort("error: \(message)", code: 1) }
     FileHandle.standardError.write(Data("error: \(message)\n".utf8))
     Foundation.exit(1)
 }
+
+/// The ranks of a data-parallel run, once `tandem train` has joined them.
+nonisolated(unsafe) var ranks: Communicator?
 
 /// Runs `body`, turning Tandem's own errors into one clear line and a non-zero exit.
 func reportingErrors<T>(_ body: () throws -> T) -> T {
@@ -66,14 +72,24 @@ struct Train: ParsableCommand {
     @Option(name: .long, help: "YAML file of settings (keys as the flags, in snake_case).") var config: String?
     @OptionGroup var flags: ConfigFlags
     @Flag(name: .long, help: "Print less (no per-epoch lines).") var quiet = false
+    @Option(help: "Data-parallel training: auto (MPI when started by mpirun), mpi, or none.") var distributed: Distributed = .auto
+
+    enum Distributed: String, ExpressibleByArgument, CaseIterable { case auto, mpi, none }
 
     func run() throws {
+        let comm: Communicator = distributed == .none ? LocalCommunicator()
+            : reportingErrors { try Launch.communicator(forceMPI: distributed == .mpi) }
+        ranks = comm
+        // Every rank trains; rank 0 alone prints, writes the model directory and the results.
+        guard comm.isRoot else { return runRank(comm) }
         let cfg = resolveConfig(file: config, flags: flags)
         configureThreads(cfg.training.threads)
         let log: (String) -> Void = quiet ? { _ in } : { print($0) }
         let ds = reportingErrors { try cfg.loadDataset(log: log) }
-        print("\(ds.name): \(ds.numUsers) users, \(ds.numItems) items, train/valid/test \(ds.split.train.count)/\(ds.split.valid.count)/\(ds.split.test.count)")
-        let trainer = reportingErrors { try Trainer(config: cfg, dataset: ds, log: log) }
+        reportingErrors { try comm.barrier() }  // fetched and converted now: the other ranks read it
+        print("\(ds.name): \(ds.numUsers) users, \(ds.numItems) items, train/valid/test \(ds.split.train.count)/\(ds.split.valid.count)/\(ds.split.test.count)"
+              + (comm.size > 1 ? "; data-parallel on \(comm.size) ranks" : ""))
+        let trainer = reportingErrors { try Trainer(config: cfg, dataset: ds, communicator: comm, log: log) }
         let output = cfg.outputs.output
         let report = reportingErrors {
             try trainer.run { model in
@@ -90,6 +106,16 @@ struct Train: ParsableCommand {
         print("")
         print(resultTable([(cfg.model.rawValue, [report])], ks: cfg.evaluation.ks))
         print(String(format: "best epoch %d, %.1fs", report.bestEpoch, report.trainSeconds))
+    }
+
+    /// A rank other than 0: the same training, silent, writing nothing.
+    func runRank(_ comm: Communicator) {
+        let cfg = resolveConfig(file: config, flags: flags)
+        configureThreads(cfg.training.threads)
+        reportingErrors { try comm.barrier() }  // rank 0 fetches the dataset if it is missing
+        let ds = reportingErrors { try cfg.loadDataset(log: { _ in }) }
+        let trainer = reportingErrors { try Trainer(config: cfg, dataset: ds, communicator: comm, log: { _ in }) }
+        _ = reportingErrors { try trainer.run() }
     }
 }
 

@@ -1,0 +1,160 @@
+import Foundation
+import TandemTensor
+import TandemAutograd
+import TandemModels
+import TandemData
+import TandemDistributed
+
+/// Data-parallel training over a `Communicator` (MPI ranks): every rank holds the whole model and the whole data, walks
+/// the same shuffled order, and takes a contiguous share of each global batch. A step on a rank:
+///
+/// 1. embeds its share's users and positives;
+/// 2. gathers every rank's positive item rows (allgatherv), so each row's in-batch softmax has the global batch's
+///    `B − 1` negatives, as in one process at batch `B` (cross-replica negatives);
+/// 3. backward through its rows' loss, scaled by share/B so the ranks' losses sum to the global mean, gives its users'
+///    gradients and the gradient of every gathered item row; those are summed over ranks (allreduce) and each rank
+///    back-propagates its own rows' part through its item tower;
+/// 4. sums the parameter gradients over ranks: dense ones in one fused allreduce, sparse embedding rows gathered
+///    (allgatherv) in rank order, so every rank's optimiser (lazy Adam) sees the same rows and stays identical.
+///
+/// The result equals one process at batch `B` up to float summation order: the gathered rows' gradient and the
+/// parameters' sparse rows are summed rank by rank rather than row by row. A last batch with fewer rows than ranks is
+/// skipped.
+struct DataParallel {
+    let comm: Communicator
+    /// Every trained parameter, in the same order on every rank.
+    let parameters: [Parameter]
+
+    /// What data-parallel training supports so far: the in-batch softmax of MF and the two-tower model without SSL.
+    static func check(_ config: TrainConfig) throws {
+        let o = config.objective
+        guard [.mf, .twoTower].contains(config.model) else {
+            throw ConfigError("data-parallel training supports models mf and two-tower so far, not \(config.model.rawValue)")
+        }
+        guard o.loss == .infonce, o.negativeSampling == .inBatch, config.moco.queueSize == 0 else {
+            throw ConfigError("data-parallel training supports the in-batch softmax (loss infonce, negative_sampling in_batch, no MoCo queue) so far")
+        }
+        guard config.concat.prototypes == 0, config.twoTower.ssl == .none else {
+            throw ConfigError("data-parallel training does not support ConCAT prototypes or the SSL task yet (prototypes 0, ssl none)")
+        }
+    }
+
+    /// A config as sorted JSON: ranks compare it at start.
+    static func fingerprint(_ config: TrainConfig) throws -> String {
+        let e = JSONEncoder()
+        e.outputFormatting = .sortedKeys
+        return String(decoding: try e.encode(config), as: UTF8.self)
+    }
+
+    /// The training interactions' count and a hash of their users and items, in order.
+    static func fingerprint(_ train: Interactions) -> String {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for a in [train.users, train.items] { for x in a { h = (h ^ UInt64(UInt32(bitPattern: x))) &* 0x100_0000_01b3 } }
+        return "\(train.count) \(h)"
+    }
+
+    /// Rank `rank`'s rows of a global batch of `n`: contiguous, shares differing by at most one row.
+    static func share(of n: Int, rank: Int, size: Int) -> Range<Int> {
+        let base = n / size, extra = n % size
+        let start = rank * base + min(rank, extra)
+        return start..<(start + base + (rank < extra ? 1 : 0))
+    }
+
+    /// This rank's users' and every gathered item row's gradient of its share of the loss, the gathered rows' gradient
+    /// summed over ranks and sent back through its own item rows, and the parameter gradients summed over ranks.
+    /// Returns those gradients and the global batch's loss (the same on every rank).
+    func step(_ trainer: Trainer, _ tape: Tape, _ batch: TrainingBatch) throws -> (gradients: Gradients, loss: Float) {
+        let n = batch.items.count
+        let mine = Self.share(of: n, rank: comm.rank, size: comm.size)
+        let local = TrainingBatch(users: Array(batch.users[mine]), items: Array(batch.items[mine]))
+        let u = trainer.scored(tape, trainer.model.userEmbeddings(tape, local.users, positives: local.items))
+        let v = trainer.scored(tape, trainer.model.itemEmbeddings(tape, local.items))
+        let d = v.value.cols
+        let gathered = tape.constant(Tensor(shape: [n, d], data: try comm.allgatherv(v.value.data).values))
+        let o = trainer.config.objective
+        var loss = RetrievalLoss.inBatchSoftmax(tape, users: u, items: gathered, itemIds: batch.items, temperature: o.temperature,
+                                                logQ: o.logq ? batch.items.map { trainer.itemLogQ[$0] } : nil,
+                                                maskAccidentalHits: o.maskAccidentalHits, rowOffset: mine.lowerBound)
+        for objective in trainer.objectives {
+            if let term = objective.loss(tape, batch: local, users: u, items: v, negatives: .inBatch) { loss = loss + term }
+        }
+        loss = tape.scale(loss, Float(mine.count) / Float(n))
+        var (gradients, wrt) = tape.backward(loss, alsoFor: [gathered])
+        var itemRows = wrt[0].data
+        try comm.allreduceSum(&itemRows)
+        gradients.add(tape.backward(v, seed: Tensor(shape: [mine.count, d], data: Array(itemRows[(mine.lowerBound * d)..<(mine.upperBound * d)]))))
+        var total = [Double(loss.value.data[0])]
+        try comm.allreduceSum(&total)
+        return (try sumOverRanks(gradients), Float(total[0]))
+    }
+
+    /// The gradients summed over ranks. Dense: one fused allreduce, with a flag per parameter so one that got no
+    /// gradient on any rank stays without one (Adam would otherwise move it). Sparse: each rank's coalesced rows,
+    /// gathered in rank order (ids as `[count, ids…]` per table, one allgatherv for ids and one for values).
+    func sumOverRanks(_ g: Gradients) throws -> Gradients {
+        var out = Gradients()
+        let dense = parameters.filter { !$0.isSparse }, sparse = parameters.filter(\.isSparse)
+        if !dense.isEmpty {
+            var buffer: [Float] = []
+            buffer.reserveCapacity(dense.reduce(dense.count) { $0 + $1.value.count })
+            for p in dense {
+                if let t = g.dense[ObjectIdentifier(p)] { buffer += t.data } else { buffer += [Float](repeating: 0, count: p.value.count) }
+            }
+            for p in dense { buffer.append(g.dense[ObjectIdentifier(p)] == nil ? 0 : 1) }
+            try comm.allreduceSum(&buffer)
+            var offset = 0
+            for (k, p) in dense.enumerated() {
+                let count = p.value.count
+                if buffer[buffer.count - dense.count + k] > 0 {
+                    out.setDense(p, Tensor(shape: p.value.shape, data: Array(buffer[offset..<(offset + count)])))
+                }
+                offset += count
+            }
+        }
+        if !sparse.isEmpty {
+            var ids: [Int32] = [], values: [Float] = []
+            for p in sparse {
+                let rows = g.coalescedRows(of: p)
+                ids.append(Int32(rows?.indices.count ?? 0))
+                if let rows { ids += rows.indices; values += rows.values.data }
+            }
+            let (allIds, idCounts) = try comm.allgatherv(ids)
+            let allValues = try comm.allgatherv(values).values
+            var rowsOf = [[Int32]](repeating: [], count: sparse.count), valuesOf = [[Float]](repeating: [], count: sparse.count)
+            var i = 0, v = 0
+            for count in idCounts {
+                let end = i + count
+                for (k, p) in sparse.enumerated() {
+                    let m = Int(allIds[i]), d = p.value.cols
+                    rowsOf[k] += allIds[(i + 1)..<(i + 1 + m)]
+                    valuesOf[k] += allValues[v..<(v + m * d)]
+                    i += 1 + m; v += m * d
+                }
+                precondition(i == end, "sparse gradient exchange: a rank's segment does not parse")
+            }
+            for (k, p) in sparse.enumerated() where !rowsOf[k].isEmpty {
+                out.setSparse(p, SparseRows(indices: rowsOf[k], values: Tensor(shape: [rowsOf[k].count, p.value.cols], data: valuesOf[k])))
+            }
+        }
+        return out
+    }
+
+    /// Refuses to go on when the ranks' parameters differ (a bug, or a rank that skipped a step): called every epoch.
+    func checkParametersAgree(epoch: Int) throws {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for p in parameters {
+            p.value.data.withUnsafeBufferPointer { b in for x in b { h = (h ^ UInt64(x.bitPattern)) &* 0x100_0000_01b3 } }
+        }
+        let all = try comm.allgatherv([Int32(truncatingIfNeeded: h & 0xFFFF_FFFF), Int32(truncatingIfNeeded: h >> 32)]).values
+        for r in 1..<comm.size where all[2 * r] != all[0] || all[2 * r + 1] != all[1] {
+            throw CommunicationError("after epoch \(epoch), rank \(r)'s parameters differ from rank 0's: the ranks have diverged; training stopped")
+        }
+    }
+
+    /// Rank 0's value of `x` on every rank (decisions such as early stopping are rank 0's).
+    func rootValue(_ x: Double) throws -> Double {
+        var bytes = comm.isRoot ? withUnsafeBytes(of: x) { Array($0) } : []
+        try comm.broadcast(&bytes, root: 0)
+        return bytes.withUnsafeBytes { $0.loadUnaligned(as: Double.self) }
+    }
+}
