@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Data-parallel training on 2 MPI ranks, checked against one process (OpenMPI; `bash scripts/setup.sh` installs it):
+#  1. equivalence: MF and two-tower on ml-100k, 3 epochs at global batch 1024: per-epoch training losses within 1e-4
+#     relative and test metrics within 0.002 of the single-process run;
+#  2. a rank given another seed is refused at start, naming the rank;
+#  3. a rank killed mid-epoch stops every rank within 10 s, non-zero, and no model directory is written.
+# Builds the MPI variant into .build/mpi (the default build in .build stays MPI-free).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+swift build -c release --scratch-path .build/mpi --traits MPI --product tandem 2>&1 | grep -E "error|warning: unre|Compiling tandem|Build" || true
+bin="$PWD/.build/mpi/release/tandem"
+[ -x "$bin" ] || { echo "check_mpi: the MPI build failed" >&2; exit 1; }
+mpirun=(mpirun --allow-run-as-root --mca plm isolated --oversubscribe)
+out=$(mktemp -d /tmp/tandem-mpi.XXXXXX)
+trap 'rm -rf "$out"' EXIT
+
+for model in mf two-tower; do
+  args=(train --model "$model" --dataset ml-100k --epochs 3 --batch-size 1024 --threads 1 --quiet)
+  [ "$model" = two-tower ] && args+=(--ssl none)
+  "$bin" "${args[@]}" --distributed none --results "$out/$model-1.json" > "$out/$model-1.log"
+  "${mpirun[@]}" -np 2 "$bin" "${args[@]}" --results "$out/$model-2.json" > "$out/$model-2.log"
+  grep -q "data-parallel on 2 ranks" "$out/$model-2.log" || { echo "check_mpi: $model did not run on 2 ranks" >&2; exit 1; }
+  python3 - "$out/$model-1.json" "$out/$model-2.json" "$model" <<'PY'
+import json, sys
+one, two, model = json.load(open(sys.argv[1])), json.load(open(sys.argv[2])), sys.argv[3]
+worst = 0.0
+for e1, e2 in zip(one["epochs"], two["epochs"], strict=True):
+    rel = abs(e1["loss"] - e2["loss"]) / abs(e1["loss"])
+    worst = max(worst, rel)
+    assert rel <= 1e-4, f"{model} epoch {e1['epoch']}: loss {e1['loss']} alone vs {e2['loss']} on 2 ranks"
+gap = max(abs(one["test"][k] - two["test"][k]) for k in one["test"])
+assert gap <= 0.002, f"{model}: test metrics differ by {gap}"
+print(f"check_mpi: {model}: 3 epochs' losses within {worst:.1e} relative, test metrics within {gap:.1e} on 2 ranks vs 1")
+PY
+done
+
+# A rank with another seed: refused before training.
+set +e
+"${mpirun[@]}" -np 1 "$bin" train --model mf --dataset ml-100k --epochs 1 --seed 1 : -np 1 "$bin" train --model mf --dataset ml-100k --epochs 1 --seed 2 > "$out/seed.log" 2>&1
+rc=$?
+set -e
+if [ "$rc" -eq 0 ] || ! grep -q "rank 1 has a different config" "$out/seed.log"; then
+  echo "check_mpi: ranks with different seeds were not refused (rc $rc)" >&2; cat "$out/seed.log" >&2; exit 1
+fi
+echo "check_mpi: ranks with different seeds refused (rc $rc): $(grep -m1 'different config' "$out/seed.log")"
+
+# A rank killed mid-epoch: every rank stops within 10 s, non-zero, and no model directory appears.
+"${mpirun[@]}" -np 2 "$bin" train --model mf --dataset ml-100k --epochs 20 --batch-size 16 --threads 1 --output "$out/model" > "$out/kill.log" 2>&1 &
+job=$!
+for _ in $(seq 1 600); do grep -q "data-parallel on 2 ranks" "$out/kill.log" && break; sleep 0.1; done
+sleep 1
+victim=""
+for pid in $(pgrep -f "$bin train --model mf"); do
+  if tr '\0' '\n' < "/proc/$pid/environ" 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=1"; then victim=$pid; fi
+done
+[ -n "$victim" ] || { echo "check_mpi: rank 1 not found" >&2; kill "$job"; exit 1; }
+kill -9 "$victim"
+start=$(date +%s.%N)
+set +e
+wait "$job"
+rc=$?
+set -e
+took=$(python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.1f}')" "$start" "$(date +%s.%N)")
+if [ "$rc" -eq 0 ] || python3 -c "import sys; sys.exit(float(sys.argv[1]) <= 10)" "$took" || [ -e "$out/model" ]; then
+  echo "check_mpi: after killing rank 1: rc $rc after $took s; model directory present: $([ -e "$out/model" ] && echo yes || echo no)" >&2
+  cat "$out/kill.log" >&2; exit 1
+fi
+echo "check_mpi: rank 1 killed mid-epoch: every rank stopped in $took s with rc $rc, no model directory; mpirun said: $(grep -m1 -i 'rank 1\|signal' "$out/kill.log")"
