@@ -62,20 +62,45 @@ public struct FullRankingEvaluator: Sendable {
         return head
     }
 
+    /// The per-user metric sums behind `evaluate`: over all users, head and tail items, and each activity group.
+    public struct Totals: Sendable {
+        public var total: MetricAccumulator, head: MetricAccumulator, tail: MetricAccumulator
+        public var groups: [MetricAccumulator]
+
+        init(ks: [Int]) {
+            total = MetricAccumulator(ks: ks); head = total; tail = total
+            groups = [MetricAccumulator](repeating: total, count: UserGroup.allCases.count)
+        }
+
+        /// Every accumulator's `flattened` values, concatenated: summed over processes evaluating shares of the users.
+        public var flattened: [Double] { ([total, head, tail] + groups).flatMap(\.flattened) }
+
+        public init(ks: [Int], flattened: [Double]) {
+            let n = MetricAccumulator.flattenedCount(ks: ks)
+            precondition(flattened.count == n * (3 + UserGroup.allCases.count), "evaluation totals: \(flattened.count) values")
+            let parts = (0..<(3 + UserGroup.allCases.count)).map { MetricAccumulator(ks: ks, flattened: flattened[($0 * n)..<(($0 + 1) * n)]) }
+            total = parts[0]; head = parts[1]; tail = parts[2]; groups = Array(parts[3...])
+        }
+    }
+
     /// Metrics averaged over users; with `isHead`, also `recall@K/head` and `recall@K/tail`
     /// (recall restricted to held-out head or tail items, over users that have such items); with `userGroups`, also
     /// `recall@K/sparse_users`, `ndcg@K/sparse_users` and the same for `middle` and `dense`.
     public func evaluate(users: Tensor, items: Tensor) -> [String: Double] {
+        metrics(totals(users: users, items: items, userRange: 0..<users.rows))
+    }
+
+    /// The metric sums over the users in `userRange` (one process's share when evaluation is split by users).
+    public func totals(users: Tensor, items: Tensor, userRange: Range<Int>) -> Totals {
         precondition(users.rows == truth.rows, "\(users.rows) user embeddings for \(truth.rows) users")
         precondition(items.rows == truth.cols, "\(items.rows) item embeddings for \(truth.cols) items")
         precondition(users.cols == items.cols, "user dim \(users.cols) ≠ item dim \(items.cols)")
         let maxK = ks.max()!
-        var total = MetricAccumulator(ks: ks), head = MetricAccumulator(ks: ks), tail = MetricAccumulator(ks: ks)
-        var groups = [MetricAccumulator](repeating: MetricAccumulator(ks: ks), count: UserGroup.allCases.count)
+        var t = Totals(ks: ks)
         let nItems = items.rows
-        var start = 0
-        while start < users.rows {
-            let end = min(users.rows, start + blockSize)
+        var start = userRange.lowerBound
+        while start < userRange.upperBound {
+            let end = min(userRange.upperBound, start + blockSize)
             let block = Tensor(shape: [end - start, users.cols], data: Array(users.data[(start * users.cols)..<(end * users.cols)]))
             var scores = BLAS.matmul(block, items, transposeB: true)
             let rows = end - start
@@ -98,31 +123,36 @@ public struct FullRankingEvaluator: Sendable {
             for r in 0..<rows {
                 let u = start + r
                 let rel = Set(truth.columns(ofRow: u))
-                total.add(ranked: ranked[r][...], relevant: rel)
-                if let userGroups { groups[userGroups[u].rawValue].add(ranked: ranked[r][...], relevant: rel) }
+                t.total.add(ranked: ranked[r][...], relevant: rel)
+                if let userGroups { t.groups[userGroups[u].rawValue].add(ranked: ranked[r][...], relevant: rel) }
                 if let isHead {
-                    head.add(ranked: ranked[r][...], relevant: rel.filter { isHead[Int($0)] })
-                    tail.add(ranked: ranked[r][...], relevant: rel.filter { !isHead[Int($0)] })
+                    t.head.add(ranked: ranked[r][...], relevant: rel.filter { isHead[Int($0)] })
+                    t.tail.add(ranked: ranked[r][...], relevant: rel.filter { !isHead[Int($0)] })
                 }
             }
             start = end
         }
-        var out = total.means
+        return t
+    }
+
+    /// Means of the summed metrics, named as `evaluate` names them.
+    public func metrics(_ t: Totals) -> [String: Double] {
+        var out = t.total.means
         if isHead != nil {
             for k in ks {
-                out["recall@\(k)/head"] = head.means["recall@\(k)"]
-                out["recall@\(k)/tail"] = tail.means["recall@\(k)"]
+                out["recall@\(k)/head"] = t.head.means["recall@\(k)"]
+                out["recall@\(k)/tail"] = t.tail.means["recall@\(k)"]
             }
         }
         if userGroups != nil {
             for g in UserGroup.allCases {
                 for k in ks {
-                    out["recall@\(k)/\(g.key)"] = groups[g.rawValue].means["recall@\(k)"]
-                    out["ndcg@\(k)/\(g.key)"] = groups[g.rawValue].means["ndcg@\(k)"]
+                    out["recall@\(k)/\(g.key)"] = t.groups[g.rawValue].means["recall@\(k)"]
+                    out["ndcg@\(k)/\(g.key)"] = t.groups[g.rawValue].means["ndcg@\(k)"]
                 }
             }
         }
-        out["users"] = Double(total.users)
+        out["users"] = Double(t.total.users)
         return out
     }
 }

@@ -37,6 +37,22 @@ public struct MetricAccumulator: Sendable {
         for (k, v) in other.sums { sums[k, default: 0] += v }
     }
 
+    /// The counted users and every metric's sum, in a fixed order: summed elementwise over processes (each
+    /// evaluating its share of the users) and read back with `init(ks:flattened:)`.
+    public var flattened: [Double] {
+        [Double(users)] + RankingMetric.allCases.flatMap { m in ks.map { sums["\(m.rawValue)@\($0)"] ?? 0 } }
+    }
+
+    public init(ks: [Int], flattened: ArraySlice<Double>) {
+        self.init(ks: ks)
+        var values = flattened.makeIterator()
+        users = Int(values.next()!.rounded())
+        for m in RankingMetric.allCases { for k in self.ks { sums["\(m.rawValue)@\(k)"] = values.next()! } }
+    }
+
+    /// How many values `flattened` holds.
+    public static func flattenedCount(ks: [Int]) -> Int { 1 + RankingMetric.allCases.count * ks.count }
+
     /// Mean of each metric over counted users (0 when none were counted).
     public var means: [String: Double] {
         var out: [String: Double] = [:]

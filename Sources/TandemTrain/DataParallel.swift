@@ -3,6 +3,7 @@ import TandemTensor
 import TandemAutograd
 import TandemModels
 import TandemData
+import TandemEval
 import TandemDistributed
 
 /// Data-parallel training over a `Communicator` (MPI ranks): every rank holds the whole model and the whole data, walks
@@ -149,6 +150,14 @@ struct DataParallel {
         for r in 1..<comm.size where all[2 * r] != all[0] || all[2 * r + 1] != all[1] {
             throw CommunicationError("after epoch \(epoch), rank \(r)'s parameters differ from rank 0's: the ranks have diverged; training stopped")
         }
+    }
+
+    /// Full-ranking metrics with each rank scoring its share of the users and the per-user sums added up (allreduce).
+    func evaluate(_ evaluator: FullRankingEvaluator, users: Tensor, items: Tensor) throws -> [String: Double] {
+        let mine = Self.share(of: users.rows, rank: comm.rank, size: comm.size)
+        var sums = evaluator.totals(users: users, items: items, userRange: mine).flattened
+        try comm.allreduceSum(&sums)
+        return evaluator.metrics(FullRankingEvaluator.Totals(ks: evaluator.ks, flattened: sums))
     }
 
     /// Rank 0's value of `x` on every rank (decisions such as early stopping are rank 0's).

@@ -182,7 +182,7 @@ public final class Trainer {
                 var validMetrics: [String: Double]?, uniformity: Double?
                 if epoch % config.evaluation.evalEvery == 0 || epoch == t.epochs {
                     let (u, v) = embeddings()
-                    let m = protocolEval.valid.evaluate(users: u, items: v)
+                    let m = try evaluate(protocolEval.valid, u, v, parallel)
                     validMetrics = m
                     uniformity = Geometry.uniformity(v)
                     // Under data parallelism every rank evaluates the same parameters; rank 0's value decides.
@@ -212,8 +212,9 @@ public final class Trainer {
             for (p, v) in zip(trained, bestValues) { p.value = v }
         }
         let (u, v) = embeddings()
-        let validM = protocolEval.valid.evaluate(users: u, items: v)
-        var testM = protocolEval.test.evaluate(users: u, items: v)
+        let parallel = communicator.size > 1 ? DataParallel(comm: communicator, parameters: []) : nil
+        let validM = try evaluate(protocolEval.valid, u, v, parallel)
+        var testM = try evaluate(protocolEval.test, u, v, parallel)
         var geometry: [String: Double] = [
             "alignment": Geometry.alignment(users: u, items: v, pairs: protocolEval.testPairs),
             "uniformity_items": Geometry.uniformity(v),
@@ -235,6 +236,11 @@ public final class Trainer {
         return RunReport(model: config.model.rawValue, dataset: dataset.name, config: config, valid: validM, test: testM,
                          bestEpoch: bestEpoch, epochs: epochs, trainSeconds: Date().timeIntervalSince(start), geometry: geometry,
                          fitted: fitted)
+    }
+
+    /// Full-ranking metrics, split by users across the ranks under data parallelism.
+    func evaluate(_ e: FullRankingEvaluator, _ users: Tensor, _ items: Tensor, _ parallel: DataParallel?) throws -> [String: Double] {
+        try parallel?.evaluate(e, users: users, items: items) ?? e.evaluate(users: users, items: items)
     }
 
     /// The configured loss on one batch: embed → negatives → main loss → Σ auxiliary objectives.

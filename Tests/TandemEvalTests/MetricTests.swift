@@ -71,6 +71,34 @@ import Foundation
         #expect(m["ndcg@1/sparse_users"] == 1 && abs(m["recall@1"]! - 2.0 / 3) < 1e-12)
     }
 
+    /// Evaluation split by users (each data-parallel rank scores its share): the shares' flattened sums, added up,
+    /// give the metrics of one evaluation over every user, head/tail and activity groups included.
+    @Test func sharesOfUsersAddUp() {
+        var rng = RNG(seed: 3)
+        let nUsers = 23, nItems = 17
+        let users = rng.normalTensor(shape: [nUsers, 4], std: 1), items = rng.normalTensor(shape: [nItems, 4], std: 1)
+        var relevant: [(row: Int32, col: Int32, value: Float)] = [], known: [(row: Int32, col: Int32, value: Float)] = []
+        for u in 0..<nUsers {
+            relevant.append((Int32(u), Int32((u * 7) % nItems), 1)); relevant.append((Int32(u), Int32((u * 3 + 1) % nItems), 1))
+            known.append((Int32(u), Int32((u * 5 + 2) % nItems), 1))
+        }
+        let truth = CSRMatrix(rows: nUsers, cols: nItems, coordinates: relevant)
+        let excluded = CSRMatrix(rows: nUsers, cols: nItems, coordinates: known)
+        let ev = FullRankingEvaluator(ks: [5, 10], excluded: excluded, truth: truth, isHead: (0..<nItems).map { $0 % 3 == 0 },
+                                      userGroups: (0..<nUsers).map { [.sparse, .middle, .dense][$0 % 3] })
+        let whole = ev.evaluate(users: users, items: items)
+        for cuts in [[0, 11, 23], [0, 1, 9, 23]] {
+            var sums: [Double] = []
+            for (a, b) in zip(cuts, cuts.dropFirst()) {
+                let part = ev.totals(users: users, items: items, userRange: a..<b).flattened
+                sums = sums.isEmpty ? part : zip(sums, part).map(+)
+            }
+            let split = ev.metrics(FullRankingEvaluator.Totals(ks: ev.ks, flattened: sums))
+            #expect(Set(split.keys) == Set(whole.keys))
+            for (k, v) in whole { #expect(abs(split[k]! - v) < 1e-12, "\(k)") }
+        }
+    }
+
     /// One user, four items, item 0 known: negatives score 2, 1, 0 at τ 1 → softmax e²/(e² + e + 1) on the hardest.
     @Test func hardNegativeShareByHand() {
         let users = Tensor([[1]]), items = Tensor([[5], [2], [1], [0]])
