@@ -70,6 +70,7 @@ let package = Package(
         .testTarget(name: "TandemDataTests", dependencies: ["TandemData", "TandemTensor"]),
         .testTarget(name: "TandemEvalTests", dependencies: ["TandemEval", "TandemTensor"]),
         .testTarget(name: "TandemReportTests", dependencies: ["TandemReport"]),
+        .testTarget(name: "TandemDistributedTests", dependencies: ["TandemDistributed"]),
         // Runs the built `tandem` binary: one test per CLI verb.
         .testTarget(name: "TandemCLITests"),
         .testTarget(name: "TandemTrainTests", dependencies: ["TandemTrain", "TandemModels", "TandemData", "TandemEval", "TandemTensor",

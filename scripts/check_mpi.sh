@@ -66,3 +66,8 @@ if [ "$rc" -eq 0 ] || python3 -c "import sys; sys.exit(float(sys.argv[1]) <= 10)
   cat "$out/kill.log" >&2; exit 1
 fi
 echo "check_mpi: rank 1 killed mid-epoch: every rank stopped in $took s with rc $rc, no model directory; mpirun said: $(grep -m1 -i 'rank 1\|signal' "$out/kill.log")"
+
+# The collective-call benchmark runs and fits its model (figures: docs/DISTRIBUTED.md).
+"${mpirun[@]}" -np 2 "$bin" comm-bench --repeats 5 --max-floats 65536 > "$out/bench.log"
+grep -q "allreduce: α" "$out/bench.log" || { echo "check_mpi: comm-bench printed no fit" >&2; cat "$out/bench.log" >&2; exit 1; }
+echo "check_mpi: comm-bench: $(grep 'allreduce: α' "$out/bench.log")"

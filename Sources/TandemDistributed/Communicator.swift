@@ -27,6 +27,16 @@ public protocol Communicator: AnyObject {
 extension Communicator {
     public var isRoot: Bool { rank == 0 }
 
+    /// This rank's part of `n` things (a batch's rows, the users to evaluate): contiguous, in rank order, sizes differing
+    /// by at most one.
+    public func share(of n: Int) -> Range<Int> { Self.share(of: n, rank: rank, size: size) }
+
+    public static func share(of n: Int, rank: Int, size: Int) -> Range<Int> {
+        let base = n / size, extra = n % size
+        let start = rank * base + min(rank, extra)
+        return start..<(start + base + (rank < extra ? 1 : 0))
+    }
+
     /// Refuses to go on unless every rank holds the same `value` (a config, a data checksum): the error names the
     /// first rank that differs from rank 0 and what `what` is.
     public func requireSame(_ value: String, _ what: String) throws {

@@ -21,10 +21,27 @@ import TandemDistributed
 /// The result equals one process at batch `B` up to float summation order: the gathered rows' gradient and the
 /// parameters' sparse rows are summed rank by rank rather than row by row. A last batch with fewer rows than ranks is
 /// skipped.
-struct DataParallel {
+final class DataParallel {
     let comm: Communicator
     /// Every trained parameter, in the same order on every rank.
     let parameters: [Parameter]
+    /// Seconds spent in collective calls since the last `takeCommunicationSeconds` (waiting for slower ranks included).
+    private var communicationSeconds = 0.0
+
+    init(comm: Communicator, parameters: [Parameter]) { self.comm = comm; self.parameters = parameters }
+
+    /// Runs one collective call, adding its time to `communicationSeconds`.
+    func timed<T>(_ body: () throws -> T) rethrows -> T {
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        defer { communicationSeconds += Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9 }
+        return try body()
+    }
+
+    /// The communication seconds since the last call.
+    func takeCommunicationSeconds() -> Double {
+        defer { communicationSeconds = 0 }
+        return communicationSeconds
+    }
 
     /// What data-parallel training supports so far: the in-batch softmax of MF and the two-tower model without SSL.
     static func check(_ config: TrainConfig) throws {
@@ -54,24 +71,17 @@ struct DataParallel {
         return "\(train.count) \(h)"
     }
 
-    /// Rank `rank`'s rows of a global batch of `n`: contiguous, shares differing by at most one row.
-    static func share(of n: Int, rank: Int, size: Int) -> Range<Int> {
-        let base = n / size, extra = n % size
-        let start = rank * base + min(rank, extra)
-        return start..<(start + base + (rank < extra ? 1 : 0))
-    }
-
     /// This rank's users' and every gathered item row's gradient of its share of the loss, the gathered rows' gradient
     /// summed over ranks and sent back through its own item rows, and the parameter gradients summed over ranks.
     /// Returns those gradients and the global batch's loss (the same on every rank).
     func step(_ trainer: Trainer, _ tape: Tape, _ batch: TrainingBatch) throws -> (gradients: Gradients, loss: Float) {
         let n = batch.items.count
-        let mine = Self.share(of: n, rank: comm.rank, size: comm.size)
+        let mine = comm.share(of: n)
         let local = TrainingBatch(users: Array(batch.users[mine]), items: Array(batch.items[mine]))
         let u = trainer.scored(tape, trainer.model.userEmbeddings(tape, local.users, positives: local.items))
         let v = trainer.scored(tape, trainer.model.itemEmbeddings(tape, local.items))
         let d = v.value.cols
-        let gathered = tape.constant(Tensor(shape: [n, d], data: try comm.allgatherv(v.value.data).values))
+        let gathered = tape.constant(Tensor(shape: [n, d], data: try timed { try comm.allgatherv(v.value.data).values }))
         let o = trainer.config.objective
         var loss = RetrievalLoss.inBatchSoftmax(tape, users: u, items: gathered, itemIds: batch.items, temperature: o.temperature,
                                                 logQ: o.logq ? batch.items.map { trainer.itemLogQ[$0] } : nil,
@@ -82,10 +92,10 @@ struct DataParallel {
         loss = tape.scale(loss, Float(mine.count) / Float(n))
         var (gradients, wrt) = tape.backward(loss, alsoFor: [gathered])
         var itemRows = wrt[0].data
-        try comm.allreduceSum(&itemRows)
+        try timed { try comm.allreduceSum(&itemRows) }
         gradients.add(tape.backward(v, seed: Tensor(shape: [mine.count, d], data: Array(itemRows[(mine.lowerBound * d)..<(mine.upperBound * d)]))))
         var total = [Double(loss.value.data[0])]
-        try comm.allreduceSum(&total)
+        try timed { try comm.allreduceSum(&total) }
         return (try sumOverRanks(gradients), Float(total[0]))
     }
 
@@ -102,7 +112,7 @@ struct DataParallel {
                 if let t = g.dense[ObjectIdentifier(p)] { buffer += t.data } else { buffer += [Float](repeating: 0, count: p.value.count) }
             }
             for p in dense { buffer.append(g.dense[ObjectIdentifier(p)] == nil ? 0 : 1) }
-            try comm.allreduceSum(&buffer)
+            try timed { try comm.allreduceSum(&buffer) }
             var offset = 0
             for (k, p) in dense.enumerated() {
                 let count = p.value.count
@@ -119,8 +129,8 @@ struct DataParallel {
                 ids.append(Int32(rows?.indices.count ?? 0))
                 if let rows { ids += rows.indices; values += rows.values.data }
             }
-            let (allIds, idCounts) = try comm.allgatherv(ids)
-            let allValues = try comm.allgatherv(values).values
+            let (allIds, idCounts) = try timed { try comm.allgatherv(ids) }
+            let allValues = try timed { try comm.allgatherv(values).values }
             var rowsOf = [[Int32]](repeating: [], count: sparse.count), valuesOf = [[Float]](repeating: [], count: sparse.count)
             var i = 0, v = 0
             for count in idCounts {
@@ -154,7 +164,7 @@ struct DataParallel {
 
     /// Full-ranking metrics with each rank scoring its share of the users and the per-user sums added up (allreduce).
     func evaluate(_ evaluator: FullRankingEvaluator, users: Tensor, items: Tensor) throws -> [String: Double] {
-        let mine = Self.share(of: users.rows, rank: comm.rank, size: comm.size)
+        let mine = comm.share(of: users.rows)
         var sums = evaluator.totals(users: users, items: items, userRange: mine).flattened
         try comm.allreduceSum(&sums)
         return evaluator.metrics(FullRankingEvaluator.Totals(ks: evaluator.ks, flattened: sums))

@@ -26,6 +26,8 @@ public struct EpochSummary: Codable, Sendable {
     public let valid: [String: Double]?
     /// Item uniformity at this epoch's evaluation (Wang & Isola; lower is more uniform); nil when not evaluated.
     public var uniformityItems: Double? = nil
+    /// Seconds of the epoch's training spent in collective calls (data-parallel runs only).
+    public var communicationSeconds: Double? = nil
 }
 
 /// What a run produced: metrics of the best epoch on validation and test, geometry, timings.
@@ -178,6 +180,7 @@ public final class Trainer {
                     lossSum += Double(value); batches += 1
                 }
                 let seconds = Date().timeIntervalSince(t0)
+                let communication = parallel?.takeCommunicationSeconds()
                 try parallel?.checkParametersAgree(epoch: epoch)
                 var validMetrics: [String: Double]?, uniformity: Double?
                 if epoch % config.evaluation.evalEvery == 0 || epoch == t.epochs {
@@ -199,9 +202,10 @@ public final class Trainer {
                 }
                 let summary = EpochSummary(epoch: epoch, loss: lossSum / Double(max(1, batches)), seconds: seconds,
                                            examplesPerSecond: Double(rows.count) / max(seconds, 1e-9), valid: validMetrics,
-                                           uniformityItems: uniformity)
+                                           uniformityItems: uniformity, communicationSeconds: communication)
                 epochs.append(summary)
                 log(String(format: "epoch %3d  loss %.4f  %7.0f ex/s  %.3fs", epoch, summary.loss, summary.examplesPerSecond, seconds)
+                    + (communication.map { String(format: " (%.0f%% communication)", 100 * $0 / max(seconds, 1e-9)) } ?? "")
                     + (validMetrics.map { String(format: "  valid %@ %.4f  recall@20 %.4f", key, $0[key]!, $0["recall@20"] ?? .nan) } ?? "")
                     + (validMetrics != nil && bestEpoch == epoch ? " *" : ""))
                 if sinceBest >= config.evaluation.patience {
