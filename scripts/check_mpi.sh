@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Data-parallel training on 2 MPI ranks, checked against one process (OpenMPI; `bash scripts/setup.sh` installs it):
-#  1. equivalence: MF and two-tower on ml-100k, 3 epochs at global batch 1024: per-epoch training losses within 1e-4
-#     relative and test metrics within 0.002 of the single-process run;
+#  1. equivalence: on ml-100k, 3 epochs at global batch 1024, MF (in-batch, mixed, a MoCo queue), two-tower (with and
+#     without SSL) and SGL: per-epoch training losses within 1e-4 relative and test metrics within 0.002 of one process;
 #  2. a rank given another seed is refused at start, naming the rank;
 #  3. a rank killed mid-epoch stops every rank within 10 s, non-zero, and no model directory is written.
 # Builds the MPI variant into .build/mpi (the default build in .build stays MPI-free).
@@ -14,25 +14,31 @@ mpirun=(mpirun --allow-run-as-root --mca plm isolated --oversubscribe)
 out=$(mktemp -d /tmp/tandem-mpi.XXXXXX)
 trap 'rm -rf "$out"' EXIT
 
-for model in mf two-tower; do
-  args=(train --model "$model" --dataset ml-100k --epochs 3 --batch-size 1024 --threads 1 --quiet)
-  [ "$model" = two-tower ] && args+=(--ssl none)
-  "$bin" "${args[@]}" --distributed none --results "$out/$model-1.json" > "$out/$model-1.log"
-  "${mpirun[@]}" -np 2 "$bin" "${args[@]}" --results "$out/$model-2.json" > "$out/$model-2.log"
-  grep -q "data-parallel on 2 ranks" "$out/$model-2.log" || { echo "check_mpi: $model did not run on 2 ranks" >&2; exit 1; }
-  python3 - "$out/$model-1.json" "$out/$model-2.json" "$model" <<'PY'
+check() {  # label, then train flags
+  local label=$1; shift
+  local args=(train --dataset ml-100k --epochs 3 --batch-size 1024 --threads 1 --quiet "$@")
+  "$bin" "${args[@]}" --distributed none --results "$out/$label-1.json" > "$out/$label-1.log"
+  "${mpirun[@]}" -np 2 "$bin" "${args[@]}" --results "$out/$label-2.json" > "$out/$label-2.log"
+  grep -q "data-parallel on 2 ranks" "$out/$label-2.log" || { echo "check_mpi: $label did not run on 2 ranks" >&2; exit 1; }
+  python3 - "$out/$label-1.json" "$out/$label-2.json" "$label" <<'PY'
 import json, sys
-one, two, model = json.load(open(sys.argv[1])), json.load(open(sys.argv[2])), sys.argv[3]
+one, two, label = json.load(open(sys.argv[1])), json.load(open(sys.argv[2])), sys.argv[3]
 worst = 0.0
 for e1, e2 in zip(one["epochs"], two["epochs"], strict=True):
     rel = abs(e1["loss"] - e2["loss"]) / abs(e1["loss"])
     worst = max(worst, rel)
-    assert rel <= 1e-4, f"{model} epoch {e1['epoch']}: loss {e1['loss']} alone vs {e2['loss']} on 2 ranks"
+    assert rel <= 1e-4, f"{label} epoch {e1['epoch']}: loss {e1['loss']} alone vs {e2['loss']} on 2 ranks"
 gap = max(abs(one["test"][k] - two["test"][k]) for k in one["test"])
-assert gap <= 0.002, f"{model}: test metrics differ by {gap}"
-print(f"check_mpi: {model}: 3 epochs' losses within {worst:.1e} relative, test metrics within {gap:.1e} on 2 ranks vs 1")
+assert gap <= 0.002, f"{label}: test metrics differ by {gap}"
+print(f"check_mpi: {label}: {len(one['epochs'])} epochs' losses within {worst:.1e} relative, test metrics within {gap:.1e} on 2 ranks vs 1")
 PY
-done
+}
+check mf --model mf
+check mf-mixed --model mf --negative-sampling mixed
+check mf-moco --model mf --queue-size 4096
+check two-tower --model two-tower --ssl none
+check two-tower-ssl --model two-tower --ssl item
+check sgl --model sgl --epochs 2
 
 # A rank with another seed: refused before training.
 set +e

@@ -48,13 +48,19 @@ public enum RetrievalLoss {
     /// the items they hold never receive the push away from users that the loss's negatives should give them; since
     /// the queue holds past positives, drawn like the batch's, scaling the in-batch push by `(B + Q) / B` makes the item
     /// gradient an unbiased estimate of the full `(B + Q)`-negative loss's.
+    ///
+    /// `rowOffset` (with `inBatch` only): the rows are a slice of the batch whose positives are all in `positives`
+    /// (one rank's rows under data-parallel training); row `i` is the batch's row `rowOffset + i`.
     public static func sampledSoftmax(_ tape: Tape, users: Variable, positives: Variable, itemIds: [Int32],
                                       sampled: Variable?, sampledIds: [Int32], inBatch: Bool, temperature: Float,
                                       logQ: ((Int32) -> Float)? = nil, sampledLogQ: ((Int32) -> Float)?? = .none,
-                                      inBatchItemGradientScale: Float = 1) -> Variable {
+                                      inBatchItemGradientScale: Float = 1, rowOffset: Int = 0) -> Variable {
         // `sampledLogQ` (when given) corrects the sampled columns instead of `logQ`; `.some(nil)` leaves them as they are.
         let sampledCorrection: ((Int32) -> Float)? = sampledLogQ ?? logQ
-        let n = itemIds.count
+        let n = users.value.rows
+        precondition(inBatch ? rowOffset + n <= itemIds.count : rowOffset == 0 && n == itemIds.count,
+                     "sampledSoftmax: rows \(rowOffset)..<\(rowOffset + n) of \(itemIds.count) positives")
+        precondition(rowOffset == 0 || inBatchItemGradientScale == 1, "sampledSoftmax: a row slice with a scaled item gradient")
         let scaled = tape.scale(users, 1 / temperature)
         var parts: [Variable] = []
         var columnIds: [Int32] = []
@@ -72,7 +78,7 @@ public enum RetrievalLoss {
         }
         var logits = parts.count == 1 ? parts[0] : tape.concatColumns(parts)
         let width = columnIds.count
-        let batchColumns = inBatch ? n : 1
+        let batchColumns = inBatch ? itemIds.count : 1
         if logQ != nil || sampledCorrection != nil {
             let row = columnIds.enumerated().map { j, id -> Float in
                 guard id >= 0 else { return 0 }
@@ -95,10 +101,10 @@ public enum RetrievalLoss {
         for (j, id) in columnIds.enumerated() where id >= 0 { columnsOf[id, default: []].append(j) }
         var excluded: [(row: Int, column: Int)] = []
         for i in 0..<n {
-            let target = inBatch ? i : 0
-            for j in columnsOf[itemIds[i]] ?? [] where j != target { excluded.append((i, j)) }
+            let target = inBatch ? rowOffset + i : 0
+            for j in columnsOf[itemIds[rowOffset + i]] ?? [] where j != target { excluded.append((i, j)) }
         }
-        return tape.crossEntropy(logits: logits, targets: (0..<n).map { Int32(inBatch ? $0 : 0) }, excluding: excluded)
+        return tape.crossEntropy(logits: logits, targets: (0..<n).map { Int32(inBatch ? rowOffset + $0 : 0) }, excluding: excluded)
     }
 
     /// The exact softmax over the catalogue: row `i` of `users × catalogueᵀ / τ` should pick column `targets[i]`

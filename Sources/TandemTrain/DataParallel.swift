@@ -6,10 +6,11 @@ import TandemData
 import TandemEval
 import TandemDistributed
 
-/// Data-parallel training over a `Communicator` (MPI ranks): every rank holds the whole model and the whole data, walks
-/// the same shuffled order, and takes a contiguous share of each global batch. A step on a rank:
+/// Data-parallel training over a `Communicator` (MPI ranks): every rank holds the whole model and the whole data (a
+/// graph model's graph too), walks the same shuffled order, and takes a contiguous share of each global batch. A step
+/// on a rank:
 ///
-/// 1. embeds its share's users and positives;
+/// 1. embeds its share's users and positives, and draws the batch's sampled negatives as every rank does;
 /// 2. gathers every rank's positive item rows (allgatherv), so each row's in-batch softmax has the global batch's
 ///    `B − 1` negatives, as in one process at batch `B` (cross-replica negatives);
 /// 3. backward through its rows' loss, scaled by share/B so the ranks' losses sum to the global mean, gives its users'
@@ -18,9 +19,11 @@ import TandemDistributed
 /// 4. sums the parameter gradients over ranks: dense ones in one fused allreduce, sparse embedding rows gathered
 ///    (allgatherv) in rank order, so every rank's optimiser (lazy Adam) sees the same rows and stays identical.
 ///
-/// The result equals one process at batch `B` up to float summation order: the gathered rows' gradient and the
-/// parameters' sparse rows are summed rank by rank rather than row by row. A last batch with fewer rows than ranks is
-/// skipped.
+/// The model's own terms (SSL, a graph model's views and regulariser) are computed on the whole batch by every rank and
+/// divided by the number of ranks: exact, but not split. A MoCo queue takes the whole batch's momentum keys on every
+/// rank. The result equals one process at batch `B` up to float summation order (the gathered rows' gradient and the
+/// sparse rows are summed rank by rank, not row by row), except with dropout, whose masks follow the rank's rows. A
+/// last batch with fewer rows than ranks is skipped.
 final class DataParallel {
     let comm: Communicator
     /// Every trained parameter, in the same order on every rank.
@@ -43,17 +46,11 @@ final class DataParallel {
         return communicationSeconds
     }
 
-    /// What data-parallel training supports so far: the in-batch softmax of MF and the two-tower model without SSL.
+    /// What data-parallel training cannot do yet: ConCAT's prototypes (their swapped prediction reads the batch's
+    /// embeddings, which no rank holds whole) and MoCo's queue compensation (it scales the in-batch item gradient).
     static func check(_ config: TrainConfig) throws {
-        let o = config.objective
-        guard [.mf, .twoTower].contains(config.model) else {
-            throw ConfigError("data-parallel training supports models mf and two-tower so far, not \(config.model.rawValue)")
-        }
-        guard o.loss == .infonce, o.negativeSampling == .inBatch, config.moco.queueSize == 0 else {
-            throw ConfigError("data-parallel training supports the in-batch softmax (loss infonce, negative_sampling in_batch, no MoCo queue) so far")
-        }
-        guard config.concat.prototypes == 0, config.twoTower.ssl == .none else {
-            throw ConfigError("data-parallel training does not support ConCAT prototypes or the SSL task yet (prototypes 0, ssl none)")
+        guard config.concat.prototypes == 0, !config.moco.queueCompensation else {
+            throw ConfigError("data-parallel training does not support ConCAT prototypes or queue_compensation yet (set prototypes 0, queue_compensation false)")
         }
     }
 
@@ -71,29 +68,62 @@ final class DataParallel {
         return "\(train.count) \(h)"
     }
 
-    /// This rank's users' and every gathered item row's gradient of its share of the loss, the gathered rows' gradient
-    /// summed over ranks and sent back through its own item rows, and the parameter gradients summed over ranks.
-    /// Returns those gradients and the global batch's loss (the same on every rank).
-    func step(_ trainer: Trainer, _ tape: Tape, _ batch: TrainingBatch) throws -> (gradients: Gradients, loss: Float) {
+    /// One step on this rank: its rows' main loss (scaled by share/B, so the ranks' losses add up to the batch mean),
+    /// plus the auxiliary terms of the whole batch divided by the number of ranks (every rank computes them; they add
+    /// up to one copy). The in-batch columns are every rank's positives, gathered: backward gives the gradient of each
+    /// gathered row, summed over ranks, and each rank sends its own rows' part through its item tower. Sampled columns
+    /// are drawn alike on every rank (same generator state) and embedded by each. Returns the gradients summed over
+    /// ranks and the batch's loss (the same on every rank).
+    func step(_ trainer: Trainer, _ tape: Tape, _ batch: TrainingBatch, rng: inout RNG) throws -> (gradients: Gradients, loss: Float) {
         let n = batch.items.count
         let mine = comm.share(of: n)
         let local = TrainingBatch(users: Array(batch.users[mine]), items: Array(batch.items[mine]))
-        let u = trainer.scored(tape, trainer.model.userEmbeddings(tape, local.users, positives: local.items))
-        let v = trainer.scored(tape, trainer.model.itemEmbeddings(tape, local.items))
-        let d = v.value.cols
-        let gathered = tape.constant(Tensor(shape: [n, d], data: try timed { try comm.allgatherv(v.value.data).values }))
-        let o = trainer.config.objective
-        var loss = RetrievalLoss.inBatchSoftmax(tape, users: u, items: gathered, itemIds: batch.items, temperature: o.temperature,
-                                                logQ: o.logq ? batch.items.map { trainer.itemLogQ[$0] } : nil,
-                                                maskAccidentalHits: o.maskAccidentalHits, rowOffset: mine.lowerBound)
-        for objective in trainer.objectives {
-            if let term = objective.loss(tape, batch: local, users: u, items: v, negatives: .inBatch) { loss = loss + term }
+        let model = trainer.model, o = trainer.config.objective
+        let u = trainer.scored(tape, model.userEmbeddings(tape, local.users, positives: local.items))
+        let v = trainer.scored(tape, model.itemEmbeddings(tape, local.items))
+        let negatives = trainer.sampler.negatives(for: batch, tape: tape, embed: { trainer.scored(tape, model.itemEmbeddings(tape, $0)) }, rng: &rng)
+        // The batch's positives as columns: every rank's rows, gathered (nil when the loss has no in-batch columns).
+        var gathered: Variable?
+        func allPositives() throws -> Variable {
+            let g = tape.constant(Tensor(shape: [n, v.value.cols], data: try timed { try comm.allgatherv(v.value.data).values }))
+            gathered = g
+            return g
         }
-        loss = tape.scale(loss, Float(mine.count) / Float(n))
-        var (gradients, wrt) = tape.backward(loss, alsoFor: [gathered])
-        var itemRows = wrt[0].data
-        try timed { try comm.allreduceSum(&itemRows) }
-        gradients.add(tape.backward(v, seed: Tensor(shape: [mine.count, d], data: Array(itemRows[(mine.lowerBound * d)..<(mine.upperBound * d)]))))
+        var main: Variable
+        if o.loss == .alignment {
+            main = trainer.mainLoss(tape, local, users: u, items: v, negatives: negatives)
+        } else {
+            switch negatives {
+            case .inBatch:
+                main = RetrievalLoss.inBatchSoftmax(tape, users: u, items: try allPositives(), itemIds: batch.items, temperature: o.temperature,
+                                                    logQ: o.logq ? batch.items.map { trainer.itemLogQ[$0] } : nil,
+                                                    maskAccidentalHits: o.maskAccidentalHits, rowOffset: mine.lowerBound)
+            case .columns(let c) where c.inBatch:
+                main = RetrievalLoss.sampledSoftmax(tape, users: u, positives: try allPositives(), itemIds: batch.items, sampled: c.embeddings,
+                                                    sampledIds: c.ids, inBatch: true, temperature: o.temperature, logQ: c.correction,
+                                                    sampledLogQ: c.extraCorrection, rowOffset: mine.lowerBound)
+            case .perRow(let ids, let k):
+                main = trainer.mainLoss(tape, local, users: u, items: v,
+                                        negatives: .perRow(ids: Array(ids[(mine.lowerBound * k)..<(mine.upperBound * k)]), perRow: k))
+            case .columns, .catalogue:
+                main = trainer.mainLoss(tape, local, users: u, items: v, negatives: negatives)
+            }
+        }
+        var loss = tape.scale(main, Float(mine.count) / Float(n))
+        if let aux = model.auxiliaryLoss(tape, users: batch.users, items: batch.items, negatives: negatives.pairwiseItems) {
+            loss = loss + tape.scale(aux, 1 / Float(comm.size))
+        }
+        var gradients: Gradients
+        if let gathered {
+            let d = v.value.cols
+            var wrt: [Tensor]
+            (gradients, wrt) = tape.backward(loss, alsoFor: [gathered])
+            var rows = wrt[0].data
+            try timed { try comm.allreduceSum(&rows) }
+            gradients.add(tape.backward(v, seed: Tensor(shape: [mine.count, d], data: Array(rows[(mine.lowerBound * d)..<(mine.upperBound * d)]))))
+        } else {
+            gradients = tape.backward(loss)
+        }
         var total = [Double(loss.value.data[0])]
         try timed { try comm.allreduceSum(&total) }
         return (try sumOverRanks(gradients), Float(total[0]))

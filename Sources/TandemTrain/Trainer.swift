@@ -169,7 +169,7 @@ public final class Trainer {
                     let batch = TrainingBatch(users: slice.map { train.users[$0] }, items: slice.map { train.items[$0] })
                     let gradients: Gradients, value: Float
                     if let parallel {
-                        (gradients, value) = try parallel.step(self, tape, batch)
+                        (gradients, value) = try parallel.step(self, tape, batch, rng: &rng)
                     } else {
                         let loss = lossOnBatch(tape, batch, rng: &rng)
                         (gradients, value) = (tape.backward(loss), loss.value.data[0])
