@@ -81,6 +81,16 @@ let trainedModel: String = {
         #expect(r.status != 0 && r.stderr.contains("no training interactions"), "\(r.stdout) \(r.stderr)")
     }
 
+    /// The default build has no MPI: asking for it, or for the collective benchmark, says how to build it.
+    @Test func distributedNeedsTheMPIBuild() throws {
+        let train = try tandem(["train", "--distributed", "mpi"] + fast)
+        #expect(train.status != 0 && train.stderr.contains("--traits MPI"), "\(train.stderr)")
+        let bench = try tandem(["comm-bench"])
+        #expect(bench.status != 0 && bench.stderr.contains("--traits MPI"), "\(bench.stderr)")
+        let alone = try tandem(["train", "--model", "mf", "--distributed", "none", "--quiet"] + fast)
+        #expect(alone.status == 0 && !alone.stdout.contains("data-parallel"), "\(alone.stderr)")
+    }
+
     @Test func compareTakesOtherCutOffs() throws {
         let r = try tandem(["compare", "--models", "pop,mf", "--seeds", "1", "--ks", "10", "--valid-metric", "ndcg@10"] + fast.dropLast(2))
         #expect(r.status == 0, "\(r.stderr)")
