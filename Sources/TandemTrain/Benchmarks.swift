@@ -47,10 +47,17 @@ public enum Benchmarks {
     /// Training examples per second over `epochs` epochs of `config` on `dataset` (no validation).
     public static func trainingThroughput(_ config: TrainConfig, dataset: Dataset, epochs: Int = 2) throws -> Double {
         var c = config
-        c.training.epochs = epochs; c.evaluation.evalEvery = epochs + 1; c.evaluation.patience = epochs + 1
-        let report = try Trainer(config: c, dataset: dataset, log: { _ in }).run()
+        c.training.epochs = epochs
+        let report = try Trainer(config: c, dataset: dataset, log: { _ in }).run(evaluating: false)
         let rates = report.epochs.map(\.examplesPerSecond)
         return rates.max() ?? 0
+    }
+
+    /// The process's peak resident memory in bytes (VmHWM of /proc/self/status; 0 where unavailable).
+    public static func peakResidentBytes() -> Int {
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }) else { return 0 }
+        return (Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0) * 1024
     }
 
     /// Seconds for one full-ranking evaluation of every user (scoring, masking, top-K, metrics).

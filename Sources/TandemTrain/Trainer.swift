@@ -131,7 +131,9 @@ public final class Trainer {
 
     /// Runs training (nothing to train for a model without parameters, such as `pop`), restores the best epoch, and
     /// evaluates it. `onImprovement` is called with the model whenever validation improves (checkpointing).
-    public func run(onImprovement: (RetrievalModel) throws -> Void = { _ in }) throws -> RunReport {
+    /// `evaluating` false (speed benchmarks): every epoch trains, nothing is evaluated, the last parameters are kept,
+    /// and the report has timings only.
+    public func run(evaluating: Bool = true, onImprovement: (RetrievalModel) throws -> Void = { _ in }) throws -> RunReport {
         let start = Date()
         var epochs: [EpochSummary] = []
         var bestEpoch = 0
@@ -183,7 +185,7 @@ public final class Trainer {
                 let communication = parallel?.takeCommunicationSeconds()
                 try parallel?.checkParametersAgree(epoch: epoch)
                 var validMetrics: [String: Double]?, uniformity: Double?
-                if epoch % config.evaluation.evalEvery == 0 || epoch == t.epochs {
+                if evaluating && (epoch % config.evaluation.evalEvery == 0 || epoch == t.epochs) {
                     let (u, v) = embeddings()
                     let m = try evaluate(protocolEval.valid, u, v, parallel)
                     validMetrics = m
@@ -213,7 +215,11 @@ public final class Trainer {
                     break
                 }
             }
-            for (p, v) in zip(trained, bestValues) { p.value = v }
+            if evaluating { for (p, v) in zip(trained, bestValues) { p.value = v } }
+        }
+        guard evaluating else {
+            return RunReport(model: config.model.rawValue, dataset: dataset.name, config: config, valid: [:], test: [:], bestEpoch: 0,
+                             epochs: epochs, trainSeconds: Date().timeIntervalSince(start), geometry: [:])
         }
         let (u, v) = embeddings()
         let parallel = communicator.size > 1 ? DataParallel(comm: communicator, parameters: []) : nil

@@ -17,7 +17,7 @@ struct Tandem: AsyncParsableCommand {
         commandName: "tandem",
         abstract: "Train, evaluate and export contrastive retrieval models for recommender systems.",
         version: tandemVersion,
-        subcommands: [Train.self, CommBench.self, Compare.self, Eval.self, Export.self, DataCommand.self, ReportCommand.self, IndexCommand.self, Serve.self,
+        subcommands: [Train.self, TrainBench.self, CommBench.self, Compare.self, Eval.self, Export.self, DataCommand.self, ReportCommand.self, IndexCommand.self, Serve.self,
                       Serve.Fuzz.self, CascadeCommand.self, Bench.self]
     )
 
@@ -116,6 +116,37 @@ struct Train: ParsableCommand {
         let ds = reportingErrors { try cfg.loadDataset(log: { _ in }) }
         let trainer = reportingErrors { try Trainer(config: cfg, dataset: ds, communicator: comm, log: { _ in }) }
         _ = reportingErrors { try trainer.run() }
+    }
+}
+
+struct TrainBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train-bench",
+        abstract: "Time training alone (no evaluation): examples/s per epoch, communication share under MPI, peak memory.",
+        discussion: "Same settings as train. Under mpirun (MPI build) every rank trains its share; rank 0 prints. Example: tandem train-bench --model mf --dataset synthetic:users=100000,items=100000,interactions=10000000 --epochs 1")
+    @OptionGroup var flags: ConfigFlags
+
+    func run() throws {
+        let comm = reportingErrors { try Launch.communicator() }
+        ranks = comm
+        let cfg = resolveConfig(file: nil, flags: flags)
+        configureThreads(cfg.training.threads)
+        let t0 = Date()
+        if !comm.isRoot { reportingErrors { try comm.barrier() } }
+        let ds = reportingErrors { try cfg.loadDataset(log: { _ in }) }
+        if comm.isRoot { reportingErrors { try comm.barrier() } }
+        let loading = Date().timeIntervalSince(t0)
+        let trainer = reportingErrors { try Trainer(config: cfg, dataset: ds, communicator: comm, log: { _ in }) }
+        let report = reportingErrors { try trainer.run(evaluating: false) }
+        var peak = [Double(Benchmarks.peakResidentBytes())]
+        reportingErrors { try comm.allreduceSum(&peak) }
+        guard comm.isRoot else { return }
+        print(String(format: "%@: %d training interactions; %d rank(s) × %d thread(s); loading %.1f s; peak RSS %.2f GiB (all ranks)",
+                     ds.name, ds.split.train.count, comm.size, Parallel.cores, loading, peak[0] / 1_073_741_824))
+        for e in report.epochs {
+            print(String(format: "epoch %d: %.1f s, %.0f examples/s", e.epoch, e.seconds, e.examplesPerSecond)
+                  + (e.communicationSeconds.map { String(format: ", %.1f%% of it in communication", 100 * $0 / e.seconds) } ?? ""))
+        }
     }
 }
 

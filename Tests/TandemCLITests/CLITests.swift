@@ -91,6 +91,15 @@ let trainedModel: String = {
         #expect(alone.status == 0 && !alone.stdout.contains("data-parallel"), "\(alone.stderr)")
     }
 
+    /// train-bench trains without evaluating and prints one line per epoch with its rate, and peak memory.
+    @Test func trainBenchTimesEpochs() throws {
+        let r = try tandem(["train-bench", "--model", "mf"] + fast)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("peak RSS") && r.stdout.contains("epoch 2:") && r.stdout.contains("examples/s"), "\(r.stdout)")
+        let bad = try tandem(["train-bench", "--dataset", "synthetic:users=oops"])
+        #expect(bad.status != 0 && bad.stderr.contains("synthetic"), "\(bad.stderr)")
+    }
+
     @Test func compareTakesOtherCutOffs() throws {
         let r = try tandem(["compare", "--models", "pop,mf", "--seeds", "1", "--ks", "10", "--valid-metric", "ndcg@10"] + fast.dropLast(2))
         #expect(r.status == 0, "\(r.stderr)")
