@@ -2,7 +2,7 @@
 # Data-parallel training on 2 MPI ranks, checked against one process (OpenMPI; `bash scripts/setup.sh` installs it):
 #  1. equivalence: on ml-100k, 3 epochs at global batch 1024, MF (in-batch, mixed, a MoCo queue), two-tower (with and
 #     without SSL) and SGL: per-epoch training losses within 1e-4 relative and test metrics within 0.002 of one process;
-#  2. a rank given another seed is refused at start, naming the rank;
+#  2. a rank given another seed is refused at start, and a rank that cannot read its data stops the job, naming the rank;
 #  3. a rank killed mid-epoch stops every rank within 10 s, non-zero, and no model directory is written.
 # Builds the MPI variant into .build/mpi (the default build in .build stays MPI-free).
 set -euo pipefail
@@ -49,6 +49,19 @@ if [ "$rc" -eq 0 ] || ! grep -q "rank 1 has a different config" "$out/seed.log";
   echo "check_mpi: ranks with different seeds were not refused (rc $rc)" >&2; cat "$out/seed.log" >&2; exit 1
 fi
 echo "check_mpi: ranks with different seeds refused (rc $rc): $(grep -m1 'different config' "$out/seed.log")"
+
+# A rank that cannot read its data: every rank stops, and the message names the rank and the file.
+"$bin" data split --dataset ml-100k --out "$out/split" > /dev/null
+files=(--valid "$out/split/valid.tsv" --test "$out/split/test.tsv")
+set +e
+"${mpirun[@]}" -np 1 "$bin" train --model mf --epochs 1 --train "$out/split/train.tsv" "${files[@]}" \
+             : -np 1 "$bin" train --model mf --epochs 1 --train "$out/split/missing.tsv" "${files[@]}" > "$out/read.log" 2>&1
+rc=$?
+set -e
+if [ "$rc" -eq 0 ] || ! grep -q "rank 1: error: .*missing.tsv" "$out/read.log"; then
+  echo "check_mpi: a rank that cannot read its data did not stop the job clearly (rc $rc)" >&2; cat "$out/read.log" >&2; exit 1
+fi
+echo "check_mpi: a rank without its data stopped the job (rc $rc): $(grep -m1 'rank 1: error' "$out/read.log")"
 
 # A rank killed mid-epoch: every rank stops within 10 s, non-zero, and no model directory appears.
 "${mpirun[@]}" -np 2 "$bin" train --model mf --dataset ml-100k --epochs 20 --batch-size 16 --threads 1 --output "$out/model" > "$out/kill.log" 2>&1 &
