@@ -106,9 +106,8 @@ public final class Tape {
         backward(output, seed: seed, alsoFor: inputs).inputs
     }
 
-    /// One backward pass giving both the parameters' gradients and those of `inputs` (constants included: data-parallel
-    /// training sends the gradient of the gathered item rows back to the ranks that own them).
-    public func backward(_ output: Variable, seed: Tensor? = nil, alsoFor inputs: [Variable]) -> (parameters: Gradients, inputs: [Tensor]) {
+    /// One backward pass giving both the parameters' gradients and those of `inputs` (constants included).
+    private func backward(_ output: Variable, seed: Tensor? = nil, alsoFor inputs: [Variable]) -> (parameters: Gradients, inputs: [Tensor]) {
         precondition(output.tape === self, "variable belongs to another tape")
         var grads = [Tensor?](repeating: nil, count: values.count)
         let s = seed ?? Tensor(repeating: 1, shape: values[output.id].shape)
@@ -126,6 +125,39 @@ public final class Tape {
             pullback(id, g, &grads, &result)
         }
         return (result, inputs.map { kept[$0.id] ?? Tensor(zeros: values[$0.id].shape) })
+    }
+
+    /// One backward pass from the scalar `output` that pauses at the constant `pause` once every node recorded after it
+    /// has passed its gradient back, hands `pause`'s gradient to `resume`, adds the gradients `resume` returns to
+    /// earlier nodes, and goes on to the parameters. Data-parallel training pauses at the gathered item rows: their
+    /// gradient is summed over ranks, and each rank's own rows go back through its item tower in the same pass.
+    public func backward(_ output: Variable, pausingAt pause: Variable,
+                         resume: (Tensor) throws -> [(Variable, Tensor)]) rethrows -> Gradients {
+        precondition(output.tape === self && pause.tape === self, "variable belongs to another tape")
+        precondition(pause.id < output.id, "backward: the pause must be recorded before the output")
+        if case .leaf = ops[pause.id] {} else { preconditionFailure("backward: the pause must be a constant") }
+        var grads = [Tensor?](repeating: nil, count: values.count)
+        grads[output.id] = Tensor(repeating: 1, shape: values[output.id].shape)
+        var result = Gradients()
+        wantedConstants = [pause.id]
+        defer { wantedConstants = [] }
+        for id in stride(from: output.id, to: pause.id, by: -1) {
+            guard let g = grads[id] else { continue }
+            grads[id] = nil
+            pullback(id, g, &grads, &result)
+        }
+        for (v, g) in try resume(grads[pause.id] ?? Tensor(zeros: values[pause.id].shape)) {
+            precondition(v.tape === self && v.id < pause.id, "backward: a resumed gradient must be for a node recorded before the pause")
+            precondition(g.shape == values[v.id].shape, "backward: gradient shape \(g.shape) ≠ \(values[v.id].shape)")
+            if var existing = grads[v.id] { grads[v.id] = nil; Kernels.addInPlace(&existing, g); grads[v.id] = existing } else { grads[v.id] = g }
+        }
+        grads[pause.id] = nil
+        for id in stride(from: pause.id - 1, through: 0, by: -1) {
+            guard let g = grads[id] else { continue }
+            grads[id] = nil
+            pullback(id, g, &grads, &result)
+        }
+        return result
     }
 }
 
@@ -168,14 +200,6 @@ public struct Gradients {
 
     mutating func accumulate(_ p: Parameter, rows: SparseRows) {
         sparse[ObjectIdentifier(p), default: []].append(rows)
-    }
-
-    /// Adds `other`'s gradients to these (a second backward pass on the same step).
-    public mutating func add(_ other: Gradients) {
-        for (key, g) in other.dense {
-            if var existing = dense[key] { dense[key] = nil; Kernels.addInPlace(&existing, g); dense[key] = existing } else { dense[key] = g }
-        }
-        for (key, parts) in other.sparse { sparse[key, default: []] += parts }
     }
 
     /// Sets `p`'s dense gradient (data-parallel training writes back the sum over ranks).

@@ -13,9 +13,9 @@ import TandemDistributed
 /// 1. embeds its share's users and positives, and draws the batch's sampled negatives as every rank does;
 /// 2. gathers every rank's positive item rows (allgatherv), so each row's in-batch softmax has the global batch's
 ///    `B − 1` negatives, as in one process at batch `B` (cross-replica negatives);
-/// 3. backward through its rows' loss, scaled by share/B so the ranks' losses sum to the global mean, gives its users'
-///    gradients and the gradient of every gathered item row; those are summed over ranks (allreduce) and each rank
-///    back-propagates its own rows' part through its item tower;
+/// 3. one backward pass through its rows' loss, scaled by share/B so the ranks' losses sum to the global mean, pauses
+///    at the gathered item rows: their gradient is summed over ranks (allreduce), and the pass goes on with each rank's
+///    own rows' part entering its item tower;
 /// 4. sums the parameter gradients over ranks: dense ones in one fused allreduce, sparse embedding rows gathered
 ///    (allgatherv) in rank order, so every rank's optimiser (lazy Adam) sees the same rows and stays identical.
 ///
@@ -113,14 +113,14 @@ final class DataParallel {
         if let aux = model.auxiliaryLoss(tape, users: batch.users, items: batch.items, negatives: negatives.pairwiseItems) {
             loss = loss + tape.scale(aux, 1 / Float(comm.size))
         }
-        var gradients: Gradients
+        let gradients: Gradients
         if let gathered {
             let d = v.value.cols
-            var wrt: [Tensor]
-            (gradients, wrt) = tape.backward(loss, alsoFor: [gathered])
-            var rows = wrt[0].data
-            try timed { try comm.allreduceSum(&rows) }
-            gradients.add(tape.backward(v, seed: Tensor(shape: [mine.count, d], data: Array(rows[(mine.lowerBound * d)..<(mine.upperBound * d)]))))
+            gradients = try tape.backward(loss, pausingAt: gathered) { rows in
+                var rows = rows.data
+                try timed { try comm.allreduceSum(&rows) }
+                return [(v, Tensor(shape: [mine.count, d], data: Array(rows[(mine.lowerBound * d)..<(mine.upperBound * d)])))]
+            }
         } else {
             gradients = tape.backward(loss)
         }

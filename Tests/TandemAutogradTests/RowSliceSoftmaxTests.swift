@@ -61,3 +61,42 @@ import TandemModels
         #expect(zip(sv, gv.data).allSatisfy { abs($0 - $1) < 1e-5 })
     }
 }
+
+/// A backward pass paused at a constant: what `resume` returns joins the pass, as if a second pass had been seeded
+/// with it (data-parallel training pauses at the gathered item rows).
+@Suite struct PausedBackwardTests {
+    @Test func resumedGradientsJoinThePass() {
+        var rng = RNG(seed: 11)
+        let users = Parameter("u", randomMatrix(&rng, 5, 3), sparse: true), items = Parameter("i", randomMatrix(&rng, 5, 3), sparse: true)
+        let extra = randomMatrix(&rng, 2, 3)
+        func grads(paused: Bool) -> (Tensor, Tensor, Tensor) {
+            let tape = Tape()
+            let u = tape.l2Normalize(tape.embedding(users, rows: [0, 1, 2]))
+            let v = tape.l2Normalize(tape.embedding(items, rows: [3, 4]))
+            let gathered = tape.constant(randomMatrixFixed())
+            let loss = RetrievalLoss.inBatchSoftmax(tape, users: u, items: gathered, itemIds: [9, 8, 7, 6], temperature: 0.5, rowOffset: 1)
+            var seen = Tensor(zeros: [1])
+            let g: Gradients
+            if paused {
+                g = tape.backward(loss, pausingAt: gathered) { rows in seen = rows; return [(v, extra)] }
+            } else {
+                var both = tape.backward(loss)
+                let second = tape.backward(v, seed: extra)
+                both.setSparse(items, second.coalescedRows(of: items)!)
+                seen = tape.gradients(of: loss, withRespectTo: [gathered])[0]
+                g = both
+            }
+            return (g.denseGradient(of: users)!, g.denseGradient(of: items)!, seen)
+        }
+        let (pu, pi, ps) = grads(paused: true), (fu, fi, fs) = grads(paused: false)
+        #expect(zip(pu.data, fu.data).allSatisfy { abs($0 - $1) < 1e-6 })
+        #expect(zip(pi.data, fi.data).allSatisfy { abs($0 - $1) < 1e-6 })
+        #expect(ps.shape == [4, 3] && zip(ps.data, fs.data).allSatisfy { abs($0 - $1) < 1e-6 })
+    }
+}
+
+/// Four fixed rows (the same on every call).
+func randomMatrixFixed() -> Tensor {
+    var rng = RNG(seed: 99)
+    return randomMatrix(&rng, 4, 3)
+}
