@@ -80,22 +80,23 @@ struct Train: ParsableCommand {
         let comm: Communicator = distributed == .none ? LocalCommunicator()
             : reportingErrors { try Launch.communicator(forceMPI: distributed == .mpi) }
         ranks = comm
-        // Every rank trains; rank 0 alone prints, writes the model directory and the results.
-        guard comm.isRoot else { return runRank(comm) }
         let cfg = resolveConfig(file: config, flags: flags)
         configureThreads(cfg.training.threads)
-        let log: (String) -> Void = quiet ? { _ in } : { print($0) }
-        let ds = reportingErrors { try cfg.loadDataset(log: log) }
-        reportingErrors { try comm.barrier() }  // fetched and converted now: the other ranks read it
-        print("\(ds.name): \(ds.numUsers) users, \(ds.numItems) items, train/valid/test \(ds.split.train.count)/\(ds.split.valid.count)/\(ds.split.test.count)"
-              + (comm.size > 1 ? "; data-parallel on \(comm.size) ranks" : ""))
+        // Every rank trains; rank 0 alone prints, writes the model directory and the results.
+        let log: (String) -> Void = quiet || !comm.isRoot ? { _ in } : { print($0) }
+        let ds = loadDataset(cfg, ranks: comm, log: log)
+        if comm.isRoot {
+            print("\(ds.name): \(ds.numUsers) users, \(ds.numItems) items, train/valid/test \(ds.split.train.count)/\(ds.split.valid.count)/\(ds.split.test.count)"
+                  + (comm.size > 1 ? "; data-parallel on \(comm.size) ranks" : ""))
+        }
         let trainer = reportingErrors { try Trainer(config: cfg, dataset: ds, communicator: comm, log: log) }
-        let output = cfg.outputs.output
+        let output = comm.isRoot ? cfg.outputs.output : nil
         let report = reportingErrors {
             try trainer.run { model in
                 if let output { try ModelStore.save(model, config: cfg, dataset: ds, to: output) }
             }
         }
+        guard comm.isRoot else { return }
         reportingErrors {
             if let output, report.epochs.isEmpty || trainer.model.parameters.isEmpty {
                 try ModelStore.save(trainer.model, config: cfg, dataset: ds, to: output)
@@ -107,16 +108,14 @@ struct Train: ParsableCommand {
         print(resultTable([(cfg.model.rawValue, [report])], ks: cfg.evaluation.ks))
         print(String(format: "best epoch %d, %.1fs", report.bestEpoch, report.trainSeconds))
     }
+}
 
-    /// A rank other than 0: the same training, silent, writing nothing.
-    func runRank(_ comm: Communicator) {
-        let cfg = resolveConfig(file: config, flags: flags)
-        configureThreads(cfg.training.threads)
-        reportingErrors { try comm.barrier() }  // rank 0 fetches the dataset if it is missing
-        let ds = reportingErrors { try cfg.loadDataset(log: { _ in }) }
-        let trainer = reportingErrors { try Trainer(config: cfg, dataset: ds, communicator: comm, log: { _ in }) }
-        _ = reportingErrors { try trainer.run() }
-    }
+/// The dataset on every rank: rank 0 loads it first (fetching and converting it if missing), then the others read it.
+func loadDataset(_ cfg: TrainConfig, ranks comm: Communicator, log: @escaping (String) -> Void) -> Dataset {
+    if !comm.isRoot { reportingErrors { try comm.barrier() } }
+    let ds = reportingErrors { try cfg.loadDataset(log: log) }
+    if comm.isRoot { reportingErrors { try comm.barrier() } }
+    return ds
 }
 
 struct TrainBench: ParsableCommand {
@@ -132,9 +131,7 @@ struct TrainBench: ParsableCommand {
         let cfg = resolveConfig(file: nil, flags: flags)
         configureThreads(cfg.training.threads)
         let t0 = Date()
-        if !comm.isRoot { reportingErrors { try comm.barrier() } }
-        let ds = reportingErrors { try cfg.loadDataset(log: { _ in }) }
-        if comm.isRoot { reportingErrors { try comm.barrier() } }
+        let ds = loadDataset(cfg, ranks: comm, log: { _ in })
         let loading = Date().timeIntervalSince(t0)
         let trainer = reportingErrors { try Trainer(config: cfg, dataset: ds, communicator: comm, log: { _ in }) }
         let report = reportingErrors { try trainer.run(evaluating: false) }
