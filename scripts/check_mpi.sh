@@ -2,6 +2,7 @@
 # Data-parallel training on 2 MPI ranks, checked against one process (OpenMPI; `bash scripts/setup.sh` installs it):
 #  1. equivalence: on ml-100k, 3 epochs at global batch 1024, MF (in-batch, mixed, a MoCo queue), two-tower (with and
 #     without SSL) and SGL: per-epoch training losses within 1e-4 relative and test metrics within 0.002 of one process;
+#     with --gather-negatives false, each rank's rows see only its own positives (= one process at half the batch);
 #  2. a rank given another seed is refused at start, and a rank that cannot read its data stops the job, naming the rank;
 #  3. a rank killed mid-epoch stops every rank within 10 s, non-zero, and no model directory is written.
 # Builds the MPI variant into .build/mpi (the default build in .build stays MPI-free).
@@ -39,6 +40,22 @@ check mf-moco --model mf --queue-size 4096
 check two-tower --model two-tower --ssl none
 check two-tower-ssl --model two-tower --ssl item
 check sgl --model sgl --epochs 2
+
+# Per-replica negatives (--gather-negatives false): with the parameters frozen (a step of 1e-30 moves no float32
+# value), each rank's rows scored against its own share's positives give the epoch loss of one process at half the
+# batch (80,808 training rows = 78 × 1036: no ragged batch); gathered negatives (the default) give a larger loss.
+frozen=(train --model mf --dataset ml-100k --epochs 1 --learning-rate 1e-30 --threads 1 --quiet)
+"$bin" "${frozen[@]}" --batch-size 518 --distributed none --results "$out/half-1.json" > /dev/null
+"${mpirun[@]}" -np 2 "$bin" "${frozen[@]}" --batch-size 1036 --gather-negatives false --results "$out/local-2.json" > /dev/null
+"${mpirun[@]}" -np 2 "$bin" "${frozen[@]}" --batch-size 1036 --results "$out/gathered-2.json" > /dev/null
+python3 - "$out/half-1.json" "$out/local-2.json" "$out/gathered-2.json" <<'PY'
+import json, sys
+half, local, gathered = (json.load(open(p))["epochs"][0]["loss"] for p in sys.argv[1:])
+rel = abs(half - local) / abs(half)
+assert rel <= 1e-5, f"per-replica negatives on 2 ranks: loss {local} vs {half} for one process at half the batch"
+assert gathered > local, f"gathered negatives should give the larger loss: {gathered} vs {local}"
+print(f"check_mpi: per-replica negatives on 2 ranks = one process at half the batch ({rel:.1e} relative); gathered: {gathered:.4f} > {local:.4f}")
+PY
 
 # A rank with another seed: refused before training.
 set +e

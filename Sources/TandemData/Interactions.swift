@@ -52,10 +52,33 @@ public struct Interactions: Sendable {
 
     /// The user × item incidence matrix (value 1 per distinct pair).
     public func matrix(users numUsers: Int, items numItems: Int) -> CSRMatrix {
-        let coo = zip(users, items).map { (row: $0, col: $1, value: Float(1)) }
-        let m = CSRMatrix(rows: numUsers, cols: numItems, coordinates: coo)
-        return CSRMatrix(rows: m.rows, cols: m.cols, rowPointers: m.rowPointers, columnIndices: m.columnIndices,
-                         values: [Float](repeating: 1, count: m.nonZeros))
+        Interactions.incidence(of: [self], users: numUsers, items: numItems)
+    }
+
+    /// The incidence matrix of the union of `parts` (value 1 per distinct pair), built by a counting sort on the
+    /// users with no concatenated copy and no coordinate list: one column index per interaction, then each row
+    /// sorted and its repeats dropped in place.
+    public static func incidence(of parts: [Interactions], users numUsers: Int, items numItems: Int) -> CSRMatrix {
+        var start = [Int](repeating: 0, count: numUsers + 1)
+        for part in parts { for u in part.users { start[Int(u) + 1] += 1 } }
+        for r in 0..<numUsers { start[r + 1] += start[r] }
+        var cursor = start
+        var columns = [Int32](repeating: 0, count: start[numUsers])
+        for part in parts {
+            for (u, i) in zip(part.users, part.items) { columns[cursor[Int(u)]] = i; cursor[Int(u)] += 1 }
+        }
+        var pointers = [Int](repeating: 0, count: numUsers + 1), kept = 0
+        columns.withUnsafeMutableBufferPointer { c in
+            for r in 0..<numUsers {
+                c[start[r]..<start[r + 1]].sort()
+                var last: Int32 = -1
+                for p in start[r]..<start[r + 1] where c[p] != last { last = c[p]; c[kept] = last; kept += 1 }
+                pointers[r + 1] = kept
+            }
+        }
+        columns.removeLast(columns.count - kept)
+        return CSRMatrix(rows: numUsers, cols: numItems, rowPointers: pointers, columnIndices: columns,
+                         values: [Float](repeating: 1, count: kept))
     }
 
     /// Number of interactions per item.
@@ -65,11 +88,42 @@ public struct Interactions: Sendable {
         return c
     }
 
-    /// Positions of each user's interactions, users in index order.
-    public func positionsByUser(users numUsers: Int) -> [[Int]] {
-        var g = [[Int]](repeating: [], count: numUsers)
-        for (p, u) in users.enumerated() { g[Int(u)].append(p) }
-        return g
+    /// Number of interactions per user.
+    public func userCounts(users numUsers: Int) -> [Int] {
+        var c = [Int](repeating: 0, count: numUsers)
+        for u in users { c[Int(u)] += 1 }
+        return c
+    }
+
+    /// Positions of each user's interactions, users in index order, as one array (4 bytes per interaction):
+    /// user `u`'s positions, ascending, are `positions[start[u]..<start[u + 1]]`.
+    public func positionsByUser(users numUsers: Int) -> (start: [Int], positions: [Int32]) {
+        precondition(count <= Int(Int32.max), "more than \(Int32.max) interactions in one log")
+        var start = [Int](repeating: 0, count: numUsers + 1)
+        for u in users { start[Int(u) + 1] += 1 }
+        for r in 0..<numUsers { start[r + 1] += start[r] }
+        var cursor = start
+        var positions = [Int32](repeating: 0, count: count)
+        for (p, u) in users.enumerated() { positions[cursor[Int(u)]] = Int32(p); cursor[Int(u)] += 1 }
+        return (start, positions)
+    }
+
+    /// Empty arrays with room for `capacity` interactions, holding the same optional columns as `like`.
+    public init(reservingCapacity capacity: Int, like source: Interactions) {
+        func reserved<T>(_ present: Bool) -> [T]? {
+            guard present else { return nil }
+            var a: [T] = []; a.reserveCapacity(capacity); return a
+        }
+        self.init(users: reserved(true)!, items: reserved(true)!, ratings: reserved(source.ratings != nil),
+                  timestamps: reserved(source.timestamps != nil), labels: reserved(source.labels != nil))
+    }
+
+    /// Appends the interaction at `position` of `source` (which holds the same optional columns).
+    public mutating func append(_ position: Int, of source: Interactions) {
+        users.append(source.users[position]); items.append(source.items[position])
+        if let r = source.ratings { ratings!.append(r[position]) }
+        if let t = source.timestamps { timestamps!.append(t[position]) }
+        if let l = source.labels { labels!.append(l[position]) }
     }
 
     public static func + (a: Interactions, b: Interactions) -> Interactions {

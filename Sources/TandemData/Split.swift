@@ -77,27 +77,40 @@ public struct Split: Sendable {
         return cnt
     }
 
-    /// Splits `log` per user; `seed` drives the random order (same seed ⇒ same split).
+    /// Splits `log` per user; `seed` drives the random order (same seed ⇒ same split). Each part lists users in
+    /// index order and, within a user, the shuffled (or time) order; the parts are written straight from the log,
+    /// so the split holds one copy of the interactions besides the log and a 4-byte index per interaction.
     public static func make(_ log: InteractionLog, method: SplitMethod, seed: UInt64) -> Split {
         var rng = RNG(seed: seed)
-        var parts: [[Int]] = [[], [], []]
         let inter = log.interactions
-        for var positions in inter.positionsByUser(users: log.numUsers) where !positions.isEmpty {
+        let (start, byUser) = inter.positionsByUser(users: log.numUsers)
+        func cut(_ n: Int) -> [Int] {
             switch method {
-            case .randomRatio(let ratios):
-                rng.shuffle(&positions)
-                append(positions, Split.counts(total: positions.count, ratios: ratios), &parts)
-            case .temporalRatio(let ratios):
-                sortByTime(&positions, inter)
-                append(positions, Split.counts(total: positions.count, ratios: ratios), &parts)
+            case .randomRatio(let ratios), .temporalRatio(let ratios): return Split.counts(total: n, ratios: ratios)
             case .leaveOneOut:
-                if inter.timestamps != nil { sortByTime(&positions, inter) } else { rng.shuffle(&positions) }
-                let n = positions.count
                 let held = n >= 3 ? 2 : n - 1
-                append(positions, [n - held, held >= 2 ? 1 : 0, held >= 1 ? 1 : 0], &parts)
+                return [n - held, held >= 2 ? 1 : 0, held >= 1 ? 1 : 0]
             }
         }
-        return Split(train: inter.subset(parts[0]), valid: inter.subset(parts[1]), test: inter.subset(parts[2]))
+        var sizes = [0, 0, 0]
+        for u in 0..<log.numUsers where start[u + 1] > start[u] {
+            for (k, c) in cut(start[u + 1] - start[u]).enumerated() { sizes[k] += c }
+        }
+        var parts = sizes.map { Interactions(reservingCapacity: $0, like: inter) }
+        for u in 0..<log.numUsers where start[u + 1] > start[u] {
+            var positions = byUser[start[u]..<start[u + 1]].map(Int.init)
+            switch method {
+            case .randomRatio: rng.shuffle(&positions)
+            case .temporalRatio: sortByTime(&positions, inter)
+            case .leaveOneOut: if inter.timestamps != nil { sortByTime(&positions, inter) } else { rng.shuffle(&positions) }
+            }
+            var next = 0
+            for (k, c) in cut(positions.count).enumerated() {
+                for p in positions[next..<(next + c)] { parts[k].append(p, of: inter) }
+                next += c
+            }
+        }
+        return Split(train: parts[0], valid: parts[1], test: parts[2])
     }
 
     private static func sortByTime(_ positions: inout [Int], _ inter: Interactions) {
@@ -105,13 +118,6 @@ public struct Split: Sendable {
         positions.sort { t[$0] < t[$1] || (t[$0] == t[$1] && $0 < $1) }
     }
 
-    private static func append(_ positions: [Int], _ counts: [Int], _ parts: inout [[Int]]) {
-        var start = 0
-        for k in 0..<3 {
-            parts[k].append(contentsOf: positions[start..<(start + counts[k])])
-            start += counts[k]
-        }
-    }
 }
 
 import TandemTensor

@@ -67,7 +67,7 @@ public struct SyntheticData: Sendable {
         let activity = AliasTable((0..<c.users).map { _ in Double(rng.normal()).exp() })  // log-normal activity
         var users: [Int32] = [], items: [Int32] = []
         users.reserveCapacity(c.interactions); items.reserveCapacity(c.interactions)
-        var seen = Set<Int64>()
+        var seen = Set<Int64>(minimumCapacity: c.interactions)  // sized once: no transient second table while growing
         var attempts = 0
         while users.count < c.interactions && attempts < c.interactions * 20 {
             attempts += 1

@@ -12,7 +12,8 @@ import TandemDistributed
 ///
 /// 1. embeds its share's users and positives, and draws the batch's sampled negatives as every rank does;
 /// 2. gathers every rank's positive item rows (allgatherv), so each row's in-batch softmax has the global batch's
-///    `B − 1` negatives, as in one process at batch `B` (cross-replica negatives);
+///    `B − 1` negatives, as in one process at batch `B` (cross-replica negatives; `gather_negatives: false` keeps
+///    each rank's rows to its own share's positives instead);
 /// 3. one backward pass through its rows' loss, scaled by share/B so the ranks' losses sum to the global mean, pauses
 ///    at the gathered item rows: their gradient is summed over ranks (allreduce), and the pass goes on with each rank's
 ///    own rows' part entering its item tower;
@@ -90,22 +91,24 @@ final class DataParallel {
             return g
         }
         var main: Variable
+        let gather = trainer.config.training.gatherNegatives ?? true
         if o.loss == .alignment {
             main = trainer.mainLoss(tape, local, users: u, items: v, negatives: negatives)
         } else {
             switch negatives {
-            case .inBatch:
+            case .inBatch where gather:
                 main = RetrievalLoss.inBatchSoftmax(tape, users: u, items: try allPositives(), itemIds: batch.items, temperature: o.temperature,
                                                     logQ: o.logq ? batch.items.map { trainer.itemLogQ[$0] } : nil,
                                                     maskAccidentalHits: o.maskAccidentalHits, rowOffset: mine.lowerBound)
-            case .columns(let c) where c.inBatch:
+            case .columns(let c) where c.inBatch && gather:
                 main = RetrievalLoss.sampledSoftmax(tape, users: u, positives: try allPositives(), itemIds: batch.items, sampled: c.embeddings,
                                                     sampledIds: c.ids, inBatch: true, temperature: o.temperature, logQ: c.correction,
                                                     sampledLogQ: c.extraCorrection, rowOffset: mine.lowerBound)
             case .perRow(let ids, let k):
                 main = trainer.mainLoss(tape, local, users: u, items: v,
                                         negatives: .perRow(ids: Array(ids[(mine.lowerBound * k)..<(mine.upperBound * k)]), perRow: k))
-            case .columns, .catalogue:
+            case .inBatch, .columns, .catalogue:
+                // Without gathering, this rank's positives are its rows' in-batch columns (per-replica negatives).
                 main = trainer.mainLoss(tape, local, users: u, items: v, negatives: negatives)
             }
         }

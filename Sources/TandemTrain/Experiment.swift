@@ -60,12 +60,12 @@ public struct EvaluationProtocol: Sendable {
         let coldIds = ds.coldItems.map { c in c.indices.filter { c[$0] }.map { Int32($0) } } ?? []
         let unseen = Interactions(users: (0..<ds.numUsers).flatMap { u in coldIds.map { _ in Int32(u) } },
                                   items: (0..<ds.numUsers).flatMap { _ in coldIds })
-        let train = (known + unseen).matrix(users: ds.numUsers, items: ds.numItems)
-        let degrees = known.positionsByUser(users: ds.numUsers).map(\.count)
+        let train = Interactions.incidence(of: [known, unseen], users: ds.numUsers, items: ds.numItems)
+        let degrees = known.userCounts(users: ds.numUsers)
         let groups = FullRankingEvaluator.UserGroup.byDegree(degrees)
         valid = FullRankingEvaluator(ks: ks, excluded: train, truth: s.valid.matrix(users: ds.numUsers, items: ds.numItems), isHead: head,
                                      userGroups: groups)
-        test = FullRankingEvaluator(ks: ks, excluded: (known + unseen + s.valid).matrix(users: ds.numUsers, items: ds.numItems),
+        test = FullRankingEvaluator(ks: ks, excluded: Interactions.incidence(of: [known, unseen, s.valid], users: ds.numUsers, items: ds.numItems),
                                     truth: s.test.matrix(users: ds.numUsers, items: ds.numItems), isHead: head, userGroups: groups)
         testPairs = (s.test.users, s.test.items)
         cold = ColdStartEvaluation(ds, ks: ks)

@@ -162,6 +162,10 @@ public struct TrainingSettings: Codable, Equatable, Sendable {
     public var epochs: Int = 100
     /// Worker threads (BLAS and our kernels); unset uses every core.
     public var threads: Int? = nil
+    /// Under data parallelism (several ranks), whether each row's in-batch softmax has the whole global batch's
+    /// positives as columns, gathered from every rank (unset: on), or only its own rank's share (cross-replica vs
+    /// per-replica negatives). One process always has the whole batch.
+    public var gatherNegatives: Bool? = nil
 
     public init() {}
 }

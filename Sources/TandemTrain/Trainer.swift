@@ -150,7 +150,7 @@ public final class Trainer {
             let key = config.evaluation.validMetric.description
             let optimizer = Optimizer(t.optimizer, parameters: trained, learningRate: t.learningRate, weightDecay: t.weightDecay)
             var best = -Double.infinity
-            var bestValues: [Tensor] = trained.map(\.value)
+            var bestValues: [Tensor] = evaluating ? trained.map(\.value) : []  // without evaluation no copy is kept
             var sinceBest = 0
             var rng = RNG(seed: config.seed)
             let train = dataset.split.train
@@ -168,7 +168,7 @@ public final class Trainer {
                     b += t.batchSize
                     if slice.count < max(2, communicator.size) { continue }
                     let tape = Tape(training: true, seed: rng.next())
-                    let batch = TrainingBatch(users: slice.map { train.users[$0] }, items: slice.map { train.items[$0] })
+                    let batch = TrainingBatch(users: slice.map { train.users[Int($0)] }, items: slice.map { train.items[Int($0)] })
                     let gradients: Gradients, value: Float
                     if let parallel {
                         (gradients, value) = try parallel.step(self, tape, batch, rng: &rng)

@@ -97,6 +97,7 @@ struct ConfigFlags: ParsableArguments {
     @Option(name: .customLong("batch-size"), help: ArgumentHelp("Training rows per batch (the in-batch softmax has batch_size − 1 negatives per row).", valueName: "n")) var batchSize: Int?
     @Option(name: .customLong("epochs"), help: ArgumentHelp("Most training epochs (early stopping may end sooner; 0: evaluate the initialised model).", valueName: "n")) var epochs: Int?
     @Option(name: .customLong("threads"), help: ArgumentHelp("Worker threads (BLAS and our kernels); unset uses every core.", valueName: "n")) var threads: Int?
+    @Option(name: .customLong("gather-negatives"), help: ArgumentHelp("Under data parallelism (several ranks), whether each row's in-batch softmax has the whole global batch's positives as columns, gathered from every rank (unset: on), or only its own rank's share (cross-replica vs per-replica negatives). One process always has the whole batch.", valueName: "true|false")) var gatherNegatives: Bool?
     // Evaluation
     @Option(name: .customLong("eval-every"), help: ArgumentHelp("Evaluate on validation every this many epochs.", valueName: "n")) var evalEvery: Int?
     @Option(name: .customLong("patience"), help: ArgumentHelp("Evaluations without improvement of valid_metric before stopping.", valueName: "n")) var patience: Int?
@@ -188,6 +189,7 @@ struct ConfigFlags: ParsableArguments {
         if let v = batchSize { o["batch_size"] = v.configText }
         if let v = epochs { o["epochs"] = v.configText }
         if let v = threads { o["threads"] = v.configText }
+        if let v = gatherNegatives { o["gather_negatives"] = v.configText }
         if let v = evalEvery { o["eval_every"] = v.configText }
         if let v = patience { o["patience"] = v.configText }
         if let v = validMetric { o["valid_metric"] = v.configText }

@@ -90,6 +90,54 @@ import TandemData
         #expect(core.numUsers == 2 && core.numItems == 2 && core.interactions.count == 4)
     }
 
+    /// The split written straight from the log equals the plain per-user-lists reference: same parts, same order,
+    /// optional columns carried along, for every method.
+    @Test func splitMatchesPerUserListReference() {
+        var rng = RNG(seed: 7)
+        let n = 3_000, users = 40
+        let inter = Interactions(users: (0..<n).map { _ in Int32(rng.int(below: users)) }, items: (0..<n).map { _ in Int32(rng.int(below: 500)) },
+                                 ratings: (0..<n).map { _ in Float(rng.int(below: 5)) }, timestamps: (0..<n).map { _ in Double(rng.int(below: 100)) })
+        let l = InteractionLog(interactions: inter, userIds: IdMap(tokens: (0..<users).map { "u\($0)" }), itemIds: IdMap(tokens: (0..<500).map { "i\($0)" }))
+        for method in [SplitMethod.randomRatio([0.7, 0.2, 0.1]), .temporalRatio([0.8, 0.1, 0.1]), .leaveOneOut] {
+            var r = RNG(seed: 3)
+            var parts: [[Int]] = [[], [], []]
+            for u in 0..<users {
+                var positions = (0..<n).filter { inter.users[$0] == u }
+                guard !positions.isEmpty else { continue }
+                let byTime = { (a: Int, b: Int) in inter.timestamps![a] < inter.timestamps![b] || (inter.timestamps![a] == inter.timestamps![b] && a < b) }
+                let counts: [Int]
+                switch method {
+                case .randomRatio(let q): r.shuffle(&positions); counts = Split.counts(total: positions.count, ratios: q)
+                case .temporalRatio(let q): positions.sort(by: byTime); counts = Split.counts(total: positions.count, ratios: q)
+                case .leaveOneOut: positions.sort(by: byTime); counts = [positions.count - 2, 1, 1]
+                }
+                var start = 0
+                for k in 0..<3 { parts[k] += positions[start..<(start + counts[k])]; start += counts[k] }
+            }
+            let s = Split.make(l, method: method, seed: 3)
+            for (got, want) in zip([s.train, s.valid, s.test], parts.map(inter.subset)) {
+                #expect(got.users == want.users && got.items == want.items && got.ratings == want.ratings && got.timestamps == want.timestamps)
+                #expect(got.labels == nil)
+            }
+        }
+    }
+
+    /// The incidence matrix of several parts equals the set of their distinct pairs, rows sorted, values 1.
+    @Test func incidenceOfPartsIsTheirDistinctPairs() {
+        var rng = RNG(seed: 11)
+        let parts = (0..<3).map { _ in
+            Interactions(users: (0..<400).map { _ in Int32(rng.int(below: 30)) }, items: (0..<400).map { _ in Int32(rng.int(below: 25)) })
+        }
+        let m = Interactions.incidence(of: parts, users: 31, items: 25)
+        var want = [[Int32]](repeating: [], count: 31)
+        for p in parts { for (u, i) in zip(p.users, p.items) { want[Int(u)].append(i) } }
+        for u in 0..<31 {
+            #expect(Array(m.columnIndices[m.rowPointers[u]..<m.rowPointers[u + 1]]) == Array(Set(want[u])).sorted())
+        }
+        #expect(m.values.allSatisfy { $0 == 1 } && m.values.count == m.columnIndices.count && m.rowPointers.count == 32)
+        #expect(m.nonZeros < 1_200)  // repeats were dropped
+    }
+
     @Test func splitParsing() {
         #expect(SplitMethod(parsing: "random") == .randomRatio([0.8, 0.1, 0.1]))
         #expect(SplitMethod(parsing: "temporal:0.7,0.15,0.15") == .temporalRatio([0.7, 0.15, 0.15]))

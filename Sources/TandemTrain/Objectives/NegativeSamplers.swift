@@ -231,18 +231,19 @@ public final class PairwiseSampler: NegativeSampler {
 /// Logged "shown but not clicked" negatives read from the training split: rows with label 0, or (no label column)
 /// rating ≤ `maxRating`, grouped by user. Those rows are not trained as positives.
 public struct LoggedNegatives {
-    /// Training rows used as positives (every row when logged negatives are off).
-    public let positiveRows: [Int]
+    /// Training rows used as positives (every row when logged negatives are off), 4 bytes each.
+    public let positiveRows: [Int32]
     /// Logged negative items of each user.
     public let byUser: [[Int32]]
 
     public init(train: Interactions, users: Int, enabled: Bool, maxRating: Float) {
         var byUser = [[Int32]](repeating: [], count: users)
-        guard enabled else { positiveRows = Array(0..<train.count); self.byUser = byUser; return }
-        var positives: [Int] = []
+        precondition(train.count <= Int(Int32.max), "more than \(Int32.max) training interactions")
+        guard enabled else { positiveRows = (0..<Int32(train.count)).map { $0 }; self.byUser = byUser; return }
+        var positives: [Int32] = []
         for p in 0..<train.count {
             let negative = train.labels.map { $0[p] == 0 } ?? train.ratings.map { $0[p] <= maxRating } ?? false
-            if negative { byUser[Int(train.users[p])].append(train.items[p]) } else { positives.append(p) }
+            if negative { byUser[Int(train.users[p])].append(train.items[p]) } else { positives.append(Int32(p)) }
         }
         positiveRows = positives
         self.byUser = byUser
