@@ -15,11 +15,11 @@ for model in "${models[@]}"; do
   echo "-- $model"
   profile=()
   command -v perf >/dev/null 2>&1 && profile=(perf record -q -F 49 -e cpu-clock -o "$out/$model.perf" --)
-  /usr/bin/time -f "wall %e s, user %U s, max RSS %M KiB (time -v)" "${profile[@]}" "$bin" train-bench --model "$model" --dataset "$dataset" --epochs 1
+  /usr/bin/time -f "wall %e s, user %U s, max RSS %M KiB (GNU time)" "${profile[@]}" "$bin" train-bench --model "$model" --dataset "$dataset" --epochs 1
   if [ ${#profile[@]} -gt 0 ]; then
     echo "   where the time goes (perf, share of CPU samples, symbols ≥ 2%):"
     perf report -i "$out/$model.perf" --stdio --sort dso,symbol --percent-limit 2 2>/dev/null | grep -E '^ +[0-9]' \
-      | { if command -v swift >/dev/null 2>&1; then swift demangle --simplified; else cat; fi; } | cut -c1-160 | head -20
+      | { if command -v swift >/dev/null 2>&1; then swift demangle --simplified; else cat; fi; } | cut -c1-160 | sed "s/ *$//" | head -20
   fi
 done
 rm -rf "$out"

@@ -80,8 +80,10 @@ if [ "$rc" -eq 0 ] || ! grep -q "rank 1: error: .*missing.tsv" "$out/read.log"; 
 fi
 echo "check_mpi: a rank without its data stopped the job (rc $rc): $(grep -m1 'rank 1: error' "$out/read.log")"
 
-# A rank killed mid-epoch: every rank stops within 10 s, non-zero, and no model directory appears.
-"${mpirun[@]}" -np 2 "$bin" train --model mf --dataset ml-100k --epochs 20 --batch-size 16 --threads 1 --output "$out/model" > "$out/kill.log" 2>&1 &
+# A rank killed mid-epoch: every rank stops within 10 s, non-zero, and no model directory appears. The first validation
+# (and so the first checkpoint) comes after epoch 20, so the kill lands before any checkpoint however fast the machine;
+# a job killed after one leaves that whole checkpoint (files written atomically, the manifest last).
+"${mpirun[@]}" -np 2 "$bin" train --model mf --dataset ml-100k --epochs 20 --eval-every 20 --batch-size 16 --threads 1 --output "$out/model" > "$out/kill.log" 2>&1 &
 job=$!
 for _ in $(seq 1 600); do grep -q "data-parallel on 2 ranks" "$out/kill.log" && break; sleep 0.1; done
 sleep 1

@@ -48,7 +48,7 @@ public enum ModelStore {
         return ServingBundle(users: model.allEmbeddings(users: true, count: dataset.numUsers, normalize: norm),
                              items: model.allEmbeddings(users: false, count: dataset.numItems, normalize: norm),
                              itemCounts: known.itemCounts(items: dataset.numItems),
-                             seen: (known + s.valid + s.test).matrix(users: dataset.numUsers, items: dataset.numItems))
+                             seen: Interactions.incidence(of: [known, s.valid, s.test], users: dataset.numUsers, items: dataset.numItems))
     }
 
     /// Loads a saved model for evaluation: rebuilds the dataset from the saved config, checks the id maps match, loads
