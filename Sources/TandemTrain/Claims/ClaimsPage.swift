@@ -173,7 +173,8 @@ extension ClaimsReport {
         c2.paragraphs = ["MF with cosine similarity at τ ∈ {\(s.temperatures.map { "\($0)" }.joined(separator: ", "))}. Verdict: the τ "
             + "with the best validation NDCG@20 against τ 1. The second plot is the trained model's softmax over each user's negatives (items "
             + "not in their training set) at the run's τ: the share of its mass on the 10 highest-scoring ones, averaged over up to "
-            + "2,048 users — how much a small τ concentrates the loss on hard negatives."]
+            + "2,048 users — how much a small τ concentrates the loss on hard negatives. Not measured: the claim's second half, that "
+            + "with a small τ mined hard negatives matter less, needs runs with and without hard-negative mining, which Tandem does not have."]
         var c3 = ReportPage.Section(id: "c3", title: "C3 · L2 normalisation helps")
         c3.paragraphs = ["MF with cosine (L2-normalised) and dot-product scores at the same temperatures. Verdict: the best cosine "
             + "setting on validation against the best dot-product setting on validation."]
