@@ -117,7 +117,6 @@ public struct Split: Sendable {
         guard let t = inter.timestamps else { return }
         positions.sort { t[$0] < t[$1] || (t[$0] == t[$1] && $0 < $1) }
     }
-
 }
 
 import TandemTensor

@@ -52,7 +52,7 @@ public struct CascadeEvaluation {
     /// and the pre-ranked top K (`recall@K`, `ndcg@K`, …) — the cascade's end-to-end quality.
     public func run() -> [Row] {
         let s = split, numUsers = ranker.userIds.count, numItems = ranker.itemIds.count
-        let excludedByUser = (s.train + s.valid).matrix(users: numUsers, items: numItems)
+        let excludedByUser = Interactions.incidence(of: [s.train, s.valid], users: numUsers, items: numItems)
         let truthByUser = s.test.matrix(users: numUsers, items: numItems)
         var channelRecall = [Double](repeating: 0, count: channels.count), channelSize = channelRecall
         var unionRecall = 0.0, unionSize = 0.0, users = 0

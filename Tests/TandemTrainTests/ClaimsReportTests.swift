@@ -45,6 +45,21 @@ import TandemReport
         #expect(findings.allSatisfy { $0.verdict != nil || $0.claim == "C4" })
     }
 
+    /// The default sweep leaves out the full-only runs, and the exact softmax beyond its catalogue size; --full runs all.
+    @Test func theDefaultSweepFitsItsBudgetAndFullRunsEverything() {
+        let standard = ClaimSettings(quick: false, seeds: 3), full = ClaimSettings(quick: false, full: true, seeds: 3)
+        let small = standard.negativeRuns(items: 1_682).map(\.label)
+        #expect(small == ["in-batch B 256", "in-batch B 1024", "mixed B 1024 + 1024 uniform", "MoCo queue 4096", "every item"])
+        #expect(standard.negativeRuns(items: ClaimSettings.exactSoftmaxMaxItems).map(\.label) == small)
+        #expect(standard.negativeRuns(items: ClaimSettings.exactSoftmaxMaxItems + 1).map(\.label) == Array(small.dropLast()))
+        #expect(full.negativeRuns(items: 17_000).map(\.label) == ["in-batch B 256", "in-batch B 1024", "in-batch B 4096",
+                                                                  "mixed B 1024 + 1024 uniform", "MoCo queue 4096", "every item"])
+        #expect(standard.graphRuns().map(\.label) == ["LightGCN", "SGL edge dropout", "SimGCL"])
+        #expect(full.graphRuns().map(\.label) == ["LightGCN", "SGL edge dropout", "SGL node dropout", "SGL random walk", "SimGCL"])
+        #expect(ClaimSettings(quick: true, seeds: 2).negativeRuns(items: 40).map(\.label)
+                == ["in-batch B 256", "in-batch B 1024", "mixed B 1024 + 1024 uniform", "every item"])
+    }
+
     /// A line cut off mid-write (a killed run) is skipped when read back, and that run runs again.
     @Test func aTruncatedLineIsRerun() throws {
         let dir = NSTemporaryDirectory() + "tandem-claims-\(UUID().uuidString)"
