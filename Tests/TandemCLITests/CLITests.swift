@@ -123,6 +123,12 @@ let trainedModel: String = {
                                   "--page-only"], in: dir)
         #expect(partial.status == 0 && partial.stdout.contains("page only: ") && partial.stdout.contains("could not be compared"),
                 "\(partial.stdout)")
+        // --full plans every sweep point (the full-only ones named on the page, here not run).
+        let full = try tandem(["report", "claims", "--full", "--epochs", "1", "--dataset", tiny, "--out", "claims", "--page-only"], in: dir)
+        let fullPage = try String(contentsOfFile: dir + "/claims/index.html", encoding: .utf8)
+        #expect(full.status == 0 && full.stdout.contains("page only: ") && fullPage.contains("SGL random walk"), "\(full.stderr)")
+        let both = try tandem(["report", "claims", "--quick", "--full"])
+        #expect(both.status != 0 && both.stderr.contains("--quick and --full"))
         let bad = try tandem(["report", "claims", "--seeds", "0"])
         #expect(bad.status != 0 && bad.stderr.contains("--seeds"))
         let unknown = try tandem(["report", "claims", "--quick", "--dataset", "no-such-data"])
