@@ -39,7 +39,9 @@ import TandemIndex
         }
     }
 
-    /// HNSW finds what exact search finds on clustered data, and survives a save/load round trip.
+    /// HNSW finds what exact search finds on clustered data, and survives a save/load round trip. Insertion runs on
+    /// all cores, so the graph and its recall differ from build to build; efSearch 128 keeps every build's recall well
+    /// above the bound, where efSearch 64 sat at its edge (docs/CHANGELOG.md, 2026-12-03).
     @Test func hnswRecallAgainstExactAndRoundTrip() throws {
         var rng = RNG(seed: 1)
         let n = 3000, d = 16
@@ -48,14 +50,15 @@ import TandemIndex
         for i in 0..<n { for j in 0..<d { items[i, j] = centers[i % 20, j] + 0.3 * rng.normal() } }
         let queries = rng.normalTensor(shape: [200, d], std: 1)
         let exact = ExactIndex(items, metric: .cosine).search(queries, k: 10)
-        let hnsw = try HNSWIndex(items, metric: .cosine, m: 16, efConstruction: 100, efSearch: 64)
+        let hnsw = try HNSWIndex(items, metric: .cosine, m: 16, efConstruction: 100)
         #expect(hnsw.count == n)
+        hnsw.efSearch = 128
         let approx = hnsw.search(queries, k: 10)
-        #expect(recallAgainstExact(approx, exact, k: 10) > 0.95)
+        #expect(recallAgainstExact(approx, exact, k: 10) > 0.98)
         #expect(zip(approx[0].scores, approx[0].scores.dropFirst()).allSatisfy { $0 >= $1 })  // best first
         let path = NSTemporaryDirectory() + "tandem-hnsw-\(UUID().uuidString)"
         try hnsw.save(to: path)
-        let loaded = try HNSWIndex(loading: path, dimension: d, metric: .cosine)
+        let loaded = try HNSWIndex(loading: path, dimension: d, metric: .cosine, efSearch: 128)
         #expect(loaded.search(queries, k: 10) == approx)
         #expect(throws: IndexError.self) { try HNSWIndex(loading: path + ".missing", dimension: d, metric: .cosine) }
     }

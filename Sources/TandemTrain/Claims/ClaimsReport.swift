@@ -95,17 +95,19 @@ public final class ClaimsReport {
         let todo = planned.filter { cached($0) == nil && keys.insert($0.key).inserted }
         let distinct = Set(planned.map(\.key)).count
         log("claims report: \(distinct) runs, \(distinct - todo.count) cached, \(todo.count) to run")
-        let start = Date()
+        var times = try timeEstimate(planned)
+        let kind = { (p: Planned) in RunTimeEstimate.Kind(dataset: p.dataset, label: p.label) }
         for (k, p) in todo.enumerated() {
-            let ds = try p.config.prepared(dataset(p.dataset))
             let t0 = Date()
+            let ds = try p.config.prepared(dataset(p.dataset))
             do {
                 let report = Self.compact(try Trainer(config: p.config, dataset: ds, log: { _ in }).run())
                 try cache.append(RunRecord(key: p.key, dataset: p.dataset, label: p.label, seed: p.config.seed, report: report))
-                let done = Double(k + 1), elapsed = Date().timeIntervalSince(start)
-                let eta = elapsed / done * Double(todo.count - k - 1)
-                log(String(format: "[%d/%d] %@ · %@ · seed %llu: test NDCG@20 %.4f (%.0f s; about %.0f min left)", k + 1, todo.count,
-                           p.dataset, p.label, p.config.seed, report.test["ndcg@20"] ?? .nan, Date().timeIntervalSince(t0), eta / 60))
+                let took = Date().timeIntervalSince(t0)
+                times.record(kind(p), seconds: took)
+                let left = times.remaining(todo[(k + 1)...].map(kind)).map { String(format: "about %.0f min left", $0 / 60) } ?? "time left not known yet"
+                log(String(format: "[%d/%d] %@ · %@ · seed %llu: test NDCG@20 %.4f (%.0f s; %@)", k + 1, todo.count,
+                           p.dataset, p.label, p.config.seed, report.test["ndcg@20"] ?? .nan, took, left))
             } catch let e as ConfigError {
                 failures[p.dataset, default: [:]][p.label] = e.description
                 log("[\(k + 1)/\(todo.count)] \(p.dataset) · \(p.label): cannot run: \(e.description)")
@@ -115,6 +117,16 @@ public final class ClaimsReport {
                 log("[\(k + 1)/\(todo.count)] \(p.dataset) · \(p.label): diverged: \(e.description)")
             }
         }
+    }
+
+    /// The progress line's estimator, sized by each dataset's training interactions × epoch budget and seeded with the
+    /// training times of the planned runs already cached.
+    func timeEstimate(_ planned: [Planned]) throws -> RunTimeEstimate {
+        var size: [String: Double] = [:]
+        for name in datasets { size[name] = Double(try dataset(name).split.train.count * settings.epochBudget(dataset: name)) }
+        var times = RunTimeEstimate(size: size)
+        for p in planned { if let r = cached(p) { times.record(.init(dataset: p.dataset, label: p.label), seconds: r.report.trainSeconds) } }
+        return times
     }
 
     /// A run's report as runs.jsonl keeps it: every final metric, but per epoch only the validation metrics the page
