@@ -62,19 +62,21 @@ let package = Package(
                            .product(name: "ArgumentParser", package: "swift-argument-parser"),
                            .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]
         ),
+        // Shared by the test suites: fixtures (the planted-clusters dataset), temporary paths, ranks as threads.
+        .target(name: "TandemTestSupport", dependencies: ["TandemData", "TandemDistributed"], path: "Tests/TandemTestSupport"),
         .testTarget(name: "TandemTensorTests", dependencies: ["TandemTensor"]),
-        .testTarget(name: "TandemIndexTests", dependencies: ["TandemIndex", "TandemTensor"]),
-        .testTarget(name: "TandemServeTests", dependencies: ["TandemServe", "TandemTrain", "TandemData", "TandemTensor",
+        .testTarget(name: "TandemIndexTests", dependencies: ["TandemIndex", "TandemTensor", "TandemTestSupport"]),
+        .testTarget(name: "TandemServeTests", dependencies: ["TandemServe", "TandemTrain", "TandemData", "TandemTensor", "TandemTestSupport",
                                                             .product(name: "HummingbirdTesting", package: "hummingbird")]),
         .testTarget(name: "TandemAutogradTests", dependencies: ["TandemAutograd", "TandemTensor", "TandemModels"]),
-        .testTarget(name: "TandemDataTests", dependencies: ["TandemData", "TandemTensor"]),
+        .testTarget(name: "TandemDataTests", dependencies: ["TandemData", "TandemTensor", "TandemTestSupport"]),
         .testTarget(name: "TandemEvalTests", dependencies: ["TandemEval", "TandemTensor"]),
         .testTarget(name: "TandemReportTests", dependencies: ["TandemReport"]),
-        .testTarget(name: "TandemDistributedTests", dependencies: ["TandemDistributed"]),
+        .testTarget(name: "TandemDistributedTests", dependencies: ["TandemDistributed", "TandemTestSupport"]),
         // Runs the built `tandem` binary: one test per CLI verb.
-        .testTarget(name: "TandemCLITests"),
+        .testTarget(name: "TandemCLITests", dependencies: ["TandemTestSupport"]),
         .testTarget(name: "TandemTrainTests", dependencies: ["TandemTrain", "TandemModels", "TandemData", "TandemEval", "TandemTensor",
-                                                            "TandemAutograd", "TandemReport"]),
+                                                            "TandemAutograd", "TandemReport", "TandemDistributed", "TandemTestSupport"]),
     ],
     swiftLanguageModes: [.v6],
     cxxLanguageStandard: .cxx17

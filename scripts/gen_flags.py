@@ -10,22 +10,16 @@ import re
 import sys
 
 root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-# (file, struct, section heading in --help). TrainConfig's own keys come first; its parts follow in this order.
-PARTS = [
-    ("Sources/TandemTrain/TrainConfig.swift", "TrainConfig", "Model"),
-    ("Sources/TandemTrain/Settings.swift", "DataSettings", "Data"),
-    ("Sources/TandemTrain/Settings.swift", "ObjectiveSettings", "Objective and negatives"),
-    ("Sources/TandemTrain/Settings.swift", "MoCoSettings", "MoCo queue"),
-    ("Sources/TandemTrain/Settings.swift", "ConcatSettings", "ConCAT prototypes"),
-    ("Sources/TandemModels/Models/TwoTower.swift", "TwoTowerConfig", "Two-tower"),
-    ("Sources/TandemModels/Models/GraphPropagation.swift", "GraphConfig", "Graph models"),
-    ("Sources/TandemModels/Models/EASE.swift", "EASEConfig", "EASE"),
-    ("Sources/TandemModels/Models/ItemKNN.swift", "ItemKNNConfig", "ItemKNN"),
-    ("Sources/TandemModels/Models/IALS.swift", "IALSConfig", "iALS"),
-    ("Sources/TandemTrain/Settings.swift", "TrainingSettings", "Optimisation"),
-    ("Sources/TandemTrain/Settings.swift", "EvaluationSettings", "Evaluation"),
-    ("Sources/TandemTrain/Settings.swift", "OutputSettings", "Outputs"),
-]
+# (file, struct, section heading in --help): TrainConfig's own keys first, then its parts as TrainConfig.parts lists them.
+def parts():
+    src = open(os.path.join(root, "Sources/TandemTrain/TrainConfig.swift")).read()
+    found = re.findall(r'Part\(\\\.\w+, (\w+)\.self, "([^"]+)", file: "([^"]+)"\)', src)
+    if not found:
+        sys.exit("gen_flags: no Part(...) lines found in TrainConfig.parts")
+    return [("Sources/TandemTrain/TrainConfig.swift", "TrainConfig", "Model")] + [(f, t, h) for t, h, f in found]
+
+
+PARTS = parts()
 # How each declared type appears as a flag: (Swift type of the option, value name in --help; None: the enum's choices).
 SCALARS = {"Int": ("Int", "n"), "Float": ("Float", "x"), "Double": ("Double", "x"), "UInt64": ("UInt64", "n"),
            "Bool": ("Bool", "true|false"), "String": ("String", "text"), "[Int]": ("IntList", "k,k,..."), "[Double]": ("DoubleList", "x,x,..."),
@@ -84,10 +78,15 @@ for path, struct, section in PARTS:
         if not doc:
             sys.exit(f"gen_flags: {struct}.{name} needs a doc comment (it is the flag's help)")
         vn = f', valueName: "{value_name}"' if value_name else ""
-        lines.append(f'    @Option(name: .customLong("{snake.replace("_", "-")}"), help: ArgumentHelp("{swift_string(doc)}"{vn})) '
+        lines.append(f'    @Option(name: .customLong("{snake.replace("_", "-")}"), help: ArgumentHelp(ConfigFlags.help("{swift_string(doc)}", "{snake}"){vn})) '
                      f"var {name}: {flag_type}?")
         fields.append((name, snake))
-lines += ["", "    /// The flags given, keyed by config key (snake_case), as YAML scalars or lists.",
+lines += ["", "    /// A flag's help: the setting's doc comment and its defaults.",
+          "    static func help(_ doc: String, _ key: String) -> String {",
+          "        let d = TrainConfig.defaultHelp(key)",
+          "        return d.isEmpty ? doc : doc + \" (\" + d + \")\"",
+          "    }",
+          "", "    /// The flags given, keyed by config key (snake_case), as YAML scalars or lists.",
           "    var overrides: [String: String] {", "        var o: [String: String] = [:]"]
 lines += [f'        if let v = {n} {{ o["{s}"] = v.configText }}' for n, s in fields]
 lines += ["        return o", "    }", "}"]

@@ -19,6 +19,12 @@ public enum ModelFile {
     public static let serving = "serving.safetensors"
     /// The user tower's shape and feature vocabularies, for cold-start users (models with a user tower only).
     public static let userTower = "user_tower.json"
+    /// An HNSW index of the item embeddings, written by `tandem index build` (and loaded by serving).
+    public static let hnswIndex = "index.hnsw"
+    /// An exact (flat) index of the item embeddings, written by `tandem index build --factory Flat`.
+    public static let flatIndex = "index.flat"
+    /// The index files: built from one set of weights, removed when new weights are saved.
+    public static let indexes = [hnswIndex, flatIndex]
 }
 
 /// `manifest.json` of a model directory: what wrote it, what it is, how well it did, and checksums of the weights and

@@ -67,7 +67,7 @@ public final class ServingModel: @unchecked Sendable {
             ? try Self.loadTower(dir, spec: decodeJSON(Tower.Spec.self, ModelFile.userTower), manifest: manifest) : nil
         // Embeddings are already as scored (normalised for cosine models), so the index scores inner products. An HNSW
         // index written by `tandem index build` is loaded instead of rebuilt (saving new weights deletes it).
-        let saved = dir + "/index.hnsw"
+        let saved = dir + "/" + ModelFile.hnswIndex
         if case .hnsw = spec.kind, FileManager.default.fileExists(atPath: saved) {
             let loaded = try HNSWIndex(loading: saved, dimension: items.cols, metric: .innerProduct, efSearch: spec.efSearch)
             guard loaded.count == items.rows else {

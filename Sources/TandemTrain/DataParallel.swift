@@ -25,14 +25,18 @@ import TandemDistributed
 /// rank. The result equals one process at batch `B` up to float summation order (the gathered rows' gradient and the
 /// sparse rows are summed rank by rank, not row by row), except with dropout, whose masks follow the rank's rows. A
 /// last batch with fewer rows than ranks is skipped.
-final class DataParallel {
+final class DataParallel: BatchPartition {
     let comm: Communicator
     /// Every trained parameter, in the same order on every rank.
     let parameters: [Parameter]
+    /// Whether each row's in-batch columns are the whole global batch's positives (cross-replica negatives).
+    let gatherNegatives: Bool
     /// Seconds spent in collective calls since the last `takeCommunicationSeconds` (waiting for slower ranks included).
     private var communicationSeconds = 0.0
 
-    init(comm: Communicator, parameters: [Parameter]) { self.comm = comm; self.parameters = parameters }
+    init(comm: Communicator, parameters: [Parameter], gatherNegatives: Bool = true) {
+        self.comm = comm; self.parameters = parameters; self.gatherNegatives = gatherNegatives
+    }
 
     /// Runs one collective call, adding its time to `communicationSeconds`.
     func timed<T>(_ body: () throws -> T) rethrows -> T {
@@ -45,14 +49,6 @@ final class DataParallel {
     func takeCommunicationSeconds() -> Double {
         defer { communicationSeconds = 0 }
         return communicationSeconds
-    }
-
-    /// What data-parallel training cannot do yet: ConCAT's prototypes (their swapped prediction reads the batch's
-    /// embeddings, which no rank holds whole) and MoCo's queue compensation (it scales the in-batch item gradient).
-    static func check(_ config: TrainConfig) throws {
-        guard config.concat.prototypes == 0, !config.moco.queueCompensation else {
-            throw ConfigError("data-parallel training does not support ConCAT prototypes or queue_compensation yet (set prototypes 0, queue_compensation false)")
-        }
     }
 
     /// A config as sorted JSON: ranks compare it at start.
@@ -69,60 +65,30 @@ final class DataParallel {
         return "\(train.count) \(h)"
     }
 
-    /// One step on this rank: its rows' main loss (scaled by share/B, so the ranks' losses add up to the batch mean),
-    /// plus the auxiliary terms of the whole batch divided by the number of ranks (every rank computes them; they add
-    /// up to one copy). The in-batch columns are every rank's positives, gathered: backward gives the gradient of each
-    /// gathered row, summed over ranks, and each rank sends its own rows' part through its item tower. Sampled columns
-    /// are drawn alike on every rank (same generator state) and embedded by each. Returns the gradients summed over
-    /// ranks and the batch's loss (the same on every rank).
-    func step(_ trainer: Trainer, _ tape: Tape, _ batch: TrainingBatch, rng: inout RNG) throws -> (gradients: Gradients, loss: Float) {
-        let n = batch.items.count
-        let mine = comm.share(of: n)
-        let local = TrainingBatch(users: Array(batch.users[mine]), items: Array(batch.items[mine]))
-        let model = trainer.model, o = trainer.config.objective
-        let u = trainer.scored(tape, model.userEmbeddings(tape, local.users, positives: local.items))
-        let v = trainer.scored(tape, model.itemEmbeddings(tape, local.items))
-        let negatives = trainer.sampler.negatives(for: batch, tape: tape, embed: { trainer.scored(tape, model.itemEmbeddings(tape, $0)) }, rng: &rng)
-        // The batch's positives as columns: every rank's rows, gathered (nil when the loss has no in-batch columns).
-        var gathered: Variable?
-        func allPositives() throws -> Variable {
-            let g = tape.constant(Tensor(shape: [n, v.value.cols], data: try timed { try comm.allgatherv(v.value.data).values }))
-            gathered = g
-            return g
-        }
-        var main: Variable
-        let gather = trainer.config.training.gatherNegatives ?? true
-        if o.loss == .alignment {
-            main = trainer.mainLoss(tape, local, users: u, items: v, negatives: negatives)
-        } else {
-            switch negatives {
-            case .inBatch where gather:
-                main = RetrievalLoss.inBatchSoftmax(tape, users: u, items: try allPositives(), itemIds: batch.items, temperature: o.temperature,
-                                                    logQ: o.logq ? batch.items.map { trainer.itemLogQ[$0] } : nil,
-                                                    maskAccidentalHits: o.maskAccidentalHits, rowOffset: mine.lowerBound)
-            case .columns(let c) where c.inBatch && gather:
-                main = RetrievalLoss.sampledSoftmax(tape, users: u, positives: try allPositives(), itemIds: batch.items, sampled: c.embeddings,
-                                                    sampledIds: c.ids, inBatch: true, temperature: o.temperature, logQ: c.correction,
-                                                    sampledLogQ: c.extraCorrection, rowOffset: mine.lowerBound)
-            case .perRow(let ids, let k):
-                main = trainer.mainLoss(tape, local, users: u, items: v,
-                                        negatives: .perRow(ids: Array(ids[(mine.lowerBound * k)..<(mine.upperBound * k)]), perRow: k))
-            case .inBatch, .columns, .catalogue:
-                // Without gathering, this rank's positives are its rows' in-batch columns (per-replica negatives).
-                main = trainer.mainLoss(tape, local, users: u, items: v, negatives: negatives)
-            }
-        }
-        var loss = tape.scale(main, Float(mine.count) / Float(n))
-        if let aux = model.auxiliaryLoss(tape, users: batch.users, items: batch.items, negatives: negatives.pairwiseItems) {
-            loss = loss + tape.scale(aux, 1 / Float(comm.size))
-        }
+    var ranks: Int { comm.size }
+
+    func rows(of n: Int) -> Range<Int> { comm.share(of: n) }
+
+    /// Every rank's positives, gathered (allgatherv) as a tape constant whose gradient `backward` sums over ranks; with
+    /// `gatherNegatives` off, this rank's own positives (per-replica negatives).
+    func columns(_ tape: Tape, positives: Variable, batch: TrainingBatch, rows: Range<Int>) throws -> InBatchColumns {
+        guard gatherNegatives else { return InBatchColumns(embeddings: positives, ids: Array(batch.items[rows]), offset: 0) }
+        let all = try timed { try comm.allgatherv(positives.value.data).values }
+        return InBatchColumns(embeddings: tape.constant(Tensor(shape: [batch.items.count, positives.value.cols], data: all)),
+                              ids: batch.items, offset: rows.lowerBound)
+    }
+
+    /// One backward pass that pauses at the gathered columns: their gradient is summed over ranks and this rank's own
+    /// rows' part goes on through its item tower. Then the parameter gradients and the loss are summed over ranks.
+    func backward(_ tape: Tape, _ loss: Variable, positives v: Variable, rows: Range<Int>,
+                  columns: InBatchColumns?) throws -> (gradients: Gradients, loss: Float) {
         let gradients: Gradients
-        if let gathered {
+        if let gathered = columns?.embeddings, gathered.id != v.id {
             let d = v.value.cols
-            gradients = try tape.backward(loss, pausingAt: gathered) { rows in
-                var rows = rows.data
-                try timed { try comm.allreduceSum(&rows) }
-                return [(v, Tensor(shape: [mine.count, d], data: Array(rows[(mine.lowerBound * d)..<(mine.upperBound * d)])))]
+            gradients = try tape.backward(loss, pausingAt: gathered) { all in
+                var all = all.data
+                try timed { try comm.allreduceSum(&all) }
+                return [(v, Tensor(shape: [rows.count, d], data: Array(all[(rows.lowerBound * d)..<(rows.upperBound * d)])))]
             }
         } else {
             gradients = tape.backward(loss)

@@ -2,52 +2,152 @@ import TandemTensor
 import TandemData
 import TandemModels
 
-/// Builds a freshly initialised model of each kind from a config and the data it trains on: the one place that knows
-/// which class each `ModelKind` is (the trainer, the model store and serving only see `RetrievalModel`). A new model
-/// adds a case to `ModelKind` and a line here.
-public enum ModelRegistry {
+/// Everything Tandem knows about one model kind, in one place: its name, its traits, its tuned defaults and its
+/// constructor. `ModelRegistry.descriptors` holds one per kind; the kind's name and choices, the config's validation
+/// rules, `tandem compare`'s seed count and the conformance suite all read it. Adding a model is its file under
+/// `TandemModels/Models/` plus one entry in that table.
+public struct ModelDescriptor: Sendable {
     public typealias Constructor = @Sendable (TrainConfig, Dataset, inout RNG) throws -> RetrievalModel
 
-    public static let constructors: [ModelKind: Constructor] = [
-        .pop: { _, ds, _ in Popularity(train: ds.split.train, items: ds.numItems) },
-        .mf: { c, ds, rng in MatrixFactorization(users: ds.numUsers, items: ds.numItems, dim: c.embeddingDim, rng: &rng) },
-        .twoTower: { c, ds, rng in
-            if c.twoTower.itemBias && c.objective.similarity == .cosine {
-                throw ConfigError("item_bias needs similarity dot: cosine similarity would normalise the bias column with the embedding")
-            }
-            if c.twoTower.itemBias && c.concat.prototypes > 0 {
-                throw ConfigError("item_bias cannot be combined with prototypes: the prototypes cluster embeddings, not scores with a bias")
-            }
-            return try TwoTower(c.twoTower, dataset: ds, dim: c.embeddingDim, useFeatures: c.data.useFeatures,
-                                batchSize: c.training.batchSize, rng: &rng)
+    /// The name in configs and on the command line (`--model NAME`).
+    public let name: String
+    /// Propagates over the user–item graph (its item side has no parameters of its own: no MoCo copy, no logged rows).
+    public let isGraph: Bool
+    /// Parameters set by a solve or by counting (`fit`), not by gradient steps: Pop, EASE, ItemKNN, iALS.
+    public let isClosedForm: Bool
+    /// The result does not depend on the training seed (one run is enough in `tandem compare`).
+    public let isDeterministic: Bool
+    /// Trains under data parallelism (every kind does today; closed-form ones fit alike on every rank).
+    public let dataParallel: Bool
+    /// The kind's tuned settings over `TrainConfig()`'s (docs/BENCHMARKS.md has the sweeps behind them).
+    public let defaults: @Sendable (inout TrainConfig) -> Void
+    public let make: Constructor
+
+    public init(_ name: String, graph: Bool = false, closedForm: Bool = false, deterministic: Bool = false, dataParallel: Bool = true,
+                defaults: @escaping @Sendable (inout TrainConfig) -> Void = { _ in }, make: @escaping Constructor) {
+        self.name = name; isGraph = graph; isClosedForm = closedForm; isDeterministic = deterministic
+        self.dataParallel = dataParallel; self.defaults = defaults; self.make = make
+    }
+}
+
+/// The model kinds, one descriptor each (the one place that knows which class each kind is: the trainer, the model
+/// store and serving only see `RetrievalModel`).
+public enum ModelRegistry {
+    public static let descriptors: [ModelDescriptor] = [
+        ModelDescriptor("pop", closedForm: true, deterministic: true) { _, ds, _ in Popularity(train: ds.split.train, items: ds.numItems) },
+        ModelDescriptor("mf", defaults: { c in
+            // 256-d at lr 0.003: the best validation NDCG@20 of the width screening on ml-100k, confirmed on ml-1m
+            // validation (docs/BENCHMARKS.md, "Embedding width").
+            inBatchInfoNCE(&c); c.embeddingDim = 256; c.training.learningRate = 0.003
+        }) { c, ds, rng in MatrixFactorization(users: ds.numUsers, items: ds.numItems, dim: c.embeddingDim, rng: &rng) },
+        ModelDescriptor("two-tower", defaults: { c in
+            // The self-supervised task on the item tower (CFM, α 0.1, τ 0.2) when it has features: the best lever over
+            // 3 seeds on ml-100k (docs/BENCHMARKS.md); `--ssl none` turns it off.
+            inBatchInfoNCE(&c); c.twoTower.hidden = []; c.twoTower.fieldDim = 16; c.twoTower.ssl = .auto
+        }) { c, ds, rng in try makeTwoTower(c, ds, &rng) },
+        ModelDescriptor("ease", closedForm: true, deterministic: true, defaults: closedFormDefaults) { c, ds, _ in
+            try EASE(c.ease, train: ds.split.train, users: ds.numUsers, items: ds.numItems)
         },
-        .lightgcn: { c, ds, rng in LightGCN(graph: graph(ds), dim: c.embeddingDim, config: c.graph, rng: &rng) },
-        .sgl: { c, ds, rng in
-            // Side features enter a graph model only for the view that masks them (`am`).
-            let features = c.data.useFeatures
-            if c.graph.augmentation == .am && (!features || (ds.userFeatures == nil && ds.itemFeatures == nil)) {
-                throw ConfigError("augmentation am masks node side features, but \(ds.name) has no user or item features\(features ? "" : " in use (use_features is false)")")
-            }
-            return try SGL(graph: graph(ds), dim: c.embeddingDim, config: c.graph, userFeatures: features ? ds.userFeatures : nil,
-                           itemFeatures: features ? ds.itemFeatures : nil, rng: &rng)
+        ModelDescriptor("itemknn", closedForm: true, deterministic: true, defaults: closedFormDefaults) { c, ds, _ in
+            try ItemKNN(c.itemKNN, train: ds.split.train, users: ds.numUsers, items: ds.numItems)
         },
-        .ease: { c, ds, _ in try EASE(c.ease, train: ds.split.train, users: ds.numUsers, items: ds.numItems) },
-        .itemknn: { c, ds, _ in try ItemKNN(c.itemKNN, train: ds.split.train, users: ds.numUsers, items: ds.numItems) },
-        .ials: { c, ds, rng in
-            try IALS(c.ials, train: ds.split.train, users: ds.numUsers, items: ds.numItems, dim: c.embeddingDim, rng: &rng)
+        ModelDescriptor("ials", closedForm: true, defaults: { c in
+            // iALS at 256-d: the best validation NDCG@20 of the width screening (docs/BENCHMARKS.md, "Embedding width").
+            closedFormDefaults(&c); c.embeddingDim = 256
+        }) { c, ds, rng in try IALS(c.ials, train: ds.split.train, users: ds.numUsers, items: ds.numItems, dim: c.embeddingDim, rng: &rng) },
+        // LightGCN with MF's in-batch InfoNCE (docs/BENCHMARKS.md: far above the paper's BPR settings on ml-100k); 3
+        // layers, L2 1e-4 as in the paper.
+        ModelDescriptor("lightgcn", graph: true, defaults: { c in graphDefaults(&c); c.graph.clWeight = 0 }) { c, ds, rng in
+            LightGCN(graph: graph(ds), dim: c.embeddingDim, config: c.graph, rng: &rng)
         },
-        .simgcl: { c, ds, rng in SimGCL(graph: graph(ds), dim: c.embeddingDim, config: c.graph, rng: &rng) },
-        .xsimgcl: { c, ds, rng in XSimGCL(graph: graph(ds), dim: c.embeddingDim, config: c.graph, rng: &rng) },
+        // SGL and SimGCL: LightGCN's in-batch InfoNCE main loss with a small view weight λ 0.01 (view τ 0.2). The papers'
+        // settings: `--loss bpr --similarity dot --temperature 1 --logq false --learning-rate 0.001 --batch-size 2048` and
+        // λ 0.1 (SGL) / 0.5 (SimGCL).
+        ModelDescriptor("sgl", graph: true, defaults: { c in viewDefaults(&c); c.graph.dropRatio = 0.1 }) { c, ds, rng in
+            try makeSGL(c, ds, &rng)
+        },
+        ModelDescriptor("simgcl", graph: true, defaults: { c in viewDefaults(&c); c.graph.noiseEps = 0.1 }) { c, ds, rng in
+            SimGCL(graph: graph(ds), dim: c.embeddingDim, config: c.graph, rng: &rng)
+        },
+        // XSimGCL: λ 0.01 and a small noise ε 0.05, layer 1 against the last (the paper's settings: preset `paper-xsimgcl`).
+        ModelDescriptor("xsimgcl", graph: true, defaults: { c in viewDefaults(&c); c.graph.noiseEps = 0.05; c.graph.clLayer = 1 }) { c, ds, rng in
+            XSimGCL(graph: graph(ds), dim: c.embeddingDim, config: c.graph, rng: &rng)
+        },
     ]
+
+    /// The descriptor of each kind by name.
+    static let byName: [String: ModelDescriptor] = Dictionary(uniqueKeysWithValues: descriptors.map { ($0.name, $0) })
 
     /// A new model of `config.model` for `dataset`, initialised from `config.seed`.
     public static func make(_ config: TrainConfig, dataset: Dataset) throws -> RetrievalModel {
         var rng = RNG(seed: config.seed &* 0x9E37_79B9 &+ 1)
-        guard let make = constructors[config.model] else { preconditionFailure("no constructor registered for \(config.model)") }
-        return try make(config, dataset, &rng)
+        return try config.model.descriptor.make(config, dataset, &rng)
+    }
+
+    /// The tuned in-batch softmax (ml-100k sweep: τ 0.2–0.25 best on validation; logQ is essential for in-batch negatives).
+    static func inBatchInfoNCE(_ c: inout TrainConfig) {
+        c.objective.loss = .infonce; c.objective.similarity = .cosine; c.objective.temperature = 0.2; c.objective.logq = true
+        c.training.learningRate = 0.01; c.training.batchSize = 1024
+    }
+
+    /// Closed-form scores are used as they are (X·W; iALS fits raw dot products).
+    static func closedFormDefaults(_ c: inout TrainConfig) { c.objective.similarity = .dot }
+
+    /// The graph models' shared defaults: the in-batch InfoNCE main loss, 3 layers, L2 1e-4.
+    static func graphDefaults(_ c: inout TrainConfig) {
+        inBatchInfoNCE(&c); c.graph.layers = 3; c.graph.graphReg = 1e-4
+    }
+
+    /// The contrastive graph models' view loss: λ 0.01, τ 0.2.
+    static func viewDefaults(_ c: inout TrainConfig) {
+        graphDefaults(&c); c.graph.clWeight = 0.01; c.graph.clTemperature = 0.2
+    }
+
+    static func makeTwoTower(_ c: TrainConfig, _ ds: Dataset, _ rng: inout RNG) throws -> RetrievalModel {
+        if c.twoTower.itemBias && c.objective.similarity == .cosine {
+            throw ConfigError("item_bias needs similarity dot: cosine similarity would normalise the bias column with the embedding")
+        }
+        if c.twoTower.itemBias && c.concat.prototypes > 0 {
+            throw ConfigError("item_bias cannot be combined with prototypes: the prototypes cluster embeddings, not scores with a bias")
+        }
+        return try TwoTower(c.twoTower, dataset: ds, dim: c.embeddingDim, useFeatures: c.data.useFeatures,
+                            batchSize: c.training.batchSize, rng: &rng)
+    }
+
+    static func makeSGL(_ c: TrainConfig, _ ds: Dataset, _ rng: inout RNG) throws -> RetrievalModel {
+        // Side features enter a graph model only for the view that masks them (`am`).
+        let features = c.data.useFeatures
+        if c.graph.augmentation == .am && (!features || (ds.userFeatures == nil && ds.itemFeatures == nil)) {
+            throw ConfigError("augmentation am masks node side features, but \(ds.name) has no user or item features\(features ? "" : " in use (use_features is false)")")
+        }
+        return try SGL(graph: graph(ds), dim: c.embeddingDim, config: c.graph, userFeatures: features ? ds.userFeatures : nil,
+                       itemFeatures: features ? ds.itemFeatures : nil, rng: &rng)
     }
 
     static func graph(_ ds: Dataset) -> BipartiteGraph {
         BipartiteGraph(train: ds.split.train, users: ds.numUsers, items: ds.numItems)
     }
+}
+
+/// A model kind, by its registered name (`ModelRegistry.descriptors`); `.mf` and the like name the built-in ones.
+public struct ModelKind: RawRepresentable, Hashable, Codable, CaseIterable, Sendable, CustomStringConvertible {
+    public let rawValue: String
+    /// A registered name; nil for any other.
+    public init?(rawValue: String) {
+        guard ModelRegistry.byName[rawValue] != nil else { return nil }
+        self.rawValue = rawValue
+    }
+    private init(registered name: String) { rawValue = name }
+
+    public static let pop = ModelKind(registered: "pop"), mf = ModelKind(registered: "mf"), twoTower = ModelKind(registered: "two-tower")
+    public static let ease = ModelKind(registered: "ease"), itemknn = ModelKind(registered: "itemknn"), ials = ModelKind(registered: "ials")
+    public static let lightgcn = ModelKind(registered: "lightgcn"), sgl = ModelKind(registered: "sgl")
+    public static let simgcl = ModelKind(registered: "simgcl"), xsimgcl = ModelKind(registered: "xsimgcl")
+
+    /// Every registered kind, in the table's order.
+    public static var allCases: [ModelKind] { ModelRegistry.descriptors.map { ModelKind(registered: $0.name) } }
+    public var descriptor: ModelDescriptor { ModelRegistry.byName[rawValue]! }
+    public var isGraph: Bool { descriptor.isGraph }
+    public var isDeterministic: Bool { descriptor.isDeterministic }
+    public var description: String { rawValue }
 }

@@ -38,15 +38,22 @@ public enum ModelStore {
                                      weights: weights, similarity: config.objective.similarity.rawValue, serving: serving)
         try write(encoder.encode(manifest), ModelFile.manifest)
         // An index built from the previous weights no longer matches them.
-        for stale in ["index.hnsw", "index.flat"] { try? FileManager.default.removeItem(atPath: dir + "/" + stale) }
+        for stale in ModelFile.indexes { try? FileManager.default.removeItem(atPath: dir + "/" + stale) }
+    }
+
+    /// Every user's and item's embedding as the model scores them (L2-normalised for cosine similarity): the one path
+    /// that evaluation, export, the item index and the serving bundle read.
+    public static func scoredEmbeddings(_ model: RetrievalModel, config: TrainConfig, dataset: Dataset) -> (users: Tensor, items: Tensor) {
+        let norm = config.objective.similarity == .cosine
+        return (model.allEmbeddings(users: true, count: dataset.numUsers, normalize: norm),
+                model.allEmbeddings(users: false, count: dataset.numItems, normalize: norm))
     }
 
     /// The serving bundle of a model trained on `dataset`.
     static func servingBundle(_ model: RetrievalModel, config: TrainConfig, dataset: Dataset) -> ServingBundle {
-        let norm = config.objective.similarity == .cosine, s = dataset.split
-        let known = dataset.fullTrain ?? s.train
-        return ServingBundle(users: model.allEmbeddings(users: true, count: dataset.numUsers, normalize: norm),
-                             items: model.allEmbeddings(users: false, count: dataset.numItems, normalize: norm),
+        let s = dataset.split, known = dataset.fullTrain ?? s.train
+        let (users, items) = scoredEmbeddings(model, config: config, dataset: dataset)
+        return ServingBundle(users: users, items: items,
                              itemCounts: known.itemCounts(items: dataset.numItems),
                              seen: Interactions.incidence(of: [known, s.valid, s.test], users: dataset.numUsers, items: dataset.numItems))
     }

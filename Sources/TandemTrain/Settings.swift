@@ -7,24 +7,6 @@ import TandemModels
 // map, so YAML keys and CLI flags are the snake_case / kebab-case of the property names below. Every property has an
 // explicit type and a doc comment: `scripts/gen_flags.py` reads both to write the CLI's typed flags and their help.
 
-public enum ModelKind: String, Codable, CaseIterable, Sendable {
-    case pop, mf
-    case twoTower = "two-tower"
-    /// EASE (Steck 2019): closed-form item–item weights, λ chosen on validation.
-    case ease
-    /// ItemKNN (RecBole's): cosine item–item similarities, k neighbours per item.
-    case itemknn
-    /// iALS (Hu et al. 2008, Rendle et al.'s recipe): alternating least squares over every (user, item) pair.
-    case ials
-    /// Graph recall. All four default to the in-batch InfoNCE main loss (presets `paper-lightgcn` and `paper-xsimgcl` keep
-    /// the papers' BPR settings).
-    case lightgcn, sgl, simgcl, xsimgcl
-
-    public var isGraph: Bool { [.lightgcn, .sgl, .simgcl, .xsimgcl].contains(self) }
-    /// Models whose result does not depend on the training seed (one run is enough in `tandem compare`).
-    public var isDeterministic: Bool { [.pop, .ease, .itemknn].contains(self) }
-}
-
 public enum Similarity: String, Codable, CaseIterable, Sendable { case dot, cosine }
 public enum LossKind: String, Codable, CaseIterable, Sendable {
     case infonce, bpr, bce

@@ -34,52 +34,11 @@ public struct TrainConfig: Equatable, Sendable {
 
     public init() {}
 
-    /// Tuned defaults per model (see docs/BENCHMARKS.md for the sweeps behind them).
+    /// Tuned defaults per model: `TrainConfig()` with the kind's own settings (`ModelDescriptor.defaults`).
     public static func defaults(for model: ModelKind) -> TrainConfig {
         var c = TrainConfig()
         c.model = model
-        func inBatchInfoNCE() {
-            // The tuned in-batch softmax (ml-100k sweep: τ 0.2–0.25 best on validation; logQ is essential for in-batch negatives).
-            c.objective.loss = .infonce; c.objective.similarity = .cosine; c.objective.temperature = 0.2; c.objective.logq = true
-            c.training.learningRate = 0.01; c.training.batchSize = 1024
-        }
-        switch model {
-        case .pop:
-            break
-        case .ease, .itemknn, .ials:
-            c.objective.similarity = .dot  // their scores are as they are (X·W; iALS fits raw dot products)
-            // iALS at 256-d: the best validation NDCG@20 of the width screening (docs/BENCHMARKS.md, "Embedding width").
-            if model == .ials { c.embeddingDim = 256 }
-        case .mf:
-            inBatchInfoNCE()
-            // 256-d at lr 0.003: the best validation NDCG@20 of the width screening on ml-100k, confirmed on ml-1m
-            // validation (docs/BENCHMARKS.md, "Embedding width").
-            c.embeddingDim = 256; c.training.learningRate = 0.003
-        case .twoTower:
-            inBatchInfoNCE()
-            c.twoTower.hidden = []; c.twoTower.fieldDim = 16
-            // The self-supervised task on the item tower (CFM, α 0.1, τ 0.2) when it has features: the best lever over
-            // 3 seeds on ml-100k (docs/BENCHMARKS.md); `--ssl none` turns it off.
-            c.twoTower.ssl = .auto
-        case .lightgcn:
-            // LightGCN with MF's in-batch InfoNCE (docs/BENCHMARKS.md: far above the paper's BPR settings on ml-100k);
-            // 3 layers, L2 1e-4 as in the paper.
-            inBatchInfoNCE()
-            c.graph.layers = 3; c.graph.graphReg = 1e-4; c.graph.clWeight = 0
-        case .sgl, .simgcl:
-            // LightGCN's in-batch InfoNCE main loss with a small view weight λ 0.01 (view τ 0.2). The papers' settings:
-            // `--loss bpr --similarity dot --temperature 1 --logq false --learning-rate 0.001 --batch-size 2048` and λ 0.1
-            // (SGL) / 0.5 (SimGCL).
-            inBatchInfoNCE()
-            c.graph.layers = 3; c.graph.graphReg = 1e-4; c.graph.clWeight = 0.01; c.graph.clTemperature = 0.2
-            if model == .sgl { c.graph.dropRatio = 0.1 } else { c.graph.noiseEps = 0.1 }
-        case .xsimgcl:
-            // LightGCN's in-batch InfoNCE main loss with λ 0.01 and a small noise ε 0.05 (layer 1 against the last). The
-            // paper's settings: preset `paper-xsimgcl`.
-            inBatchInfoNCE()
-            c.graph.layers = 3; c.graph.graphReg = 1e-4
-            c.graph.clWeight = 0.01; c.graph.clTemperature = 0.2; c.graph.noiseEps = 0.05; c.graph.clLayer = 1
-        }
+        model.descriptor.defaults(&c)
         return c
     }
 
@@ -136,10 +95,43 @@ public struct TrainConfig: Equatable, Sendable {
     /// The valid keys, in snake_case as YAML and flags use them, part by part.
     public static var keys: [String] {
         let c = TrainConfig()
-        let parts: [Any] = [c.data, c.objective, c.moco, c.concat, c.twoTower, c.graph, c.ease, c.itemKNN, c.ials, c.training, c.evaluation, c.outputs]
         return ["model", "preset", "seed", "embedding_dim"]
-            + parts.flatMap { Mirror(reflecting: $0).children.compactMap { $0.label.map(snakeCase) } }
+            + parts.flatMap { Mirror(reflecting: $0.value(c)).children.compactMap { $0.label.map(snakeCase) } }
     }
+
+    /// One part of the settings: where it sits in `TrainConfig`, the file that declares its type, and its heading in
+    /// `tandem train --help`.
+    struct Part: Sendable {
+        let heading: String
+        let file: String
+        let value: @Sendable (TrainConfig) -> Any
+        let decode: @Sendable (Decoder, inout TrainConfig) throws -> Void
+        let encode: @Sendable (TrainConfig, Encoder) throws -> Void
+
+        init<P: Codable & Sendable>(_ path: WritableKeyPath<TrainConfig, P> & Sendable, _ type: P.Type, _ heading: String, file: String) {
+            self.heading = heading; self.file = file
+            value = { $0[keyPath: path] }
+            decode = { d, c in c[keyPath: path] = try P(from: d) }
+            encode = { c, e in try c[keyPath: path].encode(to: e) }
+        }
+    }
+
+    /// The parts, in the order of `--help`'s sections: the one list of them. scripts/gen_flags.py reads these lines (one
+    /// `Part(…)` a line) to write the typed flags.
+    static let parts: [Part] = [
+        Part(\.data, DataSettings.self, "Data", file: "Sources/TandemTrain/Settings.swift"),
+        Part(\.objective, ObjectiveSettings.self, "Objective and negatives", file: "Sources/TandemTrain/Settings.swift"),
+        Part(\.moco, MoCoSettings.self, "MoCo queue", file: "Sources/TandemTrain/Settings.swift"),
+        Part(\.concat, ConcatSettings.self, "ConCAT prototypes", file: "Sources/TandemTrain/Settings.swift"),
+        Part(\.twoTower, TwoTowerConfig.self, "Two-tower", file: "Sources/TandemModels/Models/TwoTower.swift"),
+        Part(\.graph, GraphConfig.self, "Graph models", file: "Sources/TandemModels/Models/GraphPropagation.swift"),
+        Part(\.ease, EASEConfig.self, "EASE", file: "Sources/TandemModels/Models/EASE.swift"),
+        Part(\.itemKNN, ItemKNNConfig.self, "ItemKNN", file: "Sources/TandemModels/Models/ItemKNN.swift"),
+        Part(\.ials, IALSConfig.self, "iALS", file: "Sources/TandemModels/Models/IALS.swift"),
+        Part(\.training, TrainingSettings.self, "Optimisation", file: "Sources/TandemTrain/Settings.swift"),
+        Part(\.evaluation, EvaluationSettings.self, "Evaluation", file: "Sources/TandemTrain/Settings.swift"),
+        Part(\.outputs, OutputSettings.self, "Outputs", file: "Sources/TandemTrain/Settings.swift"),
+    ]
 
     /// `learningRate` → `learning_rate`: how config keys (and API field names) are spelled.
     public static func snakeCase(_ s: String) -> String {
@@ -169,18 +161,7 @@ extension TrainConfig: Codable {
         preset = try c.decodeIfPresent(String.self, forKey: .preset)
         seed = try c.decode(UInt64.self, forKey: .seed)
         embeddingDim = try c.decode(Int.self, forKey: .embeddingDim)
-        data = try DataSettings(from: decoder)
-        objective = try ObjectiveSettings(from: decoder)
-        moco = try MoCoSettings(from: decoder)
-        concat = try ConcatSettings(from: decoder)
-        twoTower = try TwoTowerConfig(from: decoder)
-        graph = try GraphConfig(from: decoder)
-        ease = try EASEConfig(from: decoder)
-        itemKNN = try ItemKNNConfig(from: decoder)
-        ials = try IALSConfig(from: decoder)
-        training = try TrainingSettings(from: decoder)
-        evaluation = try EvaluationSettings(from: decoder)
-        outputs = try OutputSettings(from: decoder)
+        for part in Self.parts { try part.decode(decoder, &self) }
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -189,9 +170,7 @@ extension TrainConfig: Codable {
         try c.encodeIfPresent(preset, forKey: .preset)
         try c.encode(seed, forKey: .seed)
         try c.encode(embeddingDim, forKey: .embeddingDim)
-        for part in [data, objective, moco, concat, twoTower, graph, ease, itemKNN, ials, training, evaluation, outputs] as [Encodable] {
-            try part.encode(to: encoder)
-        }
+        for part in Self.parts { try part.encode(self, encoder) }
     }
 }
 
@@ -308,5 +287,48 @@ extension TrainConfig {
         try need(concat.prototypes >= 0 && concat.prototypeWeight >= 0 && concat.prototypeTemperature > 0 && concat.sinkhornEpsilon > 0
                     && concat.sinkhornIterations >= 1,
                  "prototypes must be ≥ 0, prototype_weight ≥ 0, prototype_temperature and sinkhorn_epsilon > 0, sinkhorn_iterations ≥ 1")
+    }
+}
+
+extension TrainConfig {
+    /// A key's default as `--help` shows it: `TrainConfig()`'s value, and the models whose tuned defaults differ
+    /// (`default 0.1; mf, two-tower: 0.2`); empty for a key that is unset by default for every model.
+    public static func defaultHelp(_ key: String) -> String {
+        let base = DefaultValues.base[key] ?? nil
+        var differing: [String: [String]] = [:], order: [String] = []
+        for (kind, values) in DefaultValues.byModel {
+            let v = values[key] ?? nil
+            guard v != base, let v else { continue }
+            if differing[v] == nil { order.append(v) }
+            differing[v, default: []].append(kind)
+        }
+        let others = order.map { "\(differing[$0]!.joined(separator: ", ")): \($0)" }
+        return ([base.map { "default \($0)" } ?? (others.isEmpty ? nil : "default unset")] + others).compactMap { $0 }.joined(separator: "; ")
+    }
+}
+
+/// Every key's default as text, for `TrainConfig.defaultHelp`: computed once.
+private enum DefaultValues {
+    static let base: [String: String?] = text(TrainConfig())
+    static let byModel: [(String, [String: String?])] = ModelKind.allCases.map { ($0.rawValue, text(TrainConfig.defaults(for: $0))) }
+
+    static func text(_ c: TrainConfig) -> [String: String?] {
+        let e = JSONEncoder()
+        e.keyEncodingStrategy = .convertToSnakeCase
+        guard let data = try? e.encode(c), let map = try? JSONDecoder().decode([String: Value].self, from: data) else { return [:] }
+        return map.mapValues(\.text)
+    }
+
+    /// A JSON value as a flag's text (lists comma-separated, whole numbers without a fraction); nil for null.
+    struct Value: Decodable {
+        let text: String?
+        init(from decoder: Decoder) throws {
+            let c = try decoder.singleValueContainer()
+            if c.decodeNil() { text = nil } else if let b = try? c.decode(Bool.self) { text = b ? "true" : "false" } else if let n = try? c.decode(Double.self) {
+                text = n == n.rounded() && abs(n) < 1e15 ? String(Int64(n)) : "\(n)"
+            } else if let list = try? c.decode([Value].self) { text = list.map { $0.text ?? "" }.joined(separator: ",") } else {
+                text = try c.decode(String.self)
+            }
+        }
     }
 }

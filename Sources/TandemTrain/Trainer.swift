@@ -65,6 +65,10 @@ public final class Trainer {
     let itemLogQ: ItemLogProbabilities
     /// The ranks this run trains on (one, unless started under MPI).
     public let communicator: Communicator
+    /// How each batch is spread over the ranks: the whole batch here, or a data-parallel share.
+    let partition: BatchPartition
+    /// The data-parallel partition (nil in one process): it also splits evaluation by users and checks the ranks agree.
+    let parallel: DataParallel?
     private let log: (String) -> Void
 
     /// `communicator`: the ranks to train on; with more than one, each takes a share of every batch (`DataParallel`),
@@ -78,7 +82,6 @@ public final class Trainer {
         self.dataset = dataset
         self.communicator = communicator
         if communicator.size > 1 {
-            try DataParallel.check(config)
             try communicator.requireSame(try DataParallel.fingerprint(config), "config")
             try communicator.requireSame(DataParallel.fingerprint(dataset.split.train), "training data")
         }
@@ -98,6 +101,17 @@ public final class Trainer {
         }
         objectives.append(ModelTermsObjective(model))
         self.objectives = objectives
+        if communicator.size > 1 {
+            // The one rule for data parallelism: every sampler and objective says whether it can run on a share of the batch.
+            let limits = ([config.model.descriptor.dataParallel ? nil : "model \(config.model)", sampler.dataParallelLimit]
+                          + objectives.map(\.dataParallelLimit)).compactMap { $0 }
+            guard limits.isEmpty else { throw ConfigError("data-parallel training does not support \(limits.joined(separator: " or ")) yet") }
+            parallel = DataParallel(comm: communicator, parameters: model.parameters + objectives.flatMap(\.parameters),
+                                    gatherNegatives: config.training.gatherNegatives ?? true)
+        } else {
+            parallel = nil
+        }
+        partition = parallel ?? WholeBatch()
     }
 
     /// The sampler a config asks for: pairwise draws for BPR/BCE, a MoCo queue, logged, catalogue or in-batch negatives.
@@ -124,9 +138,7 @@ public final class Trainer {
 
     /// User and item embeddings as the evaluator scores them (normalised for cosine similarity).
     public func embeddings() -> (users: Tensor, items: Tensor) {
-        let norm = config.objective.similarity == .cosine
-        return (model.allEmbeddings(users: true, count: dataset.numUsers, normalize: norm),
-                model.allEmbeddings(users: false, count: dataset.numItems, normalize: norm))
+        ModelStore.scoredEmbeddings(model, config: config, dataset: dataset)
     }
 
     /// Runs training (nothing to train for a model without parameters, such as `pop`), restores the best epoch, and
@@ -135,10 +147,7 @@ public final class Trainer {
     /// and the report has timings only.
     public func run(evaluating: Bool = true, onImprovement: (RetrievalModel) throws -> Void = { _ in }) throws -> RunReport {
         let start = Date()
-        var epochs: [EpochSummary] = []
-        var bestEpoch = 0
-        let trained = model.parameters + objectives.flatMap(\.parameters)
-        let t = config.training
+        var epochs: [EpochSummary] = [], bestEpoch = 0
         var fitted: [String: Double]?
         if !model.trainsByGradient {
             let key = config.evaluation.validMetric.description
@@ -146,85 +155,94 @@ public final class Trainer {
                 let (u, v) = embeddings()
                 return protocolEval.valid.evaluate(users: u, items: v)[key] ?? -.infinity
             }, log: log)
-        } else if !trained.isEmpty {
-            let key = config.evaluation.validMetric.description
-            let optimizer = Optimizer(t.optimizer, parameters: trained, learningRate: t.learningRate, weightDecay: t.weightDecay)
-            var best = -Double.infinity
-            var bestValues: [Tensor] = evaluating ? trained.map(\.value) : []  // without evaluation no copy is kept
-            var sinceBest = 0
-            var rng = RNG(seed: config.seed)
-            let train = dataset.split.train
-            let rows = loggedNegatives.positiveRows
-            let parallel = communicator.size > 1 ? DataParallel(comm: communicator, parameters: trained) : nil
-            for epoch in 1...max(1, t.epochs) where t.epochs > 0 {
-                let t0 = Date()
-                var order = rows
-                rng.shuffle(&order)
-                model.beginEpoch()
-                var lossSum = 0.0, batches = 0
-                var b = 0
-                while b < order.count {
-                    let slice = order[b..<min(order.count, b + t.batchSize)]
-                    b += t.batchSize
-                    if slice.count < max(2, communicator.size) { continue }
-                    let tape = Tape(training: true, seed: rng.next())
-                    let batch = TrainingBatch(users: slice.map { train.users[Int($0)] }, items: slice.map { train.items[Int($0)] })
-                    let gradients: Gradients, value: Float
-                    if let parallel {
-                        (gradients, value) = try parallel.step(self, tape, batch, rng: &rng)
-                    } else {
-                        let loss = lossOnBatch(tape, batch, rng: &rng)
-                        (gradients, value) = (tape.backward(loss), loss.value.data[0])
-                    }
-                    guard value.isFinite else { throw NonFiniteLossError(epoch: epoch, batch: batches + 1, loss: value) }
-                    optimizer.update(gradients)
-                    sampler.afterStep()
-                    lossSum += Double(value); batches += 1
-                }
-                let seconds = Date().timeIntervalSince(t0)
-                let communication = parallel?.takeCommunicationSeconds()
-                try parallel?.checkParametersAgree(epoch: epoch)
-                var validMetrics: [String: Double]?, uniformity: Double?
-                if evaluating && (epoch % config.evaluation.evalEvery == 0 || epoch == t.epochs) {
-                    let (u, v) = embeddings()
-                    let m = try evaluate(protocolEval.valid, u, v, parallel)
-                    validMetrics = m
-                    uniformity = Geometry.uniformity(v)
-                    // Under data parallelism every rank evaluates the same parameters; rank 0's value decides.
-                    let value = try parallel?.rootValue(m[key]!) ?? m[key]!
-                    if value > best {
-                        best = value; bestEpoch = epoch; sinceBest = 0
-                        bestValues = trained.map(\.value)
-                        // A saved model scores held-out items as cold start does: their own rows contribute nothing.
-                        if let cold = protocolEval.cold { model.forgetItems(cold.items) }
-                        try onImprovement(model)
-                    } else {
-                        sinceBest += 1
-                    }
-                }
-                let summary = EpochSummary(epoch: epoch, loss: lossSum / Double(max(1, batches)), seconds: seconds,
-                                           examplesPerSecond: Double(rows.count) / max(seconds, 1e-9), valid: validMetrics,
-                                           uniformityItems: uniformity, communicationSeconds: communication)
-                epochs.append(summary)
-                log(String(format: "epoch %3d  loss %.4f  %7.0f ex/s  %.3fs", epoch, summary.loss, summary.examplesPerSecond, seconds)
-                    + (communication.map { String(format: " (%.0f%% communication)", 100 * $0 / max(seconds, 1e-9)) } ?? "")
-                    + (validMetrics.map { String(format: "  valid %@ %.4f  recall@20 %.4f", key, $0[key]!, $0["recall@20"] ?? .nan) } ?? "")
-                    + (validMetrics != nil && bestEpoch == epoch ? " *" : ""))
-                if sinceBest >= config.evaluation.patience {
-                    log("early stop: no \(key) improvement in \(config.evaluation.patience) evaluations; best epoch \(bestEpoch)")
-                    break
-                }
-            }
-            if evaluating { for (p, v) in zip(trained, bestValues) { p.value = v } }
+        } else if !(model.parameters + objectives.flatMap(\.parameters)).isEmpty {
+            (epochs, bestEpoch) = try trainByGradient(evaluating: evaluating, onImprovement: onImprovement)
         }
         guard evaluating else {
             return RunReport(model: config.model.rawValue, dataset: dataset.name, config: config, valid: [:], test: [:], bestEpoch: 0,
                              epochs: epochs, trainSeconds: Date().timeIntervalSince(start), geometry: [:])
         }
+        return try finalReport(epochs: epochs, bestEpoch: bestEpoch, fitted: fitted, start: start)
+    }
+
+    /// Epochs of steps with early stopping on the validation metric; the best epoch's parameters are restored.
+    func trainByGradient(evaluating: Bool, onImprovement: (RetrievalModel) throws -> Void) throws -> (epochs: [EpochSummary], best: Int) {
+        let trained = model.parameters + objectives.flatMap(\.parameters)
+        let t = config.training, key = config.evaluation.validMetric.description
+        let optimizer = Optimizer(t.optimizer, parameters: trained, learningRate: t.learningRate, weightDecay: t.weightDecay)
+        var epochs: [EpochSummary] = []
+        var best = -Double.infinity, bestEpoch = 0, sinceBest = 0
+        var bestValues: [Tensor] = evaluating ? trained.map(\.value) : []  // without evaluation no copy is kept
+        var rng = RNG(seed: config.seed)
+        for epoch in 1...max(1, t.epochs) where t.epochs > 0 {
+            let t0 = Date()
+            let loss = try trainEpoch(epoch, optimizer: optimizer, rng: &rng)
+            let seconds = Date().timeIntervalSince(t0)
+            let communication = parallel?.takeCommunicationSeconds()
+            try parallel?.checkParametersAgree(epoch: epoch)
+            var validMetrics: [String: Double]?, uniformity: Double?
+            if evaluating && (epoch % config.evaluation.evalEvery == 0 || epoch == t.epochs) {
+                let (u, v) = embeddings()
+                let m = try evaluate(protocolEval.valid, u, v)
+                validMetrics = m
+                uniformity = Geometry.uniformity(v)
+                // Under data parallelism every rank evaluates the same parameters; rank 0's value decides.
+                let value = try parallel?.rootValue(m[key]!) ?? m[key]!
+                if value > best {
+                    best = value; bestEpoch = epoch; sinceBest = 0
+                    bestValues = trained.map(\.value)
+                    // A saved model scores held-out items as cold start does: their own rows contribute nothing.
+                    if let cold = protocolEval.cold { model.forgetItems(cold.items) }
+                    try onImprovement(model)
+                } else {
+                    sinceBest += 1
+                }
+            }
+            let rows = loggedNegatives.positiveRows.count
+            let summary = EpochSummary(epoch: epoch, loss: loss, seconds: seconds, examplesPerSecond: Double(rows) / max(seconds, 1e-9),
+                                       valid: validMetrics, uniformityItems: uniformity, communicationSeconds: communication)
+            epochs.append(summary)
+            log(String(format: "epoch %3d  loss %.4f  %7.0f ex/s  %.3fs", epoch, summary.loss, summary.examplesPerSecond, seconds)
+                + (communication.map { String(format: " (%.0f%% communication)", 100 * $0 / max(seconds, 1e-9)) } ?? "")
+                + (validMetrics.map { String(format: "  valid %@ %.4f  recall@20 %.4f", key, $0[key]!, $0["recall@20"] ?? .nan) } ?? "")
+                + (validMetrics != nil && bestEpoch == epoch ? " *" : ""))
+            if sinceBest >= config.evaluation.patience {
+                log("early stop: no \(key) improvement in \(config.evaluation.patience) evaluations; best epoch \(bestEpoch)")
+                break
+            }
+        }
+        if evaluating { for (p, v) in zip(trained, bestValues) { p.value = v } }
+        return (epochs, bestEpoch)
+    }
+
+    /// One pass over the training rows in a fresh shuffled order, one `step` per batch; returns the mean batch loss.
+    func trainEpoch(_ epoch: Int, optimizer: Optimizer, rng: inout RNG) throws -> Double {
+        let train = dataset.split.train, t = config.training
+        var order = loggedNegatives.positiveRows
+        rng.shuffle(&order)
+        model.beginEpoch()
+        var lossSum = 0.0, batches = 0
+        var b = 0
+        while b < order.count {
+            let slice = order[b..<min(order.count, b + t.batchSize)]
+            b += t.batchSize
+            if slice.count < max(2, partition.ranks) { continue }
+            let tape = Tape(training: true, seed: rng.next())
+            let batch = TrainingBatch(users: slice.map { train.users[Int($0)] }, items: slice.map { train.items[Int($0)] })
+            let (gradients, value) = try step(tape, batch, rng: &rng)
+            guard value.isFinite else { throw NonFiniteLossError(epoch: epoch, batch: batches + 1, loss: value) }
+            optimizer.update(gradients)
+            sampler.afterStep()
+            lossSum += Double(value); batches += 1
+        }
+        return lossSum / Double(max(1, batches))
+    }
+
+    /// Validation and test metrics of the trained model, its geometry, and the cold-start and prototype figures.
+    func finalReport(epochs: [EpochSummary], bestEpoch: Int, fitted: [String: Double]?, start: Date) throws -> RunReport {
         let (u, v) = embeddings()
-        let parallel = communicator.size > 1 ? DataParallel(comm: communicator, parameters: []) : nil
-        let validM = try evaluate(protocolEval.valid, u, v, parallel)
-        var testM = try evaluate(protocolEval.test, u, v, parallel)
+        let validM = try evaluate(protocolEval.valid, u, v)
+        var testM = try evaluate(protocolEval.test, u, v)
         var geometry: [String: Double] = [
             "alignment": Geometry.alignment(users: u, items: v, pairs: protocolEval.testPairs),
             "uniformity_items": Geometry.uniformity(v),
@@ -249,47 +267,7 @@ public final class Trainer {
     }
 
     /// Full-ranking metrics, split by users across the ranks under data parallelism.
-    func evaluate(_ e: FullRankingEvaluator, _ users: Tensor, _ items: Tensor, _ parallel: DataParallel?) throws -> [String: Double] {
+    func evaluate(_ e: FullRankingEvaluator, _ users: Tensor, _ items: Tensor) throws -> [String: Double] {
         try parallel?.evaluate(e, users: users, items: items) ?? e.evaluate(users: users, items: items)
-    }
-
-    /// The configured loss on one batch: embed → negatives → main loss → Σ auxiliary objectives.
-    func lossOnBatch(_ tape: Tape, _ batch: TrainingBatch, rng: inout RNG) -> Variable {
-        let u = scored(tape, model.userEmbeddings(tape, batch.users, positives: batch.items))
-        let v = scored(tape, model.itemEmbeddings(tape, batch.items))
-        let negatives = sampler.negatives(for: batch, tape: tape, embed: { self.scored(tape, self.model.itemEmbeddings(tape, $0)) }, rng: &rng)
-        var total = mainLoss(tape, batch, users: u, items: v, negatives: negatives)
-        for objective in objectives {
-            if let term = objective.loss(tape, batch: batch, users: u, items: v, negatives: negatives) { total = total + term }
-        }
-        return total
-    }
-
-    /// Embeddings as the loss scores them: L2-normalised for cosine similarity.
-    func scored(_ tape: Tape, _ e: Variable) -> Variable {
-        config.objective.similarity == .cosine ? tape.l2Normalize(e) : e
-    }
-
-    /// The main loss over the batch rows' embeddings and their negatives.
-    func mainLoss(_ tape: Tape, _ batch: TrainingBatch, users u: Variable, items v: Variable, negatives: BatchNegatives) -> Variable {
-        let o = config.objective
-        if o.loss == .alignment { return RetrievalLoss.alignment(tape, users: u, positives: v, temperature: o.temperature) }
-        switch negatives {
-        case .inBatch:
-            return RetrievalLoss.inBatchSoftmax(tape, users: u, items: v, itemIds: batch.items, temperature: o.temperature,
-                                                logQ: o.logq ? batch.items.map { itemLogQ[$0] } : nil, maskAccidentalHits: o.maskAccidentalHits)
-        case .columns(let c):
-            return RetrievalLoss.sampledSoftmax(tape, users: u, positives: v, itemIds: batch.items, sampled: c.embeddings,
-                                                sampledIds: c.ids, inBatch: c.inBatch, temperature: o.temperature,
-                                                logQ: c.correction, sampledLogQ: c.extraCorrection,
-                                                inBatchItemGradientScale: c.inBatchItemGradientScale)
-        case .catalogue(let all):
-            return RetrievalLoss.fullSoftmax(tape, users: u, catalogue: all, targets: batch.items, temperature: o.temperature)
-        case .perRow(let ids, let k):
-            let n = scored(tape, model.itemEmbeddings(tape, ids))
-            return o.loss == .bce
-                ? RetrievalLoss.bce(tape, users: u, positives: v, negatives: n, perUser: k, temperature: o.temperature)
-                : RetrievalLoss.bpr(tape, users: u, positives: v, negatives: n, perUser: k, temperature: o.temperature)
-        }
     }
 }

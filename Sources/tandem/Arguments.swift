@@ -4,6 +4,7 @@ import TandemData
 import TandemModels
 import TandemAutograd
 import TandemTrain
+import TandemIndex
 
 // How settings types are read from the command line, and written back as config text (YAML scalars and lists) so
 // flags merge with config files through one path (`TrainConfig.resolve`).
@@ -33,6 +34,7 @@ extension SSLSelection: ExpressibleByArgument, ConfigText {}
 extension FeatureAugmentation: ExpressibleByArgument, ConfigText {}
 extension IALSSolver: ExpressibleByArgument, ConfigText {}
 extension SGLAugmentation: ExpressibleByArgument, ConfigText {}
+extension IndexMetric: ExpressibleByArgument {}
 extension NegativeSampling: ExpressibleByArgument, ConfigText {
     public init?(argument: String) { self.init(parsing: argument) }
 }
@@ -63,3 +65,33 @@ struct NumberList<Number: LosslessStringConvertible>: ExpressibleByArgument, Con
 
 typealias IntList = NumberList<Int>
 typealias DoubleList = NumberList<Double>
+
+/// A comma-separated list of model names (`--models mf,ease`), each checked against the registered kinds.
+struct ModelList {
+    let kinds: [ModelKind]
+    init(_ kinds: [ModelKind]) { self.kinds = kinds }
+
+    /// The flag's value, or an error naming the first unknown model and the known ones.
+    static func parse(_ argument: String) throws -> ModelList {
+        let names = argument.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        guard !names.isEmpty else { throw ValidationError("--models needs at least one model") }
+        return ModelList(try names.map { name in
+            guard let kind = ModelKind(rawValue: name) else {
+                throw ValidationError("model '\(name)' is not one of \(ModelKind.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            return kind
+        })
+    }
+}
+
+/// A comma-separated list of positive cut-offs (`--ks 10,20`).
+struct CutOffs: ExpressibleByArgument {
+    let values: [Int]
+    init(_ values: [Int]) { self.values = values }
+    init?(argument: String) {
+        let parts = argument.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard !parts.isEmpty, parts.allSatisfy({ ($0 ?? 0) > 0 }) else { return nil }
+        values = parts.map { $0! }
+    }
+    var defaultValueDescription: String { values.map(String.init).joined(separator: ",") }
+}

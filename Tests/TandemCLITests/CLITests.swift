@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TandemTestSupport
 
 /// The package root (this file is Tests/TandemCLITests/CLITests.swift).
 let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
@@ -39,7 +40,7 @@ struct CLITestError: Error, CustomStringConvertible {
 }
 
 func scratch() -> String {
-    let dir = NSTemporaryDirectory() + "tandem-cli-\(UUID().uuidString)"
+    let dir = Fixtures.temporaryPath("cli")
     try! FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
     return dir
 }

@@ -1,6 +1,7 @@
 import Testing
 import Foundation
 import TandemData
+import TandemTestSupport
 
 /// Book-Crossing's raw files with every quirk the real ones have, written byte by byte: Latin-1 text, CRLF line ends,
 /// `\"` escapes inside quoted fields, a line break inside a quoted field, NULL and impossible ages, ISBNs that differ
@@ -43,7 +44,7 @@ import TandemData
     }
 
     @Test func convertsTheRawFilesCountingEveryAnomaly() throws {
-        let dir = NSTemporaryDirectory() + "tandem-bx-\(UUID().uuidString)"
+        let dir = Fixtures.temporaryPath("bx")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try Self.writeRawFiles(to: dir)
         #expect(!BookCrossing.isConverted(directory: dir))
@@ -87,7 +88,7 @@ import TandemData
     }
 
     @Test func aMissingFileIsNamed() throws {
-        let dir = NSTemporaryDirectory() + "tandem-bx-\(UUID().uuidString)"
+        let dir = Fixtures.temporaryPath("bx")
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let error = #expect(throws: DataError.self) { try BookCrossing.convert(directory: dir) }

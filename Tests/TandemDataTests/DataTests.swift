@@ -2,6 +2,7 @@ import Testing
 import Foundation
 import TandemTensor
 import TandemData
+import TandemTestSupport
 
 @Suite struct TableTests {
     @Test func readsAtomicHeaderAndTypes() throws {
@@ -161,7 +162,7 @@ import TandemData
     }
 
     @Test func preSplitFilesRoundTrip() throws {
-        let dir = NSTemporaryDirectory() + "tandem-test-\(UUID().uuidString)"
+        let dir = Fixtures.temporaryPath("test")
         let syn = SyntheticData(SyntheticConfig(users: 50, items: 30, interactions: 600, clusters: 3))
         let ds = syn.dataset()
         try ds.writeSplit(to: dir)

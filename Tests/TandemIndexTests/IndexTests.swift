@@ -2,6 +2,7 @@ import Testing
 import Foundation
 import TandemTensor
 import TandemIndex
+import TandemTestSupport
 
 @Suite struct IndexTests {
     @Test func factoryStrings() throws {
@@ -56,7 +57,7 @@ import TandemIndex
         let approx = hnsw.search(queries, k: 10)
         #expect(recallAgainstExact(approx, exact, k: 10) > 0.98)
         #expect(zip(approx[0].scores, approx[0].scores.dropFirst()).allSatisfy { $0 >= $1 })  // best first
-        let path = NSTemporaryDirectory() + "tandem-hnsw-\(UUID().uuidString)"
+        let path = Fixtures.temporaryPath("hnsw")
         try hnsw.save(to: path)
         let loaded = try HNSWIndex(loading: path, dimension: d, metric: .cosine, efSearch: 128)
         #expect(loaded.search(queries, k: 10) == approx)

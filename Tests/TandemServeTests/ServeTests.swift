@@ -6,10 +6,11 @@ import TandemTensor
 import TandemData
 import TandemTrain
 @testable import TandemServe
+import TandemTestSupport
 
 /// A small two-tower model on synthetic data (with user features, so cold start works), saved once.
 let servedModelDirectory: String = {
-    let dir = NSTemporaryDirectory() + "tandem-serve-\(UUID().uuidString)"
+    let dir = Fixtures.temporaryPath("serve")
     var c = try! TrainConfig.resolve(overrides: ["model": "two-tower", "dataset": "synthetic:users=200,items=80,interactions=3000,clusters=4",
                                                  "epochs": "3", "embedding_dim": "8", "field_dim": "4", "batch_size": "256", "ks": "[10, 20]"])
     c.outputs.output = dir
@@ -138,7 +139,7 @@ func decoded(_ b: ByteBuffer) -> [String: Any] {
 /// reads nothing but the directory.
 @Suite struct SelfContainedDirectoryTests {
     @Test func aCopiedDirectoryServesWithoutItsData() async throws {
-        let root = NSTemporaryDirectory() + "tandem-alone-\(UUID().uuidString)"
+        let root = Fixtures.temporaryPath("alone")
         let data = root + "/data", trained = root + "/trained", moved = root + "/elsewhere/model"
         // Pre-split files with user features: the model reads them in training, serving must not.
         let ds = SyntheticData(SyntheticConfig(users: 120, items: 60, interactions: 2500, clusters: 3, seed: 4)).dataset()
@@ -174,7 +175,7 @@ func decoded(_ b: ByteBuffer) -> [String: Any] {
     /// The closed-form baselines serve where their shape allows: EASE's and ItemKNN's catalogue-wide embeddings through
     /// the exact index (their scores are X·W, the same as evaluation's), iALS's like any embedding model.
     @Test(arguments: ["ease", "itemknn", "ials"]) func baselinesServe(model: String) throws {
-        let dir = NSTemporaryDirectory() + "tandem-\(model)-\(UUID().uuidString)"
+        let dir = Fixtures.temporaryPath("\(model)")
         var c = try TrainConfig.resolve(overrides: ["model": model, "dataset": "synthetic:users=120,items=60,interactions=2500,clusters=3",
                                                     "ks": "[10, 20]", "ease_lambdas": "[10]", "ials_iterations": "3", "embedding_dim": "8"])
         c.outputs.output = dir
@@ -197,7 +198,7 @@ func decoded(_ b: ByteBuffer) -> [String: Any] {
 
     /// A directory written before the serving bundle existed is refused by serving with a message saying why.
     @Test func anOldDirectoryIsRefusedClearly() throws {
-        let dir = NSTemporaryDirectory() + "tandem-old-\(UUID().uuidString)"
+        let dir = Fixtures.temporaryPath("old")
         try FileManager.default.copyItem(atPath: servedModelDirectory, toPath: dir)
         var manifest = try ModelManifest.read(dir)
         manifest.format = "tandem-model-1"; manifest.servingBytes = nil; manifest.servingChecksum = nil; manifest.similarity = nil

@@ -3,6 +3,7 @@ import Foundation
 import TandemData
 import TandemTrain
 import TandemReport
+import TandemTestSupport
 
 /// The claims report on a small synthetic dataset in quick mode: every run cached and resumed, every claim on the page,
 /// and the page's effects equal to those recomputed from runs.jsonl alone.
@@ -10,7 +11,7 @@ import TandemReport
     static let dataset = "synthetic:users=60,items=40,interactions=1200,clusters=3,seed=5"
 
     @Test func runsResumeAndThePageShowsWhatRunsJsonlHolds() throws {
-        let dir = NSTemporaryDirectory() + "tandem-claims-\(UUID().uuidString)"
+        let dir = Fixtures.temporaryPath("claims")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let settings = ClaimSettings(quick: true, seeds: 2, epochs: 1)
         let report = try ClaimsReport(settings: settings, datasets: [Self.dataset], outDirectory: dir, code: "test-1", log: { _ in })
@@ -62,7 +63,7 @@ import TandemReport
 
     /// A line cut off mid-write (a killed run) is skipped when read back, and that run runs again.
     @Test func aTruncatedLineIsRerun() throws {
-        let dir = NSTemporaryDirectory() + "tandem-claims-\(UUID().uuidString)"
+        let dir = Fixtures.temporaryPath("claims")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let cache = try RunCache(path: dir + ".jsonl")
         defer { try? FileManager.default.removeItem(atPath: dir + ".jsonl") }

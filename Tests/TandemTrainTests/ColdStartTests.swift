@@ -5,12 +5,13 @@ import TandemData
 import TandemEval
 import TandemModels
 import TandemTrain
+import TandemTestSupport
 
 /// Item cold start: held-out items never reach training or validation, the usual rankings leave them out, the cold
 /// ranking breaks ties at random per user, and the feature towers rank unseen items well above chance.
 @Suite struct ColdStartTests {
     static func data() -> Dataset {
-        SyntheticData(SyntheticConfig(users: 300, items: 120, interactions: 6000, clusters: 4, seed: 3)).dataset()
+        Fixtures.plantedClusters()
     }
 
     @Test func heldOutItemsLeaveTrainingAndValidation() {

@@ -5,6 +5,7 @@ import TandemAutograd
 import TandemData
 import TandemModels
 import TandemTrain
+import TandemTestSupport
 
 /// What every model kind must do, run over all of them (the "beats Pop on planted clusters" half lives with each family's
 /// training tests: `learnsPlantedClustersBetterThanPopularity`, `graphModelsBeatPopularity`).
@@ -36,9 +37,15 @@ import TandemTrain
         #expect(normalized.rows == ds.numItems)
     }
 
+    /// A kind is closed-form (its descriptor) exactly when its model is not trained by gradient steps (Pop: no parameters).
+    @Test(arguments: ModelKind.allCases) func closedFormTraitMatchesTheModel(kind: ModelKind) throws {
+        let (_, m) = try model(kind)
+        #expect(kind.descriptor.isClosedForm == (!m.trainsByGradient || m.parameters.isEmpty), "\(kind)")
+    }
+
     /// One training loss (in-batch softmax plus the model's own terms) gives every parameter a gradient.
     /// Closed-form models (EASE, ItemKNN, iALS) set their parameters by `fit`, tested with each of them.
-    @Test(arguments: ModelKind.allCases.filter { ![.pop, .ease, .itemknn, .ials].contains($0) })
+    @Test(arguments: ModelKind.allCases.filter { !$0.descriptor.isClosedForm })
     func everyParameterGetsAGradient(kind: ModelKind) throws {
         let (c, m) = try model(kind)
         #expect(m.trainsByGradient)
@@ -72,7 +79,7 @@ import TandemTrain
         let ds = try c.loadDataset()
         m = try ModelRegistry.make(c, dataset: ds)
         for p in m.parameters { p.value.scale(by: 1.5) }  // not the initial values the loader would rebuild anyway
-        let dir = NSTemporaryDirectory() + "tandem-conformance-\(UUID().uuidString)"
+        let dir = Fixtures.temporaryPath("conformance")
         try ModelStore.save(m, config: c, dataset: ds, to: dir)
         let (c2, ds2, m2) = try ModelStore.load(from: dir)
         #expect(c2 == c && ds2.numItems == ds.numItems)

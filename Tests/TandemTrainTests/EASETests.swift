@@ -4,6 +4,7 @@ import TandemTensor
 import TandemData
 import TandemModels
 import TandemTrain
+import TandemTestSupport
 
 @Suite struct EASETests {
     /// X = [[1,1,0],[0,1,1]], λ = 1: XᵀX + I = [[2,1,0],[1,3,1],[0,1,2]], whose inverse is [[5,−2,1],[−2,4,−2],[1,−2,5]]/8,
@@ -43,7 +44,7 @@ import TandemTrain
     /// Training tries every λ of the grid, keeps the best on validation, reports it, beats Pop on planted clusters, and
     /// saves/loads like any model.
     @Test func trainChoosesLambdaOnValidationAndBeatsPop() throws {
-        let ds = SyntheticData(SyntheticConfig(users: 300, items: 120, interactions: 6000, clusters: 4, seed: 3)).dataset()
+        let ds = Fixtures.plantedClusters()
         var c = try TrainConfig.resolve(overrides: ["model": "ease", "ks": "[10, 20]", "ease_lambdas": "[1, 30, 3000]"])
         var lines: [String] = []
         let trainer = try Trainer(config: c, dataset: ds, log: { lines.append($0) })
@@ -96,7 +97,7 @@ import TandemTrain
     }
 
     @Test func trainsPastPopOnPlantedClusters() throws {
-        let ds = SyntheticData(SyntheticConfig(users: 300, items: 120, interactions: 6000, clusters: 4, seed: 3)).dataset()
+        let ds = Fixtures.plantedClusters()
         let r = try Trainer(config: TrainConfig.resolve(overrides: ["model": "itemknn", "ks": "[10, 20]"]), dataset: ds, log: { _ in }).run()
         let pop = try Trainer(config: TrainConfig.resolve(overrides: ["model": "pop", "ks": "[10, 20]"]), dataset: ds, log: { _ in }).run()
         #expect(r.test["ndcg@20"]! > pop.test["ndcg@20"]! * 1.3 && r.fitted?["neighbours"] == 100)

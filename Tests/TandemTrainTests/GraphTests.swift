@@ -5,6 +5,7 @@ import TandemAutograd
 import TandemData
 import TandemModels
 import TandemTrain
+import TandemTestSupport
 
 @Suite struct GraphTests {
     /// Users {0, 1}, items {0, 1}: edges u0–i0, u0–i1, u1–i0. Degrees: u0 2, u1 1, i0 2, i1 1.
@@ -118,7 +119,7 @@ import TandemTrain
     /// (all kept: the unmasked `E⁰`; all masked: the id rows plus one vector, the encoder's bias, the same for every
     /// node); training learns the planted clusters; a dataset without features is a clear error.
     @Test(.tags(.endToEnd)) func sglAttributeMaskingMasksFeaturesNotIdsAndLearns() throws {
-        var ds = SyntheticData(SyntheticConfig(users: 300, items: 120, interactions: 6000, clusters: 4, seed: 3)).dataset()
+        var ds = Fixtures.plantedClusters()
         var c = try TrainConfig.resolve(overrides: ["model": "sgl", "augmentation": "am", "drop_ratio": "0.3"])
         c.training.epochs = 10; c.training.batchSize = 512; c.embeddingDim = 16; c.evaluation.ks = [10, 20]; c.graph.layers = 2
         let trainer = try Trainer(config: c, dataset: ds, log: { _ in })
@@ -157,7 +158,7 @@ import TandemTrain
 
     /// Every graph model, with its default settings, learns the planted clusters: far better than popularity.
     @Test(.tags(.endToEnd), arguments: [ModelKind.lightgcn, .sgl, .simgcl, .xsimgcl]) func graphModelsBeatPopularity(model: ModelKind) throws {
-        let ds = SyntheticData(SyntheticConfig(users: 300, items: 120, interactions: 6000, clusters: 4, seed: 3)).dataset()
+        let ds = Fixtures.plantedClusters()
         var c = try TrainConfig.resolve(overrides: ["model": model.rawValue])
         c.training.epochs = 10; c.training.batchSize = 512; c.training.learningRate = 0.01; c.embeddingDim = 16; c.evaluation.ks = [10, 20]; c.graph.layers = 2; c.graph.clLayer = 1
         let popConfig = try TrainConfig.resolve(overrides: ["model": "pop", "ks": "[10, 20]"])

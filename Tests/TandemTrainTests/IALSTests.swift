@@ -4,6 +4,7 @@ import TandemTensor
 import TandemData
 import TandemModels
 import TandemTrain
+import TandemTestSupport
 
 @Suite struct IALSTests {
     static let train = Interactions(users: [0, 0, 1, 1, 2, 2, 3, 4, 4], items: [0, 1, 1, 2, 0, 3, 3, 2, 4])
@@ -46,7 +47,7 @@ import TandemTrain
     }
 
     @Test func trainsPastPopOnPlantedClustersAndKeepsTheBestPass() throws {
-        let ds = SyntheticData(SyntheticConfig(users: 300, items: 120, interactions: 6000, clusters: 4, seed: 3)).dataset()
+        let ds = Fixtures.plantedClusters()
         var lines: [String] = []
         let c = try TrainConfig.resolve(overrides: ["model": "ials", "ks": "[10, 20]", "embedding_dim": "16", "ials_iterations": "6"])
         let r = try Trainer(config: c, dataset: ds, log: { lines.append($0) }).run()

@@ -6,6 +6,7 @@ import TandemData
 import TandemModels
 import TandemEval
 import TandemTrain
+import TandemTestSupport
 
 @Suite struct ConfigTests {
     @Test func defaultsThenYamlThenFlags() throws {
@@ -108,7 +109,7 @@ import TandemTrain
 
 @Suite(.serialized) struct TrainingTests {
     static func smallData() -> Dataset {
-        SyntheticData(SyntheticConfig(users: 300, items: 120, interactions: 6000, clusters: 4, seed: 3)).dataset()
+        Fixtures.plantedClusters()
     }
 
     func config(_ model: ModelKind) throws -> TrainConfig {
@@ -401,8 +402,8 @@ import TandemTrain
     }
 
     @Test func modelDirectoryRoundTrip() throws {
-        let dir = NSTemporaryDirectory() + "tandem-model-\(UUID().uuidString)"
-        let split = NSTemporaryDirectory() + "tandem-split-\(UUID().uuidString)"
+        let dir = Fixtures.temporaryPath("model")
+        let split = Fixtures.temporaryPath("split")
         let ds = Self.smallData()
         try ds.writeSplit(to: split)
         var c = try config(.mf)

@@ -7,6 +7,10 @@ import TandemModels
 public protocol AuxiliaryObjective: AnyObject {
     /// Parameters the objective trains besides the model's (empty for the model's own terms).
     var parameters: [Parameter] { get }
+    /// Why this objective cannot train data-parallel (nil: it can). Each rank holds only its share of the batch rows'
+    /// embeddings, and every rank adds the term divided by the number of ranks: a term computed from the whole batch's
+    /// ids works; one that needs every row's embeddings together does not. `Trainer` refuses the run in one place.
+    var dataParallelLimit: String? { get }
     /// The weighted term for this batch (nil: none). `users`/`items` are the batch rows' embeddings as the main loss
     /// scores them.
     func loss(_ tape: Tape, batch: TrainingBatch, users: Variable, items: Variable, negatives: BatchNegatives) -> Variable?
@@ -17,6 +21,7 @@ public final class ModelTermsObjective: AuxiliaryObjective {
     let model: RetrievalModel
     public init(_ model: RetrievalModel) { self.model = model }
     public var parameters: [Parameter] { [] }
+    public var dataParallelLimit: String? { nil }
     public func loss(_ tape: Tape, batch: TrainingBatch, users: Variable, items: Variable, negatives: BatchNegatives) -> Variable? {
         model.auxiliaryLoss(tape, users: batch.users, items: batch.items, negatives: negatives.pairwiseItems)
     }
@@ -39,6 +44,8 @@ public final class PrototypeObjective: AuxiliaryObjective {
     }
 
     public var parameters: [Parameter] { head.parameters }
+    /// The swapped prediction reads every row's embeddings, which no rank holds whole.
+    public var dataParallelLimit: String? { "ConCAT prototypes (set prototypes 0)" }
 
     public func loss(_ tape: Tape, batch: TrainingBatch, users: Variable, items: Variable, negatives: BatchNegatives) -> Variable? {
         let clusters = head.loss(tape, users: normalized ? users : tape.l2Normalize(users),

@@ -51,10 +51,13 @@ public protocol NegativeSampler: AnyObject {
     func negatives(for batch: TrainingBatch, tape: Tape, embed: ([Int32]) -> Variable, rng: inout RNG) -> BatchNegatives
     /// Called after the optimiser step (MoCo moves its momentum copy and enqueues the batch).
     func afterStep()
+    /// Why this sampler cannot train data-parallel (nil: it can; every rank draws the whole batch's negatives alike).
+    var dataParallelLimit: String? { get }
 }
 
 extension NegativeSampler {
     public func afterStep() {}
+    public var dataParallelLimit: String? { nil }
 }
 
 /// log p_train(item): each item's share of the training interactions (logQ correction of in-batch columns).
@@ -192,6 +195,9 @@ public final class MoCoQueueSampler: NegativeSampler {
                                        extraCorrection: settings.queueLogq ? .none : .some(nil),
                                        inBatchItemGradientScale: settings.queueCompensation ? (b + Float(ids.count)) / b : 1))
     }
+
+    /// Queue compensation scales the item gradient of in-batch columns, which data parallelism gathers as constants.
+    public var dataParallelLimit: String? { settings.queueCompensation ? "MoCo's queue_compensation (set it false)" : nil }
 
     public func afterStep() {
         guard let keys = pending else { return }

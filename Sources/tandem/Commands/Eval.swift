@@ -1,0 +1,37 @@
+import ArgumentParser
+import Foundation
+import TandemTensor
+import TandemData
+import TandemTrain
+import TandemModels
+import TandemEval
+import TandemDistributed
+import TandemIndex
+import TandemServe
+import NIOCore
+import NIOPosix
+
+struct Eval: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Evaluate a saved model directory on its validation and test split.")
+    @Option(help: "Model directory written by `tandem train --output`.") var modelDir: String
+    @Option(help: "Write the results JSON here.") var results: String?
+
+    func run() throws {
+        let (cfg, ds, model) = reportingErrors { try ModelStore.load(from: modelDir) }
+        configureThreads(cfg.training.threads)
+        let protocolEval = EvaluationProtocol(ds, ks: cfg.evaluation.ks)
+        let (u, v) = ModelStore.scoredEmbeddings(model, config: cfg, dataset: ds)
+        let valid = protocolEval.valid.evaluate(users: u, items: v)
+        let test = protocolEval.test.evaluate(users: u, items: v)
+        let shown = cfg.evaluation.ks.flatMap { k in ["recall@\(k)", "ndcg@\(k)", "mrr@\(k)", "hit@\(k)"] }
+        for (name, m) in [("valid", valid), ("test", test)] {
+            print(name + "  " + shown.map { String(format: "%@ %.4f", $0, m[$0] ?? .nan) }.joined(separator: "  "))
+        }
+        if let results {
+            reportingErrors {
+                let data = try JSONSerialization.data(withJSONObject: ["valid": valid, "test": test, "model": cfg.model.rawValue], options: [.prettyPrinted, .sortedKeys])
+                try AtomicFile.write(data, to: results)
+            }
+        }
+    }
+}
