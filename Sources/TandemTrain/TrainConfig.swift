@@ -316,7 +316,9 @@ private enum DefaultValues {
         let e = JSONEncoder()
         e.keyEncodingStrategy = .convertToSnakeCase
         guard let data = try? e.encode(c), let map = try? JSONDecoder().decode([String: Value].self, from: data) else { return [:] }
-        return map.mapValues(\.text)
+        var out = map.mapValues { $0.text.map { $0.isEmpty ? "none" : $0 } }
+        out["model"] = nil  // the model picks the defaults: it has none of its own
+        return out
     }
 
     /// A JSON value as a flag's text (lists comma-separated, whole numbers without a fraction); nil for null.
