@@ -27,7 +27,7 @@ public struct Comparison {
     /// Trains every planned run; `onRun` gets each report as it finishes (to write it). Returns the table's rows.
     public func run(onRun: (ModelKind, RunReport) throws -> Void = { _, _ in }) throws -> [Row] {
         let plan = self.plan
-        var times = RunTimeEstimate(size: ["": 1])
+        var times = RunTimeEstimate(size: [:])  // a model not yet timed makes the time left unknown, not small
         var rows: [Row] = models.map { ($0.rawValue, []) }
         var loaded: (settings: DataSettings, seed: UInt64, dataset: Dataset)?  // runs share one split: loaded once
         for (k, (row, model, offset)) in plan.enumerated() {
