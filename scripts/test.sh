@@ -11,7 +11,7 @@ swift build -c release --product tandem
 .build/release/tandem data fetch book-crossing
 # The CLI tests run the release binary just built (plain `swift test` runs .build/debug/tandem).
 TANDEM_BIN="$PWD/.build/release/tandem" swift test
-bash scripts/check_report.sh
-bash scripts/check_mpi.sh
-bash scripts/smoke_serve.sh
-bash scripts/api_contract.sh
+bash scripts/checks/check_report.sh
+bash scripts/checks/check_mpi.sh
+bash scripts/checks/smoke_serve.sh
+bash scripts/checks/api_contract.sh

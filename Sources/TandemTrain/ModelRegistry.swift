@@ -38,12 +38,12 @@ public enum ModelRegistry {
         ModelDescriptor("mf", defaults: { c in
             // 256-d at lr 0.003: the best validation NDCG@20 of the width screening on ml-100k, confirmed on ml-1m
             // validation (docs/BENCHMARKS.md, "Embedding width").
-            inBatchInfoNCE(&c); c.embeddingDim = 256; c.training.learningRate = 0.003
+            TrainConfig.inBatchInfoNCE(&c); c.embeddingDim = 256; c.training.learningRate = 0.003
         }) { c, ds, rng in MatrixFactorization(users: ds.numUsers, items: ds.numItems, dim: c.embeddingDim, rng: &rng) },
         ModelDescriptor("two-tower", defaults: { c in
             // The self-supervised task on the item tower (CFM, α 0.1, τ 0.2) when it has features: the best lever over
             // 3 seeds on ml-100k (docs/BENCHMARKS.md); `--ssl none` turns it off.
-            inBatchInfoNCE(&c); c.twoTower.hidden = []; c.twoTower.fieldDim = 16; c.twoTower.ssl = .auto
+            TrainConfig.inBatchInfoNCE(&c); c.twoTower.hidden = []; c.twoTower.fieldDim = 16; c.twoTower.ssl = .auto
         }) { c, ds, rng in try makeTwoTower(c, ds, &rng) },
         ModelDescriptor("ease", closedForm: true, deterministic: true, defaults: closedFormDefaults) { c, ds, _ in
             try EASE(c.ease, train: ds.split.train, users: ds.numUsers, items: ds.numItems)
@@ -84,18 +84,12 @@ public enum ModelRegistry {
         return try config.model.descriptor.make(config, dataset, &rng)
     }
 
-    /// The tuned in-batch softmax (ml-100k sweep: τ 0.2–0.25 best on validation; logQ is essential for in-batch negatives).
-    static func inBatchInfoNCE(_ c: inout TrainConfig) {
-        c.objective.loss = .infonce; c.objective.similarity = .cosine; c.objective.temperature = 0.2; c.objective.logq = true
-        c.training.learningRate = 0.01; c.training.batchSize = 1024
-    }
-
     /// Closed-form scores are used as they are (X·W; iALS fits raw dot products).
     static func closedFormDefaults(_ c: inout TrainConfig) { c.objective.similarity = .dot }
 
     /// The graph models' shared defaults: the in-batch InfoNCE main loss, 3 layers, L2 1e-4.
     static func graphDefaults(_ c: inout TrainConfig) {
-        inBatchInfoNCE(&c); c.graph.layers = 3; c.graph.graphReg = 1e-4
+        TrainConfig.inBatchInfoNCE(&c); c.graph.layers = 3; c.graph.graphReg = 1e-4
     }
 
     /// The contrastive graph models' view loss: λ 0.01, τ 0.2.

@@ -4,6 +4,28 @@ import TandemAutograd
 import TandemData
 import TandemModels
 
+/// A typed change to a config: what presets, the CLI's flags and the claims report's sweeps are made of (strings stay
+/// at the YAML / command-line boundary).
+public typealias ConfigEdit = @Sendable (inout TrainConfig) -> Void
+
+/// A run's settings as a typed edit of a model's defaults: a sweep point, a claim's arm.
+public struct RunSettings: Sendable {
+    public var model: ModelKind
+    public var edit: ConfigEdit
+    public init(_ model: ModelKind, _ edit: @escaping ConfigEdit = { _ in }) { self.model = model; self.edit = edit }
+
+    /// These settings, then `more`.
+    public func then(_ more: @escaping ConfigEdit) -> RunSettings {
+        let first = edit
+        return RunSettings(model) { first(&$0); more(&$0) }
+    }
+
+    /// The config: the model's defaults, this edit, then `more`, validated.
+    public func config(_ more: (inout TrainConfig) -> Void = { _ in }) throws -> TrainConfig {
+        try TrainConfig.resolve(model: model) { edit(&$0); more(&$0) }
+    }
+}
+
 /// Every setting of a training run, in parts with one job each. YAML keys and CLI flags are flat: the snake_case /
 /// kebab-case of each part's property names (`learning_rate`, `--learning-rate`), as `TrainConfig.keys` lists them.
 /// Defaults depend on the model (`TrainConfig.defaults(for:)`): `--model mf` alone gets the tuned settings.
@@ -42,55 +64,77 @@ public struct TrainConfig: Equatable, Sendable {
         return c
     }
 
-    /// A named bundle of settings, so a user gets a lever's measured settings without knowing the numbers.
+    /// A named bundle of settings, so a user gets a lever's measured settings without knowing the numbers: a typed
+    /// edit of the model's defaults, under the config file's and the flags' own values.
     public struct Preset: Sendable {
         public let summary: String
-        public let settings: [String: String]
+        /// The model it is for, used when the run names none.
+        public let model: ModelKind
+        public let edit: ConfigEdit
+        public init(_ summary: String, model: ModelKind, edit: @escaping ConfigEdit) { self.summary = summary; self.model = model; self.edit = edit }
     }
 
     /// The presets by name; docs/BENCHMARKS.md has each one's single-seed ml-100k result next to the baseline.
     public static let presets: [String: Preset] = [
-        "moco": Preset(summary: "two-tower, MoCo queue of 1,024 momentum-encoded positives (m 0.99) as extra negatives",
-                       settings: ["model": "two-tower", "queue_size": "1024", "momentum": "0.99"]),
-        "mixed": Preset(summary: "two-tower, mixed negative sampling: in-batch plus 256 uniform items per batch (Yang et al. 2020)",
-                        settings: ["model": "two-tower", "negative_sampling": "mixed", "sampled_negatives": "256"]),
-        "popularity-negatives": Preset(summary: "two-tower, in-batch plus 256 items drawn ∝ count^0.75 per batch",
-                                       settings: ["model": "two-tower", "negative_sampling": "in_batch+popularity",
-                                                  "sampled_negatives": "256", "popularity_alpha": "0.75"]),
-        "logged": Preset(summary: "two-tower, in-batch plus each row's logged negatives (ml-100k proxy: ratings ≤ 2)",
-                         settings: ["model": "two-tower", "negative_sampling": "in_batch+logged", "logged_max_rating": "2",
-                                    "logged_per_row": "1"]),
-        "simgcl-infonce": Preset(summary: "SimGCL with LightGCN's in-batch InfoNCE main loss and a small view weight (λ 0.01, ε 0.1)",
-                                 settings: ["model": "simgcl", "loss": "infonce", "similarity": "cosine", "temperature": "0.2",
-                                            "logq": "true", "learning_rate": "0.01", "batch_size": "1024",
-                                            "cl_weight": "0.01", "noise_eps": "0.1"]),
-        "sgl-infonce": Preset(summary: "SGL (edge dropout 0.1) with LightGCN's in-batch InfoNCE main loss and λ 0.01",
-                              settings: ["model": "sgl", "loss": "infonce", "similarity": "cosine", "temperature": "0.2",
-                                         "logq": "true", "learning_rate": "0.01", "batch_size": "1024",
-                                         "cl_weight": "0.01", "drop_ratio": "0.1", "augmentation": "ed"]),
-        "concat": Preset(summary: "two-tower with ConCAT: 64 prototypes, Sinkhorn-Knopp (ε 0.05, 3 iterations), swapped prediction β 0.1",
-                         settings: ["model": "two-tower", "prototypes": "64", "prototype_weight": "0.1", "prototype_temperature": "0.1",
-                                    "sinkhorn_epsilon": "0.05", "sinkhorn_iterations": "3"]),
-        "ssl-cfm": Preset(summary: "two-tower with the self-supervised loss on the item tower, correlated feature masking (α 0.1, τ 0.2; the two-tower default)",
-                          settings: ["model": "two-tower", "ssl": "item", "ssl_augmentation": "cfm", "ssl_weight": "0.1",
-                                     "ssl_temperature": "0.2"]),
-        "ssl-rfm": Preset(summary: "two-tower with the self-supervised loss on the item tower, random feature masking (α 0.1, τ 0.2)",
-                          settings: ["model": "two-tower", "ssl": "item", "ssl_augmentation": "rfm", "ssl_weight": "0.1",
-                                     "ssl_temperature": "0.2"]),
-        "ssl-fd": Preset(summary: "two-tower with the self-supervised loss on the item tower, feature dropout 0.3 (α 0.1, τ 0.2)",
-                         settings: ["model": "two-tower", "ssl": "item", "ssl_augmentation": "fd", "ssl_drop_rate": "0.3",
-                                    "ssl_weight": "0.1", "ssl_temperature": "0.2"]),
-        "senet": Preset(summary: "two-tower with SENet field re-weighting in the item tower",
-                        settings: ["model": "two-tower", "senet": "item", "senet_reduction": "2"]),
-        "history": Preset(summary: "two-tower whose user tower pools the user's last 20 training items",
-                          settings: ["model": "two-tower", "history_length": "20"]),
-        "paper-xsimgcl": Preset(summary: "XSimGCL with the paper's settings: BPR on the dot product, batch 2048, Adam lr 0.001, λ 0.2, ε 0.2",
-                                settings: ["model": "xsimgcl", "loss": "bpr", "similarity": "dot", "temperature": "1", "logq": "false",
-                                           "learning_rate": "0.001", "batch_size": "2048", "cl_weight": "0.2", "noise_eps": "0.2"]),
-        "paper-lightgcn": Preset(summary: "LightGCN with the paper's settings: BPR on the dot product, batch 2048, Adam lr 0.001",
-                                 settings: ["model": "lightgcn", "loss": "bpr", "similarity": "dot", "temperature": "1",
-                                            "logq": "false", "learning_rate": "0.001", "batch_size": "2048"]),
+        "moco": Preset("two-tower, MoCo queue of 1,024 momentum-encoded positives (m 0.99) as extra negatives", model: .twoTower) {
+            $0.moco.queueSize = 1024; $0.moco.momentum = 0.99
+        },
+        "mixed": Preset("two-tower, mixed negative sampling: in-batch plus 256 uniform items per batch (Yang et al. 2020)", model: .twoTower) {
+            $0.objective.negativeSampling = .mixed; $0.objective.sampledNegatives = 256
+        },
+        "popularity-negatives": Preset("two-tower, in-batch plus 256 items drawn ∝ count^0.75 per batch", model: .twoTower) {
+            $0.objective.negativeSampling = .inBatchPopularity; $0.objective.sampledNegatives = 256; $0.objective.popularityAlpha = 0.75
+        },
+        "logged": Preset("two-tower, in-batch plus each row's logged negatives (ml-100k proxy: ratings ≤ 2)", model: .twoTower) {
+            $0.objective.negativeSampling = .inBatchLogged; $0.objective.loggedMaxRating = 2; $0.objective.loggedPerRow = 1
+        },
+        "simgcl-infonce": Preset("SimGCL with LightGCN's in-batch InfoNCE main loss and a small view weight (λ 0.01, ε 0.1)", model: .simgcl) {
+            inBatchInfoNCE(&$0); $0.graph.clWeight = 0.01; $0.graph.noiseEps = 0.1
+        },
+        "sgl-infonce": Preset("SGL (edge dropout 0.1) with LightGCN's in-batch InfoNCE main loss and λ 0.01", model: .sgl) {
+            inBatchInfoNCE(&$0); $0.graph.clWeight = 0.01; $0.graph.dropRatio = 0.1; $0.graph.augmentation = .ed
+        },
+        "concat": Preset("two-tower with ConCAT: 64 prototypes, Sinkhorn-Knopp (ε 0.05, 3 iterations), swapped prediction β 0.1", model: .twoTower) {
+            $0.concat.prototypes = 64; $0.concat.prototypeWeight = 0.1; $0.concat.prototypeTemperature = 0.1
+            $0.concat.sinkhornEpsilon = 0.05; $0.concat.sinkhornIterations = 3
+        },
+        "ssl-cfm": Preset("two-tower with the self-supervised loss on the item tower, correlated feature masking (α 0.1, τ 0.2; the two-tower default)",
+                          model: .twoTower) { sslOnItems(&$0, .cfm) },
+        "ssl-rfm": Preset("two-tower with the self-supervised loss on the item tower, random feature masking (α 0.1, τ 0.2)", model: .twoTower) {
+            sslOnItems(&$0, .rfm)
+        },
+        "ssl-fd": Preset("two-tower with the self-supervised loss on the item tower, feature dropout 0.3 (α 0.1, τ 0.2)", model: .twoTower) {
+            sslOnItems(&$0, .fd); $0.twoTower.sslDropRate = 0.3
+        },
+        "senet": Preset("two-tower with SENet field re-weighting in the item tower", model: .twoTower) {
+            $0.twoTower.senet = .item; $0.twoTower.senetReduction = 2
+        },
+        "history": Preset("two-tower whose user tower pools the user's last 20 training items", model: .twoTower) { $0.twoTower.historyLength = 20 },
+        "paper-xsimgcl": Preset("XSimGCL with the paper's settings: BPR on the dot product, batch 2048, Adam lr 0.001, λ 0.2, ε 0.2", model: .xsimgcl) {
+            paperBPR(&$0); $0.graph.clWeight = 0.2; $0.graph.noiseEps = 0.2
+        },
+        "paper-lightgcn": Preset("LightGCN with the paper's settings: BPR on the dot product, batch 2048, Adam lr 0.001", model: .lightgcn) {
+            paperBPR(&$0)
+        },
     ]
+
+    /// The tuned in-batch softmax (ml-100k sweep: τ 0.2–0.25 best on validation; logQ is essential for in-batch
+    /// negatives): cosine, τ 0.2, logQ, lr 0.01, batch 1024.
+    static func inBatchInfoNCE(_ c: inout TrainConfig) {
+        c.objective.loss = .infonce; c.objective.similarity = .cosine; c.objective.temperature = 0.2; c.objective.logq = true
+        c.training.learningRate = 0.01; c.training.batchSize = 1024
+    }
+
+    /// The graph papers' main loss: BPR on the dot product, batch 2048, Adam lr 0.001.
+    static func paperBPR(_ c: inout TrainConfig) {
+        c.objective.loss = .bpr; c.objective.similarity = .dot; c.objective.temperature = 1; c.objective.logq = false
+        c.training.learningRate = 0.001; c.training.batchSize = 2048
+    }
+
+    /// The self-supervised loss on the item tower with `augmentation` (α 0.1, τ 0.2).
+    static func sslOnItems(_ c: inout TrainConfig, _ augmentation: FeatureAugmentation) {
+        c.twoTower.ssl = .item; c.twoTower.sslAugmentation = augmentation; c.twoTower.sslWeight = 0.1; c.twoTower.sslTemperature = 0.2
+    }
 
     /// The valid keys, in snake_case as YAML and flags use them, part by part.
     public static var keys: [String] {
@@ -175,9 +219,42 @@ extension TrainConfig: Codable {
 }
 
 extension TrainConfig {
-    /// Resolves a run's settings: model defaults, then the YAML file's keys, then flag overrides (raw strings,
-    /// parsed as YAML scalars or lists). Unknown keys are errors listing the valid keys.
-    public static func resolve(yaml: String? = nil, yamlFile: String = "config", overrides: [String: String] = [:]) throws -> TrainConfig {
+    /// Resolves a run's settings: the model's defaults, then its preset's edit, then the YAML file's keys and the text
+    /// overrides (parsed as YAML scalars or lists: the text boundary), then `edit` (typed: the CLI's flags, a sweep's
+    /// settings), then `validate`. The model is `model`, else the YAML's or the overrides' `model`, else the preset's,
+    /// else mf. Unknown keys are errors listing the valid keys.
+    public static func resolve(yaml: String? = nil, yamlFile: String = "config", overrides: [String: String] = [:],
+                               model: ModelKind? = nil, preset: String? = nil, edit: (inout TrainConfig) -> Void = { _ in }) throws -> TrainConfig {
+        var values = try textValues(yaml: yaml, yamlFile: yamlFile, overrides: overrides)
+        let presetName = preset ?? (values["preset"] as? String)
+        if preset != nil { values["preset"] = nil }
+        let found = try presetName.map { name -> Preset in
+            guard let p = presets[name] else {
+                throw ConfigError("unknown preset '\(name)'; presets are: \(presets.keys.sorted().joined(separator: ", "))")
+            }
+            return p
+        }
+        let kind: ModelKind
+        if let model { kind = model } else if let named = values["model"].map({ "\($0)" }) {
+            guard let k = ModelKind(rawValue: named) else {
+                throw ConfigError("model '\(named)' is not one of \(ModelKind.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            kind = k
+        } else {
+            kind = found?.model ?? .mf
+        }
+        var config = defaults(for: kind)
+        found?.edit(&config)
+        config.preset = presetName
+        config = try overlay(values, on: config)
+        edit(&config)
+        config.model = model ?? config.model
+        try config.validate()
+        return config
+    }
+
+    /// The YAML file's keys and the text overrides (which win), each value parsed as a YAML scalar or list.
+    static func textValues(yaml: String?, yamlFile: String, overrides: [String: String]) throws -> [String: Any] {
         var values: [String: Any] = [:]
         if let yaml, !yaml.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
             let loaded: Any?
@@ -188,25 +265,20 @@ extension TrainConfig {
         for (k, raw) in overrides {
             values[k] = (try? Yams.load(yaml: raw)).flatMap { $0 } ?? raw
         }
-        if let name = values["preset"] as? String {
-            guard let preset = presets[name] else {
-                throw ConfigError("unknown preset '\(name)'; presets are: \(presets.keys.sorted().joined(separator: ", "))")
-            }
-            for (k, v) in preset.settings where values[k] == nil { values[k] = (try? Yams.load(yaml: v)).flatMap { $0 } ?? v }
-        }
         let valid = Set(keys)
         let unknown = values.keys.filter { !valid.contains($0) }.sorted()
         if !unknown.isEmpty {
             throw ConfigError("unknown config key\(unknown.count > 1 ? "s" : "") \(unknown.map { "'\($0)'" }.joined(separator: ", ")); valid keys are: \(keys.joined(separator: ", "))")
         }
-        let modelName = values["model"].map { "\($0)" } ?? ModelKind.mf.rawValue
-        guard let model = ModelKind(rawValue: modelName) else {
-            throw ConfigError("model '\(modelName)' is not one of \(ModelKind.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
-        // Merge over the model's defaults through JSON, so every value is type-checked by Codable.
+        return values
+    }
+
+    /// `config` with the keys of `values` set, through its JSON form so that every value is type-checked by Codable.
+    static func overlay(_ values: [String: Any], on config: TrainConfig) throws -> TrainConfig {
+        if values.isEmpty { return config }
         let encoder = JSONEncoder()
         encoder.keyEncodingStrategy = .convertToSnakeCase
-        var merged = try JSONSerialization.jsonObject(with: encoder.encode(defaults(for: model))) as! [String: Any]
+        var merged = try JSONSerialization.jsonObject(with: encoder.encode(config)) as! [String: Any]
         for (k, v) in values { merged[k] = v is NSNull ? nil : v }
         let decoder = JSONDecoder()
         decoder.keyDecodingStrategy = .convertFromSnakeCase
@@ -214,9 +286,8 @@ extension TrainConfig {
             let key = ctx.codingPath.first.map { snakeCase($0.stringValue) } ?? "?"
             return (key, merged[key].map { "\($0)" } ?? "null")
         }
-        let config: TrainConfig
         do {
-            config = try decoder.decode(TrainConfig.self, from: JSONSerialization.data(withJSONObject: merged))
+            return try decoder.decode(TrainConfig.self, from: JSONSerialization.data(withJSONObject: merged))
         } catch let DecodingError.typeMismatch(type, ctx), let DecodingError.valueNotFound(type, ctx) {
             let (key, got) = describe(ctx)
             let expected = choices[key].map { "one of \($0.joined(separator: ", "))" } ?? Self.typeName(type)
@@ -228,8 +299,6 @@ extension TrainConfig {
             }
             throw ConfigError("config key '\(key)': \(ctx.debugDescription)")
         }
-        try config.validate()
-        return config
     }
 
     /// A type as a person would name it in a config file.
@@ -269,13 +338,10 @@ extension TrainConfig {
         try need(tt.historyLength >= 0, "history_length must be ≥ 0")
         try need(tt.historyDropout >= 0 && tt.historyDropout < 1, "history_dropout must be in [0, 1)")
         try need(tt.senetReduction >= 1, "senet_reduction must be ≥ 1")
-        try need(o.negativeSampling != .all || o.loss == .infonce, "negative_sampling all is the InfoNCE softmax over every item: it needs loss infonce")
-        try need(!o.negativeSampling.logged || (o.loss == .infonce && !model.isGraph),
-                 "negative_sampling in_batch+logged needs loss infonce and mf or two-tower (a graph would keep the logged rows as edges)")
         try need(o.sampledNegatives > 0 && o.popularityAlpha >= 0, "sampled_negatives must be positive and popularity_alpha ≥ 0")
         try need(moco.queueSize >= 0 && moco.momentum >= 0 && moco.momentum < 1, "queue_size must be ≥ 0 and momentum in [0, 1)")
-        try need(moco.queueSize == 0 || (o.loss == .infonce && o.negativeSampling == .inBatch && !model.isGraph),
-                 "queue_size needs loss infonce, negative_sampling in_batch and a model with its own item tower (mf, two-tower)")
+        // Every sampler the config asks for, with what it needs (the sampler table).
+        if let unmet = SamplerRegistry.unmetNeed(self) { throw ConfigError(unmet) }
         try need(tt.ssl == .none || model == .twoTower, "ssl needs model two-tower (it masks a tower's feature fields)")
         try need(tt.sslWeight >= 0 && tt.sslTemperature > 0 && tt.sslDropRate >= 0 && tt.sslDropRate < 1 && tt.sslBatchSize >= 0,
                  "ssl_weight must be ≥ 0, ssl_temperature > 0, ssl_drop_rate in [0, 1) and ssl_batch_size ≥ 0")

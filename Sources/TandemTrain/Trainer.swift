@@ -55,7 +55,7 @@ public final class Trainer {
     public let dataset: Dataset
     public let model: RetrievalModel
     public let protocolEval: EvaluationProtocol
-    /// Where each batch's negatives come from (`makeNegativeSampler`).
+    /// Where each batch's negatives come from (`SamplerRegistry`).
     public let sampler: NegativeSampler
     /// Terms added to the main loss, in order: ConCAT's prototypes (when on), then the model's own terms.
     public let objectives: [AuxiliaryObjective]
@@ -92,8 +92,8 @@ public final class Trainer {
         loggedNegatives = LoggedNegatives(train: dataset.split.train, users: dataset.numUsers, enabled: o.negativeSampling.logged,
                                           maxRating: o.loggedMaxRating)
         itemLogQ = ItemLogProbabilities(train: dataset.split.train, items: dataset.numItems)
-        sampler = try Self.makeNegativeSampler(config, dataset: dataset, model: model, logged: loggedNegatives,
-                                           logQ: o.logq ? itemLogQ : nil)
+        sampler = try SamplerRegistry.choice(for: config).make(SamplerContext(config: config, dataset: dataset, model: model,
+                                                                              logged: loggedNegatives, logQ: o.logq ? itemLogQ : nil))
         var objectives: [AuxiliaryObjective] = []
         if config.concat.prototypes > 0 {
             objectives.append(PrototypeObjective(config.concat, dim: config.embeddingDim, normalized: o.similarity == .cosine,
@@ -112,28 +112,6 @@ public final class Trainer {
             parallel = nil
         }
         partition = parallel ?? WholeBatch()
-    }
-
-    /// The sampler a config asks for: pairwise draws for BPR/BCE, a MoCo queue, logged, catalogue or in-batch negatives.
-    /// `logQ`: the correction of in-batch columns, nil when `logq` is off.
-    static func makeNegativeSampler(_ config: TrainConfig, dataset: Dataset, model: RetrievalModel,
-                                    logged: LoggedNegatives, logQ: ItemLogProbabilities?) throws -> NegativeSampler {
-        let o = config.objective, train = dataset.split.train
-        if o.loss == .alignment { return InBatchSampler() }  // no negatives are read
-        if o.loss != .infonce {
-            return PairwiseSampler(perRow: o.negatives, seen: train.matrix(users: dataset.numUsers, items: dataset.numItems),
-                                   items: dataset.numItems)
-        }
-        if config.moco.queueSize > 0 {
-            return MoCoQueueSampler(model: model, settings: config.moco, normalize: o.similarity == .cosine, logQ: logQ)
-        }
-        if o.negativeSampling == .all { return try FullCatalogueSampler(items: dataset.numItems, batchSize: config.training.batchSize) }
-        if o.negativeSampling.logged { return LoggedSampler(logged, perRow: o.loggedPerRow, logQ: logQ) }
-        if let s = o.negativeSampling.sampler {
-            return CatalogueSampler(s, inBatch: o.negativeSampling.inBatch, count: o.sampledNegatives,
-                                    counts: train.itemCounts(items: dataset.numItems), alpha: o.popularityAlpha, logQ: logQ)
-        }
-        return InBatchSampler()
     }
 
     /// User and item embeddings as the evaluator scores them (normalised for cosine similarity).

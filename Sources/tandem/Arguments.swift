@@ -6,52 +6,34 @@ import TandemAutograd
 import TandemTrain
 import TandemIndex
 
-// How settings types are read from the command line, and written back as config text (YAML scalars and lists) so
-// flags merge with config files through one path (`TrainConfig.resolve`).
+// How settings types are read from the command line. `ConfigFlags.apply` sets the parsed values on a config as they
+// are (a typed edit), after the YAML file's keys.
 
-/// A flag value as the YAML text of a config key.
-protocol ConfigText { var configText: String { get } }
-
-extension Int: ConfigText { var configText: String { String(self) } }
-extension UInt64: ConfigText { var configText: String { String(self) } }
-extension Float: ConfigText { var configText: String { "\(self)" } }
-extension Double: ConfigText { var configText: String { "\(self)" } }
-extension Bool: ConfigText { var configText: String { self ? "true" : "false" } }
-/// Quoted, so a value such as `123` or `true` stays a string.
-extension String: ConfigText {
-    var configText: String { String(decoding: try! JSONEncoder().encode(self), as: UTF8.self) }
-}
-extension RawRepresentable where RawValue == String {
-    var configText: String { rawValue.configText }
-}
-
-extension ModelKind: ExpressibleByArgument, ConfigText {}
-extension Similarity: ExpressibleByArgument, ConfigText {}
-extension LossKind: ExpressibleByArgument, ConfigText {}
-extension Optimizer.Kind: ExpressibleByArgument, ConfigText {}
-extension TowerSelection: ExpressibleByArgument, ConfigText {}
-extension SSLSelection: ExpressibleByArgument, ConfigText {}
-extension FeatureAugmentation: ExpressibleByArgument, ConfigText {}
-extension IALSSolver: ExpressibleByArgument, ConfigText {}
-extension SGLAugmentation: ExpressibleByArgument, ConfigText {}
+extension ModelKind: ExpressibleByArgument {}
+extension Similarity: ExpressibleByArgument {}
+extension LossKind: ExpressibleByArgument {}
+extension Optimizer.Kind: ExpressibleByArgument {}
+extension TowerSelection: ExpressibleByArgument {}
+extension SSLSelection: ExpressibleByArgument {}
+extension FeatureAugmentation: ExpressibleByArgument {}
+extension IALSSolver: ExpressibleByArgument {}
+extension SGLAugmentation: ExpressibleByArgument {}
 extension IndexMetric: ExpressibleByArgument {}
-extension NegativeSampling: ExpressibleByArgument, ConfigText {
+extension NegativeSampling: ExpressibleByArgument {
     public init?(argument: String) { self.init(parsing: argument) }
 }
 
-extension SplitMethod: ExpressibleByArgument, ConfigText {
+extension SplitMethod: ExpressibleByArgument {
     public init?(argument: String) { self.init(parsing: argument) }
-    var configText: String { spec.configText }
 }
 
-extension MetricAtK: ExpressibleByArgument, ConfigText {
+extension MetricAtK: ExpressibleByArgument {
     public init?(argument: String) { self.init(parsing: argument) }
     public static var allValueStrings: [String] { [] }
-    var configText: String { description.configText }
 }
 
 /// Comma-separated numbers (`10,20,50`; `[10, 20]` also reads): `IntList`, `DoubleList`.
-struct NumberList<Number: LosslessStringConvertible>: ExpressibleByArgument, ConfigText {
+struct NumberList<Number: LosslessStringConvertible>: ExpressibleByArgument {
     var values: [Number]
     init?(argument: String) {
         let inner = argument.trimmingCharacters(in: CharacterSet(charactersIn: "[] "))
@@ -60,7 +42,6 @@ struct NumberList<Number: LosslessStringConvertible>: ExpressibleByArgument, Con
         guard inner.isEmpty || numbers.count == parts.count else { return nil }
         values = inner.isEmpty ? [] : numbers
     }
-    var configText: String { "[" + values.map(\.description).joined(separator: ", ") + "]" }
 }
 
 typealias IntList = NumberList<Int>

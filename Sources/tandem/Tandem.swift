@@ -56,12 +56,17 @@ func configureThreads(_ n: Int?) {
     BLAS.setThreads(1)
 }
 
-func resolveConfig(file: String?, flags: ConfigFlags, extra: [String: String] = [:]) -> TrainConfig {
+/// A run's config: the model's defaults (`model`, else the flags' or the file's), its preset, the YAML file `file`, the
+/// typed flags, then `edit`; a bad file or value ends the run with one line.
+func resolveConfig(file: String?, flags: ConfigFlags, model: ModelKind? = nil, edit: (inout TrainConfig) -> Void = { _ in }) -> TrainConfig {
     reportingErrors {
         let yaml = try file.map { path -> String in
             do { return try String(contentsOfFile: path, encoding: .utf8) } catch { throw ConfigError("\(path): cannot read config file") }
         }
-        return try TrainConfig.resolve(yaml: yaml, yamlFile: file ?? "config", overrides: flags.overrides.merging(extra) { $1 })
+        return try TrainConfig.resolve(yaml: yaml, yamlFile: file ?? "config", model: model ?? flags.model, preset: flags.preset) { c in
+            flags.apply(to: &c)
+            edit(&c)
+        }
     }
 }
 

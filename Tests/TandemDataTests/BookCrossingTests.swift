@@ -102,7 +102,7 @@ let bookCrossingDirectory = URL(fileURLWithPath: movieLensDirectory).deletingLas
 @Suite(.enabled(if: BookCrossing.isConverted(directory: bookCrossingDirectory),
                 "run `tandem data fetch book-crossing` (scripts/test.sh does) to enable"))
 struct BookCrossingFileTests {
-    /// The default view (every rating a positive, 10-core) has the counts scripts/independent_bookcrossing.py computes
+    /// The default view (every rating a positive, 10-core) has the counts scripts/reference/independent_bookcrossing.py computes
     /// from the raw files with Python's csv module.
     @Test func theDefaultViewMatchesTheIndependentScript() throws {
         let ds = try Dataset.loadAtomic(directory: bookCrossingDirectory, name: "book-crossing",

@@ -2,7 +2,7 @@ import Testing
 import TandemDistributed
 
 /// The single-process communicator, the split of work across ranks, and the α–β fit. (Several ranks over MPI are
-/// tested by scripts/check_mpi.sh, which runs the MPI build under mpirun.)
+/// tested by scripts/checks/check_mpi.sh, which runs the MPI build under mpirun.)
 @Suite struct CommunicatorTests {
     @Test func localCollectivesAreTheIdentity() throws {
         let c = LocalCommunicator()

@@ -7,7 +7,7 @@ import TandemTestSupport
 
 /// Data-parallel training on ranks that are threads (`ThreadCommunicator`) equals one process at the same global batch,
 /// up to float summation order: the same step, with each rank's share, gathered columns and summed gradients. The
-/// same checks run over MPI in scripts/check_mpi.sh.
+/// same checks run over MPI in scripts/checks/check_mpi.sh.
 @Suite struct DataParallelTests {
     static let data = Fixtures.plantedClusters()
 

@@ -324,7 +324,7 @@ import TandemTestSupport
         #expect(mine.model == .mf && mine.moco.queueSize == 256 && mine.moco.momentum == 0.99)
         let paper = try TrainConfig.resolve(overrides: ["preset": "paper-lightgcn"])
         #expect(paper.model == .lightgcn && paper.objective.loss == .bpr && paper.training.batchSize == 2048 && paper.objective.logq == false)
-        for (name, p) in TrainConfig.presets { #expect(throws: Never.self, "\(name)") { _ = try TrainConfig.resolve(overrides: p.settings) } }
+        for name in TrainConfig.presets.keys { #expect(throws: Never.self, "\(name)") { _ = try TrainConfig.resolve(preset: name) } }
         #expect(throws: ConfigError.self) { try TrainConfig.resolve(overrides: ["preset": "turbo"]) }
         let unknown = #expect(throws: ConfigError.self) { try TrainConfig.resolve(overrides: ["preset": "turbo"]) }
         #expect(unknown?.description.contains("moco") == true)

@@ -1,4 +1,5 @@
 import Foundation
+import TandemModels
 
 /// The runs behind the claims report: for each dataset, a set of labelled settings (over each model's defaults), each
 /// run once per seed. Runs shared by several claims (MF at its report settings is the control of most) run once.
@@ -27,9 +28,11 @@ public struct ClaimSettings: Sendable {
 
     /// The MF base every MF claim varies one thing of: 64-d at Adam lr 0.01 (the width and rate the levers were first
     /// measured at, and 3–4× cheaper than the 256-d default), cosine, τ 0.2, in-batch B 1024 with logQ.
-    var mfBase: [String: String] {
-        ["model": "mf", "embedding_dim": "64", "learning_rate": "0.01", "similarity": "cosine", "temperature": "0.2",
-         "batch_size": "1024", "negative_sampling": "in_batch", "logq": "true"]
+    var mfBase: RunSettings {
+        RunSettings(.mf) { c in
+            c.embeddingDim = 64; c.training.learningRate = 0.01; c.objective.similarity = .cosine; c.objective.temperature = 0.2
+            c.training.batchSize = 1024; c.objective.negativeSampling = .inBatch; c.objective.logq = true
+        }
     }
 
     /// The full report's epoch budget per dataset (runs early-stop within it): 40 on ml-100k; 20 on the larger
@@ -43,28 +46,28 @@ public struct ClaimSettings: Sendable {
     public var temperatures: [Double] { quick ? [0.05, 0.2, 1.0] : [0.05, 0.1, 0.2, 0.5, 1.0] }
 
     /// C1's runs: label → (negatives per row for a catalogue of `items`, settings).
-    public func negativeRuns(items: Int) -> [(label: String, negatives: Double, settings: [String: String])] {
-        var runs: [(String, Double, [String: String])] = [
-            ("in-batch B 256", 255, ["batch_size": "256"]),
-            ("in-batch B 1024", 1023, [:]),
-            ("in-batch B 4096", 4095, ["batch_size": "4096"]),
-            ("mixed B 1024 + 1024 uniform", 2047, ["negative_sampling": "mixed", "sampled_negatives": "1024"]),
-            ("MoCo queue 4096", 1023 + 4096, ["queue_size": "4096", "momentum": "0.99"]),
-            ("every item", Double(items - 1), ["negative_sampling": "all", "logq": "false"]),
+    public func negativeRuns(items: Int) -> [(label: String, negatives: Double, settings: RunSettings)] {
+        var runs: [(String, Double, ConfigEdit)] = [
+            ("in-batch B 256", 255, { $0.training.batchSize = 256 }),
+            ("in-batch B 1024", 1023, { _ in }),
+            ("in-batch B 4096", 4095, { $0.training.batchSize = 4096 }),
+            ("mixed B 1024 + 1024 uniform", 2047, { $0.objective.negativeSampling = .mixed; $0.objective.sampledNegatives = 1024 }),
+            ("MoCo queue 4096", 1023 + 4096, { $0.moco.queueSize = 4096; $0.moco.momentum = 0.99 }),
+            ("every item", Double(items - 1), { $0.objective.negativeSampling = .all; $0.objective.logq = false }),
         ]
         if quick { runs.removeAll { $0.0 == "MoCo queue 4096" } }
         if !full { runs.removeAll { Self.fullOnly.contains($0.0) || ($0.0 == "every item" && items > Self.exactSoftmaxMaxItems) } }
-        return runs.map { ($0.0, $0.1, mfBase.merging($0.2) { $1 }) }
+        return runs.map { ($0.0, $0.1, mfBase.then($0.2)) }
     }
 
     public func label(similarity: String, temperature: Double) -> String { "\(similarity) τ \(temperature)" }
 
     /// C2 and C3's runs: cosine and dot at each temperature.
-    public func temperatureRuns() -> [(label: String, similarity: String, temperature: Double, settings: [String: String])] {
-        ["cosine", "dot"].flatMap { sim in
+    public func temperatureRuns() -> [(label: String, similarity: String, temperature: Double, settings: RunSettings)] {
+        [Similarity.cosine, .dot].flatMap { sim in
             temperatures.map { t in
-                (label(similarity: sim, temperature: t), sim, t,
-                 mfBase.merging(["similarity": sim, "temperature": "\(t)"]) { $1 })
+                (label(similarity: sim.rawValue, temperature: t), sim.rawValue, t,
+                 mfBase.then { $0.objective.similarity = sim; $0.objective.temperature = Float(t) })
             }
         }
     }
@@ -72,23 +75,23 @@ public struct ClaimSettings: Sendable {
     /// C4's runs: the two-tower model with and without its self-supervised task, on all and on 10% of the training data.
     public var fractions: [Double] { [1.0, 0.1] }
     public func sslLabel(on: Bool, fraction: Double) -> String { "two-tower SSL \(on ? "on" : "off"), \(Int(fraction * 100))% data" }
-    public func sslRuns() -> [(label: String, on: Bool, fraction: Double, settings: [String: String])] {
+    public func sslRuns() -> [(label: String, on: Bool, fraction: Double, settings: RunSettings)] {
         [true, false].flatMap { on in
             fractions.map { f in
                 (sslLabel(on: on, fraction: f), on, f,
-                 ["model": "two-tower", "ssl": on ? "item" : "none", "train_fraction": "\(f)"])
+                 RunSettings(.twoTower) { $0.twoTower.ssl = on ? .item : SSLSelection.none; $0.data.trainFraction = f })
             }
         }
     }
 
     /// C5's runs: LightGCN and its contrastive views (each model's defaults: in-batch InfoNCE main loss, λ 0.01).
-    public func graphRuns() -> [(label: String, settings: [String: String])] {
-        var runs: [(String, [String: String])] = [
-            ("LightGCN", ["model": "lightgcn"]),
-            ("SGL edge dropout", ["model": "sgl", "augmentation": "ed"]),
-            ("SGL node dropout", ["model": "sgl", "augmentation": "nd"]),
-            ("SGL random walk", ["model": "sgl", "augmentation": "rw"]),
-            ("SimGCL", ["model": "simgcl"]),
+    public func graphRuns() -> [(label: String, settings: RunSettings)] {
+        var runs: [(String, RunSettings)] = [
+            ("LightGCN", RunSettings(.lightgcn)),
+            ("SGL edge dropout", RunSettings(.sgl) { $0.graph.augmentation = .ed }),
+            ("SGL node dropout", RunSettings(.sgl) { $0.graph.augmentation = .nd }),
+            ("SGL random walk", RunSettings(.sgl) { $0.graph.augmentation = .rw }),
+            ("SimGCL", RunSettings(.simgcl)),
         ]
         if !full { runs.removeAll { Self.fullOnly.contains($0.0) } }
         return runs
@@ -96,13 +99,13 @@ public struct ClaimSettings: Sendable {
 
     /// The item cold-start runs: the two-tower model with 10% of items held out (their features only at test time).
     public let coldLabel = "two-tower, 10% of items held out"
-    public func coldRuns() -> [(label: String, settings: [String: String])] {
-        [(coldLabel, ["model": "two-tower", "cold_items": "0.1"])]
+    public func coldRuns() -> [(label: String, settings: RunSettings)] {
+        [(coldLabel, RunSettings(.twoTower) { $0.data.coldItems = 0.1 })]
     }
 
     /// C6's run without negatives: MF at the report's settings trained on alignment alone.
     public let noNegativesLabel = "no negatives (alignment only)"
-    public func noNegativeRuns() -> [(label: String, settings: [String: String])] {
-        [(noNegativesLabel, mfBase.merging(["loss": "alignment"]) { $1 })]
+    public func noNegativeRuns() -> [(label: String, settings: RunSettings)] {
+        [(noNegativesLabel, mfBase.then { $0.objective.loss = .alignment })]
     }
 }

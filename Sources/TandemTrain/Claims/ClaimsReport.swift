@@ -67,11 +67,12 @@ public final class ClaimsReport {
             specs += settings.graphRuns().map { ($0.label, $0.settings) }
             specs += settings.coldRuns().map { ($0.label, $0.settings) }
             specs += settings.noNegativeRuns().map { ($0.label, $0.settings) }
-            for (label, overrides) in specs {
+            for (label, run) in specs {
                 for s in 0..<UInt64(settings.seeds) {
-                    var o = overrides
-                    o["dataset"] = name; o["epochs"] = "\(settings.epochBudget(dataset: name))"; o["seed"] = "\(Self.baseSeed + s)"; o["split_seed"] = "\(Self.baseSeed)"
-                    let config = try TrainConfig.resolve(overrides: o)
+                    let config = try run.config { c in
+                        c.data.dataset = name; c.training.epochs = settings.epochBudget(dataset: name)
+                        c.seed = Self.baseSeed + s; c.data.splitSeed = Self.baseSeed
+                    }
                     let key = try RunCache.key(config, code: code)
                     if seen.insert(name + "\u{1}" + label + "\u{1}" + key).inserted {
                         out.append(Planned(dataset: name, label: label, config: config, key: key))

@@ -20,11 +20,12 @@ struct Compare: ParsableCommand {
 
     func run() throws {
         // The shared settings, checked against the first model (a key such as `ssl` is valid for some models only).
-        let base = resolveConfig(file: config, flags: flags, extra: ["model": models.kinds[0].rawValue])
+        let base = resolveConfig(file: config, flags: flags, model: models.kinds[0])
         let comparison = Comparison(models: models.kinds, seeds: seeds, log: { print($0) }) { model, offset in
             // Training seeds base.seed, base.seed + 1, …; the split stays that of base.seed (or split_seed).
-            let cfg = resolveConfig(file: config, flags: flags, extra: ["model": model.rawValue, "seed": "\(base.seed + UInt64(offset))",
-                                                                        "split_seed": "\(base.data.splitSeed ?? base.seed)"])
+            let cfg = resolveConfig(file: config, flags: flags, model: model) { c in
+                c.seed = base.seed + UInt64(offset); c.data.splitSeed = base.data.splitSeed ?? base.seed
+            }
             configureThreads(cfg.training.threads)
             return cfg
         }

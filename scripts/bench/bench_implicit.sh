@@ -4,9 +4,9 @@
 # Both solve by conjugate gradients (3 steps). The objectives differ (implicit: confidence 1 + alpha on observed pairs and one lambda; Tandem: Rendle et al.'s
 # unobserved weight alpha0 and frequency-scaled lambda), so each side runs with its own settings, printed below.
 # A benchmark, not a test; CI does not run it. implicit goes into .venv-implicit (gitignored).
-# Usage: bash scripts/bench_implicit.sh [dataset] [iterations]
+# Usage: bash scripts/bench/bench_implicit.sh [dataset] [iterations]
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 dataset=${1:-ml-1m}
 iterations=${2:-16}
 venv=.venv-implicit

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The sweep behind iALS's defaults: the best validation NDCG@20 over 16 passes for each (α0, λ), seed 2020, on a
 # dataset (default ml-100k). Chooses on validation only; test is never printed.
-# Usage: bash scripts/sweep_ials.sh [dataset]
+# Usage: bash scripts/sweeps/sweep_ials.sh [dataset]
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 dataset=${1:-ml-100k}
 bin=.build/release/tandem
 [ -x $bin ] || swift build -c release --product tandem

@@ -7,7 +7,7 @@
 #  3. a rank killed mid-epoch stops every rank within 10 s, non-zero, and no model directory is written.
 # Builds the MPI variant into .build/mpi (the default build in .build stays MPI-free).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 swift build -c release --scratch-path .build/mpi --traits MPI --product tandem 2>&1 | grep -E "error|warning: unre|Compiling tandem|Build" || true
 bin="$PWD/.build/mpi/release/tandem"
 [ -x "$bin" ] || { echo "check_mpi: the MPI build failed" >&2; exit 1; }

@@ -7,7 +7,7 @@ shrink + 1e-6) between item columns without self-similarity, keeps each item's k
 removes each user's train and valid items, and prints the test metrics averaged over users with test items.
 NumPy only: shares no code with Tandem.
 
-    python3 scripts/independent_itemknn.py DIR K SHRINK [CUTOFF ...]
+    python3 scripts/reference/independent_itemknn.py DIR K SHRINK [CUTOFF ...]
 """
 import sys
 

@@ -3,7 +3,7 @@
 # property-based client that reads /openapi.json) send bounded generated requests with every check on. Exits non-zero
 # on any failure. Schemathesis is installed into .build/schemathesis-venv from PyPI the first time.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 bin=.build/release/tandem
 venv=.build/schemathesis-venv
 if [ ! -x "$venv/bin/schemathesis" ]; then

@@ -3,9 +3,9 @@
 # mixed (in-batch + 1,024 uniform items per batch), a MoCo queue of 4,096 past positives, and the exact softmax over
 # every item; 3 training seeds on one split, 64-d and Adam lr 0.01 at every batch size, every other setting at MF's
 # default. Prints test NDCG@20, Recall@20 and tail Recall@20 (mean ± std), and seconds per epoch.
-# Usage: bash scripts/negatives_axis.sh [dataset] [extra tandem flags...]   e.g. ml-1m --epochs 20
+# Usage: bash scripts/sweeps/negatives_axis.sh [dataset] [extra tandem flags...]   e.g. ml-1m --epochs 20
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 dataset=${1:-ml-100k}; shift || true
 bin=${TANDEM_BIN:-.build/release/tandem}
 [ -x "$bin" ] || swift build -c release --product tandem
@@ -27,4 +27,4 @@ for row in "${rows[@]}"; do
   fi
   args+=("$label=$out/$label")
 done
-python3 scripts/summarize_runs.py "${args[@]}"
+python3 scripts/sweeps/summarize_runs.py "${args[@]}"

@@ -1,6 +1,6 @@
 """Seconds per training epoch of RecBole 1.2.1 (CPU PyTorch) on ml-100k, for the side-by-side speed comparison.
 
-Run by scripts/bench_recbole.sh inside its own virtual environment; prints one line per model:
+Run by scripts/bench/bench_recbole.sh inside its own virtual environment; prints one line per model:
     recbole <label> <seconds per epoch> (median of N epochs after one warm-up epoch)
 A model is named as RecBole names it, optionally with settings that override its defaults: `LightGCN:n_layers=3`
 (label `LightGCN:n_layers=3`), so both sides can run the same number of propagation layers.

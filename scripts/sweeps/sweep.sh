@@ -2,9 +2,9 @@
 # Screens settings on validation only: one `tandem train` per line of a spec file ("label  --flag value ..."),
 # seed 2020 unless the line sets one, printing each run's best validation NDCG@20 and Recall@20, its best epoch and
 # seconds per epoch. Test metrics are never printed, so nothing here can be chosen by its test score.
-# Usage: bash scripts/sweep.sh SPEC_FILE [OUT_DIR]     (runs whose OUT_DIR/LABEL.json exists are not re-run)
+# Usage: bash scripts/sweeps/sweep.sh SPEC_FILE [OUT_DIR]     (runs whose OUT_DIR/LABEL.json exists are not re-run)
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 spec=$1
 out=${2:-sweeps/$(basename "$spec" .txt)}
 bin=${TANDEM_BIN:-.build/release/tandem}

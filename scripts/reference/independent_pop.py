@@ -5,7 +5,7 @@ Reads train.tsv, valid.tsv, test.tsv (header user_id, item_id; as `tandem data s
 training count for every user, removes the user's train and valid items, and prints Recall/NDCG/MRR/Hit/Precision@K
 averaged over users with test items. Pure Python: shares no code with Tandem.
 
-    python3 scripts/independent_pop.py DIR [K ...]
+    python3 scripts/reference/independent_pop.py DIR [K ...]
 """
 import sys
 from collections import Counter, defaultdict

@@ -4,11 +4,11 @@
 # does not run it. RecBole and PyTorch go into .venv-recbole (gitignored; the first run downloads ~1 GB).
 # RecBole 1.2.1 ships BPR, LightGCN and SGL; SimGCL/XSimGCL live in recbole-gnn, which is not on PyPI, so those two
 # are timed on Tandem's side only.
-# Usage: bash scripts/bench_recbole.sh [epochs] — RecBole's timed epochs (default 3). Tandem's epochs take a tenth of
+# Usage: bash scripts/bench/bench_recbole.sh [epochs] — RecBole's timed epochs (default 3). Tandem's epochs take a tenth of
 # the time, so a burst of load from a neighbour on this shared machine moves a 3-epoch median by a third; Tandem times
 # TANDEM_EPOCHS (default 20) epochs and takes their median.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 epochs=${1:-3}
 tandem_epochs=${TANDEM_EPOCHS:-20}
 venv=.venv-recbole
@@ -40,7 +40,7 @@ for row in "${rows[@]}"; do
   ours[$label]=$(tandem_epoch $ourArgs)
   [ -n "$theirSpec" ] && specs+=("$theirSpec")
 done
-while read -r _ spec secs; do theirs[$spec]=$secs; done < <(THREADS=2 EPOCHS=$epochs $venv/bin/python scripts/bench_recbole.py "${specs[@]}" 2>/dev/null | grep '^recbole')
+while read -r _ spec secs; do theirs[$spec]=$secs; done < <(THREADS=2 EPOCHS=$epochs $venv/bin/python scripts/bench/bench_recbole.py "${specs[@]}" 2>/dev/null | grep '^recbole')
 printf "| model | RecBole 1.2.1 s/epoch | Tandem s/epoch | speed-up |\n| --- | --- | --- | --- |\n"
 for row in "${rows[@]}"; do
   IFS='|' read -r label _ theirSpec <<< "$row"

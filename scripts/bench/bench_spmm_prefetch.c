@@ -1,7 +1,7 @@
 // Prefetch-distance sweep for the d = 64 CSR × dense kernel (a benchmark, not a test; CI does not run it).
 // The graph has the 1M-interaction synthetic graph's shape: 100k users + 50k items, 780k edges with power-law items,
 // stored symmetric (1.56M non-zeros), D^-1/2 A D^-1/2 values. One core, best of 15 products.
-// Usage: for pf in 0 4 8 16 24 32 48; do gcc -O2 -DPF=$pf -o /tmp/spmm$pf scripts/bench_spmm_prefetch.c -lm && /tmp/spmm$pf; done
+// Usage: for pf in 0 4 8 16 24 32 48; do gcc -O2 -DPF=$pf -o /tmp/spmm$pf scripts/bench/bench_spmm_prefetch.c -lm && /tmp/spmm$pf; done
 // Other shapes: -DNU=943 -DNI=1682 -DNE=80808 (ml-100k's). clang (the compiler SwiftPM uses for the real kernel)
 // keeps the accumulators in registers; measure with it: gcc -O2 kept them in memory here, 1.8x slower.
 // The kernel mirrors SPMM_REGISTERS in Sources/CKernels/kernels.c (which uses 16 ahead).

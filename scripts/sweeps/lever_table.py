@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Markdown table of a `scripts/levers.sh` output directory: one row per lever (mean ± std over its runs' JSON).
+"""Markdown table of a `scripts/sweeps/levers.sh` output directory: one row per lever (mean ± std over its runs' JSON).
 
-Usage: python3 scripts/lever_table.py OUT_DIR [LEVER ...]   (default: every lever directory, by name)
+Usage: python3 scripts/sweeps/lever_table.py OUT_DIR [LEVER ...]   (default: every lever directory, by name)
 """
 import glob
 import json

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Real-socket smoke test of `tandem serve`: train a small model, serve it on loopback, call the API, stop.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 bin=.build/release/tandem
 work=$(mktemp -d)
 port=${PORT:-18080}

@@ -3,10 +3,10 @@
 #   1. paced load at ~1,000 requests/s, 5 runs of 20 s (12 connections): POST /v1/recommend, random known users, k = 100, exact index;
 #   2. 60 s at saturation: zero non-2xx responses, RSS before and after;
 #   3. hot reload under load: 20 s of wrk while the model is reloaded 10 times (5 SIGHUP, 5 POST /admin/reload).
-# Usage: bash scripts/bench_serve.sh [model-dir]   (without one, trains MF on ml-100k first)
+# Usage: bash scripts/bench/bench_serve.sh [model-dir]   (without one, trains MF on ml-100k first)
 #   SERVE_FLAGS="--executor default" compares another server setting; BIN picks the binary.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 command -v wrk >/dev/null || { sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo; $sudo apt-get install -y -qq wrk >/dev/null; }
 bin=${BIN:-.build/release/tandem}
 [ -x $bin ] || swift build -c release

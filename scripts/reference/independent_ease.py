@@ -6,7 +6,7 @@ training matrix X, computes B = I - P diag(1/diag P) with P = (X^T X + lambda I)
 inverse, scores X B, removes each user's train and valid items, and prints Recall/NDCG/MRR/Hit/Precision@K on the test
 split averaged over users with test items. NumPy only: shares no code with Tandem.
 
-    python3 scripts/independent_ease.py DIR LAMBDA [K ...]
+    python3 scripts/reference/independent_ease.py DIR LAMBDA [K ...]
 """
 import sys
 

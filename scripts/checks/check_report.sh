@@ -2,9 +2,9 @@
 # The browser check of the claims report: builds the --quick report on ml-100k, opens it in headless Chromium (Debian's
 # `chromium`, installed here if missing), and fails unless the page loads without console errors and every plot the
 # writer produced is in the rendered page. Also saves a screenshot beside the page.
-# Usage: bash scripts/check_report.sh [OUT_DIR]     (default /tmp/tandem-claims-quick)
+# Usage: bash scripts/checks/check_report.sh [OUT_DIR]     (default /tmp/tandem-claims-quick)
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 bin=${TANDEM_BIN:-$PWD/.build/release/tandem}
 out=${1:-/tmp/tandem-claims-quick}
 if ! command -v chromium >/dev/null 2>&1; then

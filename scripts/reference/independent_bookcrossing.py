@@ -4,7 +4,7 @@
 Reads BX-Book-Ratings.csv with the csv module (semicolon, double quote, backslash escape, Latin-1), normalises ISBNs
 (upper case, letters and digits only), keeps each (user, ISBN) pair once, cuts to the 10-core (users and items with at
 least 10 ratings, repeated until stable) and prints the counts `tandem data stats --dataset book-crossing` must show.
-Usage: python3 scripts/independent_bookcrossing.py [data/book-crossing]
+Usage: python3 scripts/reference/independent_bookcrossing.py [data/book-crossing]
 """
 import collections
 import csv

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # The two-tower lever table (docs/BENCHMARKS.md): `tandem compare --models two-tower --seeds 3` on ml-100k with one
 # lever changed per row (rows without `--ssl` run with `--ssl none`, the plain model).
-# Usage: bash scripts/levers.sh [OUT_DIR] [LEVER…] (default: every lever). Each lever's table lands in OUT_DIR/LEVER.txt,
-# its runs' JSON in OUT_DIR/LEVER/ (python3 scripts/lever_table.py OUT_DIR prints the markdown table).
+# Usage: bash scripts/sweeps/levers.sh [OUT_DIR] [LEVER…] (default: every lever). Each lever's table lands in OUT_DIR/LEVER.txt,
+# its runs' JSON in OUT_DIR/LEVER/ (python3 scripts/sweeps/lever_table.py OUT_DIR prints the markdown table).
 # Extra flags: TANDEM_FLAGS="--threads 1"; another binary: TANDEM_BIN.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 out=${1:-levers}; shift || true
 declare -A flags=(
   [baseline]=""

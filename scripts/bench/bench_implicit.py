@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """The `implicit` library's ALS on a split written by `tandem data split`: seconds per iteration and test metrics,
-for the side-by-side with Tandem's iALS (scripts/bench_implicit.sh). CPU, `threads` threads.
+for the side-by-side with Tandem's iALS (scripts/bench/bench_implicit.sh). CPU, `threads` threads.
 
-    python3 scripts/bench_implicit.py DIR FACTORS ITERATIONS REGULARIZATION ALPHA THREADS
+    python3 scripts/bench/bench_implicit.py DIR FACTORS ITERATIONS REGULARIZATION ALPHA THREADS
 """
 import sys
 import time

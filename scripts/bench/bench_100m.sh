@@ -2,10 +2,10 @@
 # The 100M-interaction run on one machine: one training epoch of each model on a synthetic log of 10^8 interactions
 # over 10^6 users and 10^6 items (80/10/10 split), with the epoch's time, examples/s, loading time, peak RSS, and a
 # flat CPU profile (perf, user space) of where the time goes. Figures go to docs/BENCHMARKS.md.
-# Usage: bash scripts/bench_100m.sh [MODEL...]   (default: mf two-tower; DATASET=… overrides the dataset, and
-# MODEL_FLAGS="…" adds train flags, e.g. MODEL_FLAGS="--ssl none" bash scripts/bench_100m.sh two-tower)
+# Usage: bash scripts/bench/bench_100m.sh [MODEL...]   (default: mf two-tower; DATASET=… overrides the dataset, and
+# MODEL_FLAGS="…" adds train flags, e.g. MODEL_FLAGS="--ssl none" bash scripts/bench/bench_100m.sh two-tower)
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 dataset=${DATASET:-synthetic:users=1000000,items=1000000,interactions=100000000}
 models=("$@"); [ ${#models[@]} -gt 0 ] || models=(mf two-tower)
 swift build -c release --product tandem 2>&1 | grep -E "error|Compiling|Build" | tail -1

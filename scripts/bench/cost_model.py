@@ -11,12 +11,12 @@ Per step and rank (global batch B, embedding width d, N ranks, M = B·d·4 bytes
             recursive doubling: log2 N · α each): t_α = 4(N−1)·α + 6·log2(N)·α
 Nothing overlaps computation with communication, so t_step = t_c + t_α + t_β and efficiency = t_c(1)/N / t_step.
 
-Usage: python3 scripts/cost_model.py   (the measured inputs are the constants below; docs/DISTRIBUTED.md says where
+Usage: python3 scripts/bench/cost_model.py   (the measured inputs are the constants below; docs/DISTRIBUTED.md says where
 each comes from)
 """
 import math
 
-# Measured on the 2-core development VM (scripts/bench_mpi.sh, 2026-12-01): MF 256-d, B 1024, 8,084,340 examples.
+# Measured on the 2-core development VM (scripts/bench/bench_mpi.sh, 2026-12-01): MF 256-d, B 1024, 8,084,340 examples.
 MEASURED_B, D = 1024, 256
 ONE_RANK_EPOCH_S, EXAMPLES = 154.2, 8_084_340          # 1 process × 1 thread
 TWO_RANK_EPOCH_S, TWO_RANK_COMM_SHARE = 99.0, 0.071     # 2 ranks × 1 thread
