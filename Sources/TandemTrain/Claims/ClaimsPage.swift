@@ -16,29 +16,26 @@ public struct ClaimFinding: Sendable {
 
 extension ClaimsReport {
     /// Metric values of a label's runs (lower-is-better metrics negated by the caller).
-    func values(_ runs: [RunRecord], _ metric: String) -> [Double] {
+    func values(_ runs: [RunRecord], _ metric: MetricKey) -> [Double] {
         runs.map { r in
-            if metric == Self.finalUniformity { return r.report.epochs.last { $0.uniformityItems != nil }?.uniformityItems ?? .nan }
-            return r.report.test[metric] ?? r.report.geometry[metric] ?? .nan
+            if metric == .finalUniformity { return r.report.epochs.last { $0.uniformityItems != nil }?.uniformityItems ?? .nan }
+            return r.report.test[metric.description] ?? r.report.geometry[metric.description] ?? .nan
         }
     }
 
-    /// Item uniformity where training left the embeddings (its last evaluated epoch), not at the restored best epoch:
-    /// a run without negatives collapses as it trains, but early stopping would hand back its nearly random start.
-    static let finalUniformity = "uniformity_items at the last epoch"
-
     /// The finding for "treatment beats control on metric" (`lowerIsBetter`: the effect is control − treatment).
-    func finding(_ claim: String, _ dataset: String, treatment: String, control: String, metric: String,
+    func finding(_ claim: String, _ dataset: String, treatment: String, control: String, metric key: MetricKey,
                  lowerIsBetter: Bool = false, planned: [Planned]) -> ClaimFinding {
         let t = runs(dataset, treatment, in: planned), c = runs(dataset, control, in: planned)
         let seeds = Set(t.map(\.seed)).intersection(c.map(\.seed)).sorted()
+        let metric = key.description
         var f = ClaimFinding(claim: claim, dataset: dataset, treatment: treatment, control: control, metric: metric, reading: "")
         guard !seeds.isEmpty else {
             let why = [treatment, control].compactMap { failures[dataset]?[$0].map { "\($0)" } }.first
             f.reading = "On \(dataset), \(treatment) vs \(control) could not be compared: " + (why ?? "no finished runs for both")
             return f
         }
-        let pick = { (rs: [RunRecord]) in self.values(seeds.compactMap { s in rs.first { $0.seed == s } }, metric) }
+        let pick = { (rs: [RunRecord]) in self.values(seeds.compactMap { s in rs.first { $0.seed == s } }, key) }
         var tv = pick(t), cv = pick(c)
         if lowerIsBetter { (tv, cv) = (tv.map { -$0 }, cv.map { -$0 }) }  // the effect becomes control − treatment
         let e = Effect(treatment: tv, control: cv), v = Verdict(e)
@@ -69,13 +66,13 @@ extension ClaimsReport {
     }
 
     /// Mean and std of a metric per label, for plots.
-    func meanStd(_ dataset: String, _ label: String, _ metric: String, planned: [Planned]) -> MeanStd? {
+    func meanStd(_ dataset: String, _ label: String, _ metric: MetricKey, planned: [Planned]) -> MeanStd? {
         let v = values(runs(dataset, label, in: planned), metric).filter(\.isFinite)
         return v.isEmpty ? nil : MeanStd(v)
     }
 
     /// A line with a ± std band over `points` (x, label), skipping labels without runs.
-    func lineWithBand(_ name: String, dataset: String, points: [(x: Double, label: String)], metric: String,
+    func lineWithBand(_ name: String, dataset: String, points: [(x: Double, label: String)], metric: MetricKey,
                       planned: [Planned], colour: Int = 0) -> [Series] {
         let stats = points.compactMap { p in meanStd(dataset, p.label, metric, planned: planned).map { (p.x, $0) } }
         guard !stats.isEmpty else { return [] }
@@ -88,8 +85,7 @@ extension ClaimsReport {
     /// The whole page from the cached runs.
     public func page(command: String, date: String) throws -> (ReportPage, [ClaimFinding]) {
         let planned = try plan()
-        let parts = [negativesSection(planned), temperatureSections(planned), sslSection(planned), graphSection(planned),
-                     uniformitySection(planned), coldStartSection(planned)]
+        let parts = Self.claims.map { $0.sections(self, planned) }
         let findings = parts.flatMap(\.findings), sections = parts.flatMap(\.sections)
         let s = settings
         let summary = ReportPage.Section(id: "summary", title: "Verdicts", paragraphs: [
@@ -112,12 +108,7 @@ extension ClaimsReport {
     /// Where the report's time goes: per dataset and claim, the runs, their epoch budget and their training time.
     func budgetSection(_ planned: [Planned]) -> ReportPage.Section {
         let s = settings
-        let parts: [(String, [String])] = [
-            ("C1 negatives", s.negativeRuns(items: 0).map(\.label)),
-            ("C2 + C3 temperature, cosine vs dot", s.temperatureRuns().map(\.label)),
-            ("C4 SSL", s.sslRuns().map(\.label)), ("C5 graph views", s.graphRuns().map(\.label)),
-            ("C6 no negatives", s.noNegativeRuns().map(\.label)), ("item cold start", s.coldRuns().map(\.label)),
-        ]
+        let parts = Self.claims.map { ($0.budgetName, $0.runs(s, items: 0).map(\.label)) }
         var rows: [[String]] = [], allRuns = 0, allSeconds = 0.0
         for d in datasets {
             var seen = Set<String>(), total = 0.0
@@ -154,19 +145,19 @@ extension ClaimsReport {
             let runs = s.negativeRuns(items: (try? dataset(d).numItems) ?? 0)
             let pts = runs.map { (x: $0.negatives, label: $0.label) }
             c1.figures.append(Plot(title: "\(d): NDCG@20 vs negatives per row", xLabel: "negatives per row", yLabel: "test NDCG@20",
-                                   xScale: .log, series: lineWithBand("NDCG@20", dataset: d, points: pts, metric: "ndcg@20", planned: planned)
-                                    + namedPoints(d, runs.map { ($0.label, $0.negatives) }, metric: "ndcg@20", planned: planned)).svg)
+                                   xScale: .log, series: lineWithBand("NDCG@20", dataset: d, points: pts, metric: .ndcg20, planned: planned)
+                                    + namedPoints(d, runs.map { ($0.label, $0.negatives) }, metric: .ndcg20, planned: planned)).svg)
             c1.figures.append(Plot(title: "\(d): tail Recall@20 vs negatives per row", xLabel: "negatives per row",
                                    yLabel: "test Recall@20 (tail items)", xScale: .log,
-                                   series: lineWithBand("tail Recall@20", dataset: d, points: pts, metric: "recall@20/tail", planned: planned)).svg)
+                                   series: lineWithBand("tail Recall@20", dataset: d, points: pts, metric: .tailRecall20, planned: planned)).svg)
             let timed = runs.compactMap { r -> (String, Double)? in
                 let rs = self.runs(d, r.label, in: planned)
                 let secs = rs.flatMap { $0.report.epochs.map(\.seconds) }
                 return secs.isEmpty ? nil : (r.label, secs.reduce(0, +) / Double(secs.count))
             }
             c1.figures.append(Plot(title: "\(d): NDCG@20 vs seconds per epoch", xLabel: "seconds per training epoch", yLabel: "test NDCG@20",
-                                   xScale: .log, series: namedPoints(d, timed, metric: "ndcg@20", planned: planned)).svg)
-            let f = finding("C1", d, treatment: mostNegatives(d), control: "in-batch B 256", metric: "ndcg@20", planned: planned)
+                                   xScale: .log, series: namedPoints(d, timed, metric: .ndcg20, planned: planned)).svg)
+            let f = finding("C1", d, treatment: mostNegatives(d), control: "in-batch B 256", metric: .ndcg20, planned: planned)
             findings.append(f); c1.paragraphs.append(f.reading)
         }
         return ([c1], findings)
@@ -198,23 +189,23 @@ extension ClaimsReport {
             let cos = s.temperatures.map { (x: $0, label: s.label(similarity: "cosine", temperature: $0)) }
             let dot = s.temperatures.map { (x: $0, label: s.label(similarity: "dot", temperature: $0)) }
             c2.figures.append(Plot(title: "\(d): NDCG@20 vs τ (cosine)", xLabel: "temperature τ", yLabel: "test NDCG@20", xScale: .log,
-                                   series: lineWithBand("cosine", dataset: d, points: cos, metric: "ndcg@20", planned: planned)).svg)
+                                   series: lineWithBand("cosine", dataset: d, points: cos, metric: .ndcg20, planned: planned)).svg)
             c2.figures.append(Plot(title: "\(d): softmax mass on the 10 hardest negatives", xLabel: "temperature τ",
                                    yLabel: "share of the negatives' softmax mass", xScale: .log,
-                                   series: lineWithBand("cosine", dataset: d, points: cos, metric: "hard_negative_share@10", planned: planned)
-                                    + lineWithBand("dot", dataset: d, points: dot, metric: "hard_negative_share@10", planned: planned,
+                                   series: lineWithBand("cosine", dataset: d, points: cos, metric: .hardNegativeShare10, planned: planned)
+                                    + lineWithBand("dot", dataset: d, points: dot, metric: .hardNegativeShare10, planned: planned,
                                                    colour: 1)).svg)
             c3.figures.append(Plot(title: "\(d): cosine vs dot product, per τ", xLabel: "temperature τ", yLabel: "test NDCG@20", xScale: .log,
-                                   series: lineWithBand("cosine", dataset: d, points: cos, metric: "ndcg@20", planned: planned)
-                                    + lineWithBand("dot", dataset: d, points: dot, metric: "ndcg@20", planned: planned, colour: 1)).svg)
+                                   series: lineWithBand("cosine", dataset: d, points: cos, metric: .ndcg20, planned: planned)
+                                    + lineWithBand("dot", dataset: d, points: dot, metric: .ndcg20, planned: planned, colour: 1)).svg)
             if let best = bestOnValidation(d, cos.map(\.label), planned: planned) {
                 let control = s.label(similarity: "cosine", temperature: 1.0)
-                var f = finding("C2", d, treatment: best, control: control, metric: "ndcg@20", planned: planned)
+                var f = finding("C2", d, treatment: best, control: control, metric: .ndcg20, planned: planned)
                 if best == control { f.reading = "On \(d), τ 1 itself is best on validation: not supported here."; f.verdict = .notSupported }
                 findings.append(f); c2.paragraphs.append(f.reading)
             }
             if let bc = bestOnValidation(d, cos.map(\.label), planned: planned), let bd = bestOnValidation(d, dot.map(\.label), planned: planned) {
-                let f = finding("C3", d, treatment: bc, control: bd, metric: "ndcg@20", planned: planned)
+                let f = finding("C3", d, treatment: bc, control: bd, metric: .ndcg20, planned: planned)
                 findings.append(f); c3.paragraphs.append(f.reading)
             }
         }
@@ -233,7 +224,7 @@ extension ClaimsReport {
             let cats = s.fractions.flatMap { f in ["head", "tail"].map { "\(Int(f * 100))% \($0)" } }
             let series = [false, true].map { on -> (name: String, values: [Double], errors: [Double]?) in
                 let cells = s.fractions.flatMap { f in ["head", "tail"].map { part in
-                    meanStd(d, s.sslLabel(on: on, fraction: f), "recall@20/\(part)", planned: planned) } }
+                    meanStd(d, s.sslLabel(on: on, fraction: f), .recall20(part), planned: planned) } }
                 return ("SSL \(on ? "on" : "off")", cells.map { $0?.mean ?? .nan }, cells.map { $0?.std ?? 0 })
             }
             if series.contains(where: { $0.values.contains(where: \.isFinite) }) {
@@ -242,7 +233,7 @@ extension ClaimsReport {
             }
             for f in s.fractions.reversed() {
                 let finding = finding("C4", d, treatment: s.sslLabel(on: true, fraction: f), control: s.sslLabel(on: false, fraction: f),
-                                      metric: "recall@20/tail", planned: planned)
+                                      metric: .tailRecall20, planned: planned)
                 findings.append(finding); c4.paragraphs.append(finding.reading)
             }
         }
@@ -262,7 +253,7 @@ extension ClaimsReport {
         for d in datasets {
             let groups = FullRankingEvaluator.UserGroup.allCases
             let series = s.graphRuns().map { run -> (name: String, values: [Double], errors: [Double]?) in
-                let cells = groups.map { meanStd(d, run.label, "ndcg@20/\($0.key)", planned: planned) }
+                let cells = groups.map { meanStd(d, run.label, .ndcg20(group: $0.key), planned: planned) }
                 return (run.label, cells.map { $0?.mean ?? .nan }, cells.map { $0?.std ?? 0 })
             }
             if series.contains(where: { $0.values.contains(where: \.isFinite) }) {
@@ -270,7 +261,7 @@ extension ClaimsReport {
                                            categories: groups.map { "\($0) users" }, series: series).svg)
             }
             for run in s.graphRuns() where run.label != "LightGCN" {
-                let f = finding("C5", d, treatment: run.label, control: "LightGCN", metric: "ndcg@20/sparse_users", planned: planned)
+                let f = finding("C5", d, treatment: run.label, control: "LightGCN", metric: .sparseUsersNDCG20, planned: planned)
                 findings.append(f); c5.paragraphs.append(f.reading)
             }
         }
@@ -305,8 +296,8 @@ extension ClaimsReport {
                 c6.figures.append(Plot(title: "\(d): item uniformity over training", xLabel: "epoch",
                                        yLabel: "item uniformity (lower: more uniform)", series: curves).svg)
             }
-            for (treatment, control, metric) in [("in-batch B 1024", s.noNegativesLabel, Self.finalUniformity),
-                                                 (mostNegatives(d), "in-batch B 256", "uniformity_items")] {
+            for (treatment, control, metric) in [("in-batch B 1024", s.noNegativesLabel, MetricKey.finalUniformity),
+                                                 (mostNegatives(d), "in-batch B 256", .uniformityItems)] {
                 let f = finding("C6", d, treatment: treatment, control: control, metric: metric, lowerIsBetter: true, planned: planned)
                 findings.append(f); c6.paragraphs.append(f.reading)
             }
@@ -365,7 +356,7 @@ extension ClaimsReport {
     }
 
     /// One marker per label at its x and its mean over seeds, each its own legend entry.
-    func namedPoints(_ dataset: String, _ xs: [(label: String, x: Double)], metric: String, planned: [Planned]) -> [Series] {
+    func namedPoints(_ dataset: String, _ xs: [(label: String, x: Double)], metric: MetricKey, planned: [Planned]) -> [Series] {
         xs.enumerated().compactMap { k, p in
             meanStd(dataset, p.label, metric, planned: planned).map {
                 Series(p.label, style: .points, x: [p.x], y: [$0.mean], colour: Series.palette[(k + 1) % Series.palette.count])

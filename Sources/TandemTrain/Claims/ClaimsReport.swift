@@ -48,6 +48,10 @@ public final class ClaimsReport {
 
     static let baseSeed: UInt64 = 2020
 
+    /// The report's parts, in page order (cheap MF runs first).
+    static let claims: [any Claim] = [NegativesClaim(), TemperatureClaims(), SelfSupervisionClaim(), GraphViewsClaim(),
+                                      UniformityClaim(), ColdStartMeasurement()]
+
     func dataset(_ name: String) throws -> Dataset {
         if let d = loaded[name] { return d }
         var c = TrainConfig(); c.data.dataset = name; c.data.splitSeed = Self.baseSeed
@@ -61,12 +65,7 @@ public final class ClaimsReport {
         var out: [Planned] = [], seen = Set<String>()
         for name in datasets {
             let items = try dataset(name).numItems
-            var specs = settings.negativeRuns(items: items).map { ($0.label, $0.settings) }
-            specs += settings.temperatureRuns().map { ($0.label, $0.settings) }
-            specs += settings.sslRuns().map { ($0.label, $0.settings) }
-            specs += settings.graphRuns().map { ($0.label, $0.settings) }
-            specs += settings.coldRuns().map { ($0.label, $0.settings) }
-            specs += settings.noNegativeRuns().map { ($0.label, $0.settings) }
+            let specs = Self.claims.flatMap { $0.runs(settings, items: items) }
             for (label, run) in specs {
                 for s in 0..<UInt64(settings.seeds) {
                     let config = try run.config { c in
