@@ -2,14 +2,31 @@ import TandemReport
 
 /// One part of the claims report: the labelled runs it needs on a dataset, its row in the Budget table, and its page
 /// sections with their verdicts, drawn from those runs (and any other part's). `ClaimsReport.claims` lists the parts in
-/// page order; the plan, the page and the budget iterate over it, so a new claim is one type and one entry there.
-protocol Claim: Sendable {
+/// page order; the plan, the page and the budget iterate over it, so a new claim is one entry there (its runs in
+/// `ClaimSweeps.swift`, its section in `ClaimsPage.swift`).
+struct Claim: Sendable {
     /// Its row name in the Budget table.
-    var budgetName: String { get }
+    let budgetName: String
     /// The runs it needs on a dataset of `items` items.
-    func runs(_ settings: ClaimSettings, items: Int) -> [(label: String, settings: RunSettings)]
+    let runs: @Sendable (ClaimSettings, _ items: Int) -> [(label: String, settings: RunSettings)]
     /// Its sections and verdicts, from the planned runs.
-    func sections(_ report: ClaimsReport, _ planned: [ClaimsReport.Planned]) -> (sections: [ReportPage.Section], findings: [ClaimFinding])
+    let sections: @Sendable (ClaimsReport, [ClaimsReport.Planned]) -> (sections: [ReportPage.Section], findings: [ClaimFinding])
+}
+
+extension ClaimsReport {
+    /// The report's parts, in page order (cheap MF runs first).
+    static let claims: [Claim] = [
+        Claim(budgetName: "C1 negatives", runs: { s, items in s.negativeRuns(items: items).map { ($0.label, $0.settings) } },
+              sections: { $0.negativesSection($1) }),
+        Claim(budgetName: "C2 + C3 temperature, cosine vs dot", runs: { s, _ in s.temperatureRuns().map { ($0.label, $0.settings) } },
+              sections: { $0.temperatureSections($1) }),
+        Claim(budgetName: "C4 SSL", runs: { s, _ in s.sslRuns().map { ($0.label, $0.settings) } }, sections: { $0.sslSection($1) }),
+        Claim(budgetName: "C5 graph views", runs: { s, _ in s.graphRuns() }, sections: { $0.graphSection($1) }),
+        // C6 trains one setting of its own (no negatives) and also reads C1's and C2's runs.
+        Claim(budgetName: "C6 no negatives", runs: { s, _ in s.noNegativeRuns() }, sections: { $0.uniformitySection($1) }),
+        // A measurement, no verdict.
+        Claim(budgetName: "item cold start", runs: { s, _ in s.coldRuns() }, sections: { $0.coldStartSection($1) }),
+    ]
 }
 
 /// A metric a claim reads from a run: a key of its test metrics or geometry, or item uniformity at the last epoch.
@@ -33,64 +50,4 @@ public struct MetricKey: Hashable, Sendable, CustomStringConvertible {
     public static func recall20(_ part: String) -> MetricKey { MetricKey("recall@20/\(part)") }
     /// NDCG@20 of one user-activity group.
     public static func ndcg20(group key: String) -> MetricKey { MetricKey("ndcg@20/\(key)") }
-}
-
-/// C1: more negatives per row help.
-struct NegativesClaim: Claim {
-    var budgetName: String { "C1 negatives" }
-    func runs(_ s: ClaimSettings, items: Int) -> [(label: String, settings: RunSettings)] {
-        s.negativeRuns(items: items).map { ($0.label, $0.settings) }
-    }
-    func sections(_ r: ClaimsReport, _ planned: [ClaimsReport.Planned]) -> (sections: [ReportPage.Section], findings: [ClaimFinding]) {
-        r.negativesSection(planned)
-    }
-}
-
-/// C2, the temperature matters, and C3, L2 normalisation helps (the same runs).
-struct TemperatureClaims: Claim {
-    var budgetName: String { "C2 + C3 temperature, cosine vs dot" }
-    func runs(_ s: ClaimSettings, items: Int) -> [(label: String, settings: RunSettings)] {
-        s.temperatureRuns().map { ($0.label, $0.settings) }
-    }
-    func sections(_ r: ClaimsReport, _ planned: [ClaimsReport.Planned]) -> (sections: [ReportPage.Section], findings: [ClaimFinding]) {
-        r.temperatureSections(planned)
-    }
-}
-
-/// C4: self-supervised feature masking helps on sparse data and tail items.
-struct SelfSupervisionClaim: Claim {
-    var budgetName: String { "C4 SSL" }
-    func runs(_ s: ClaimSettings, items: Int) -> [(label: String, settings: RunSettings)] {
-        s.sslRuns().map { ($0.label, $0.settings) }
-    }
-    func sections(_ r: ClaimsReport, _ planned: [ClaimsReport.Planned]) -> (sections: [ReportPage.Section], findings: [ClaimFinding]) {
-        r.sslSection(planned)
-    }
-}
-
-/// C5: graph contrastive views help sparse users.
-struct GraphViewsClaim: Claim {
-    var budgetName: String { "C5 graph views" }
-    func runs(_ s: ClaimSettings, items: Int) -> [(label: String, settings: RunSettings)] { s.graphRuns() }
-    func sections(_ r: ClaimsReport, _ planned: [ClaimsReport.Planned]) -> (sections: [ReportPage.Section], findings: [ClaimFinding]) {
-        r.graphSection(planned)
-    }
-}
-
-/// C6: negatives keep embeddings uniform (its own run trains without negatives; it also reads C1's and C2's runs).
-struct UniformityClaim: Claim {
-    var budgetName: String { "C6 no negatives" }
-    func runs(_ s: ClaimSettings, items: Int) -> [(label: String, settings: RunSettings)] { s.noNegativeRuns() }
-    func sections(_ r: ClaimsReport, _ planned: [ClaimsReport.Planned]) -> (sections: [ReportPage.Section], findings: [ClaimFinding]) {
-        r.uniformitySection(planned)
-    }
-}
-
-/// Item cold start: a measurement, no verdict.
-struct ColdStartMeasurement: Claim {
-    var budgetName: String { "item cold start" }
-    func runs(_ s: ClaimSettings, items: Int) -> [(label: String, settings: RunSettings)] { s.coldRuns() }
-    func sections(_ r: ClaimsReport, _ planned: [ClaimsReport.Planned]) -> (sections: [ReportPage.Section], findings: [ClaimFinding]) {
-        r.coldStartSection(planned)
-    }
 }

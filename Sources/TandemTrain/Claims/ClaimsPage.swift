@@ -108,7 +108,7 @@ extension ClaimsReport {
     /// Where the report's time goes: per dataset and claim, the runs, their epoch budget and their training time.
     func budgetSection(_ planned: [Planned]) -> ReportPage.Section {
         let s = settings
-        let parts = Self.claims.map { ($0.budgetName, $0.runs(s, items: 0).map(\.label)) }
+        let parts = Self.claims.map { ($0.budgetName, $0.runs(s, 0).map(\.label)) }
         var rows: [[String]] = [], allRuns = 0, allSeconds = 0.0
         for d in datasets {
             var seen = Set<String>(), total = 0.0

@@ -48,10 +48,6 @@ public final class ClaimsReport {
 
     static let baseSeed: UInt64 = 2020
 
-    /// The report's parts, in page order (cheap MF runs first).
-    static let claims: [any Claim] = [NegativesClaim(), TemperatureClaims(), SelfSupervisionClaim(), GraphViewsClaim(),
-                                      UniformityClaim(), ColdStartMeasurement()]
-
     func dataset(_ name: String) throws -> Dataset {
         if let d = loaded[name] { return d }
         var c = TrainConfig(); c.data.dataset = name; c.data.splitSeed = Self.baseSeed
@@ -65,7 +61,7 @@ public final class ClaimsReport {
         var out: [Planned] = [], seen = Set<String>()
         for name in datasets {
             let items = try dataset(name).numItems
-            let specs = Self.claims.flatMap { $0.runs(settings, items: items) }
+            let specs = Self.claims.flatMap { $0.runs(settings, items) }
             for (label, run) in specs {
                 for s in 0..<UInt64(settings.seeds) {
                     let config = try run.config { c in
