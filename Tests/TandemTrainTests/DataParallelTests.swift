@@ -9,11 +9,12 @@ import TandemTestSupport
 /// up to float summation order: the same step, with each rank's share, gathered columns and summed gradients. The
 /// same checks run over MPI in scripts/checks/check_mpi.sh.
 @Suite struct DataParallelTests {
-    static let data = Fixtures.plantedClusters()
+    /// Small enough that the 6 settings × (1 process + 2 ranks) train in seconds; several batches per epoch.
+    static let data = SyntheticData(SyntheticConfig(users: 120, items: 60, interactions: 2500, clusters: 3, seed: 4)).dataset()
 
     func config(_ edit: (inout TrainConfig) -> Void) -> TrainConfig {
         var c = TrainConfig.defaults(for: .mf)
-        c.embeddingDim = 16; c.training.epochs = 3; c.training.batchSize = 256; c.evaluation.ks = [10, 20]
+        c.embeddingDim = 16; c.training.epochs = 2; c.training.batchSize = 128; c.evaluation.ks = [10, 20]
         edit(&c)
         return c
     }
@@ -22,7 +23,7 @@ import TandemTestSupport
         "mf": { _ in },
         "mixed": { $0.objective.negativeSampling = .mixed; $0.objective.sampledNegatives = 64 },
         "bpr": { $0.objective.loss = .bpr; $0.objective.similarity = .dot; $0.objective.temperature = 1 },
-        "moco": { $0.moco.queueSize = 512 },
+        "moco": { $0.moco.queueSize = 256 },
         "two-tower+ssl": { c in
             let tt = TrainConfig.defaults(for: .twoTower)
             c.model = .twoTower; c.twoTower = tt.twoTower; c.twoTower.ssl = .both
