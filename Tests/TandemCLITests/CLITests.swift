@@ -105,6 +105,8 @@ let trainedModel: String = {
         let r = try tandem(["compare", "--models", "pop,mf", "--seeds", "1", "--ks", "10", "--valid-metric", "ndcg@10"] + fast.dropLast(2))
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout.contains("recall@10  ndcg@10  mrr@10") && r.stdout.contains("valid ndcg@10"))
+        // Progress: run i of n with each epoch, then the run's result and the time left.
+        #expect(r.stdout.contains("[2/2] mf seed 2020 · epoch") && r.stdout.contains("[1/2] pop seed 2020: valid"), "\(r.stdout)")
         let bad = try tandem(["compare", "--models", "mf,gpt", "--seeds", "1"] + fast)
         #expect(bad.status != 0 && bad.stderr.contains("'gpt'") && bad.stderr.contains("two-tower"))
     }
@@ -212,12 +214,16 @@ let trainedModel: String = {
         #expect(bad.status != 0 && bad.stderr.contains("'many'"))
     }
 
-    /// `--help` says what each flag takes: a value name or the choices.
-    @Test func helpShowsTypesAndChoices() throws {
+    /// `--help` says what each flag takes (a value name or the choices) and its default, with the models that differ.
+    @Test func helpShowsTypesChoicesAndDefaults() throws {
         let r = try tandem(["train", "--help"])
         #expect(r.status == 0)
         #expect(r.stdout.contains("--learning-rate <x>") && r.stdout.contains("--ks <k,k,...>"))
         #expect(r.stdout.contains("values: dot, cosine") && r.stdout.contains("values: pop, mf, two-tower"))
+        // ArgumentParser wraps help at 80 columns: compare with the line breaks and indentation taken out.
+        let help = r.stdout.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.joined(separator: " ")
+        #expect(help.contains("0: evaluate the initialised model). (default 100)"), "\(help)")
+        #expect(help.contains("(default 0.001; mf: 0.003;"))
     }
 
     /// The generated flags match the settings types (a changed setting without `python3 scripts/gen_flags.py` fails here).
