@@ -114,6 +114,9 @@ public final class Trainer {
         partition = parallel ?? WholeBatch()
     }
 
+    /// Every parameter training moves: the model's, then each objective's own.
+    var trainedParameters: [Parameter] { model.parameters + objectives.flatMap(\.parameters) }
+
     /// User and item embeddings as the evaluator scores them (normalised for cosine similarity).
     public func embeddings() -> (users: Tensor, items: Tensor) {
         ModelStore.scoredEmbeddings(model, config: config, dataset: dataset)
@@ -133,7 +136,7 @@ public final class Trainer {
                 let (u, v) = embeddings()
                 return protocolEval.valid.evaluate(users: u, items: v)[key] ?? -.infinity
             }, log: log)
-        } else if !(model.parameters + objectives.flatMap(\.parameters)).isEmpty {
+        } else if !trainedParameters.isEmpty {
             (epochs, bestEpoch) = try trainByGradient(evaluating: evaluating, onImprovement: onImprovement)
         }
         guard evaluating else {
@@ -145,7 +148,7 @@ public final class Trainer {
 
     /// Epochs of steps with early stopping on the validation metric; the best epoch's parameters are restored.
     func trainByGradient(evaluating: Bool, onImprovement: (RetrievalModel) throws -> Void) throws -> (epochs: [EpochSummary], best: Int) {
-        let trained = model.parameters + objectives.flatMap(\.parameters)
+        let trained = trainedParameters
         let t = config.training, key = config.evaluation.validMetric.description
         let optimizer = Optimizer(t.optimizer, parameters: trained, learningRate: t.learningRate, weightDecay: t.weightDecay)
         var epochs: [EpochSummary] = []

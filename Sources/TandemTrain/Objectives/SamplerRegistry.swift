@@ -34,16 +34,15 @@ struct SamplerContext {
 
 /// One way of drawing a batch's negatives: when a config asks for it, what it needs, and how it is built.
 struct SamplerChoice: Sendable {
-    let name: String
     let asked: @Sendable (TrainConfig) -> Bool
     let needs: SamplerNeeds
     /// The error when a config asks for it without what it needs.
     let unmet: String
     let make: @Sendable (SamplerContext) throws -> NegativeSampler
 
-    init(_ name: String, needs: SamplerNeeds = [], unmet: String = "", asked: @escaping @Sendable (TrainConfig) -> Bool,
+    init(needs: SamplerNeeds = [], unmet: String = "", asked: @escaping @Sendable (TrainConfig) -> Bool,
          make: @escaping @Sendable (SamplerContext) throws -> NegativeSampler) {
-        self.name = name; self.needs = needs; self.unmet = unmet; self.asked = asked; self.make = make
+        self.needs = needs; self.unmet = unmet; self.asked = asked; self.make = make
     }
 }
 
@@ -53,33 +52,33 @@ struct SamplerChoice: Sendable {
 enum SamplerRegistry {
     static let choices: [SamplerChoice] = [
         // The collapse baseline reads no negatives.
-        SamplerChoice("none (alignment)", asked: { $0.objective.loss == .alignment }) { _ in InBatchSampler() },
-        SamplerChoice("pairwise (BPR, BCE)", asked: { $0.objective.loss == .bpr || $0.objective.loss == .bce }) { c in
+        SamplerChoice(asked: { $0.objective.loss == .alignment }) { _ in InBatchSampler() },
+        SamplerChoice(asked: { $0.objective.loss == .bpr || $0.objective.loss == .bce }) { c in
             let ds = c.dataset
             return PairwiseSampler(perRow: c.config.objective.negatives, seen: ds.split.train.matrix(users: ds.numUsers, items: ds.numItems),
                                    items: ds.numItems)
         },
-        SamplerChoice("MoCo queue", needs: [.softmax, .inBatchOnly, .ownItemTower],
+        SamplerChoice(needs: [.softmax, .inBatchOnly, .ownItemTower],
                       unmet: "queue_size needs loss infonce, negative_sampling in_batch and a model with its own item tower (mf, two-tower)",
                       asked: { $0.moco.queueSize > 0 }) { c in
             MoCoQueueSampler(model: c.model, settings: c.config.moco, normalize: c.config.objective.similarity == .cosine, logQ: c.logQ)
         },
-        SamplerChoice("every item", needs: .softmax,
+        SamplerChoice(needs: .softmax,
                       unmet: "negative_sampling all is the InfoNCE softmax over every item: it needs loss infonce",
                       asked: { $0.objective.negativeSampling == .all }) { c in
             try FullCatalogueSampler(items: c.dataset.numItems, batchSize: c.config.training.batchSize)
         },
-        SamplerChoice("logged", needs: [.softmax, .ownItemTower],
+        SamplerChoice(needs: [.softmax, .ownItemTower],
                       unmet: "negative_sampling in_batch+logged needs loss infonce and mf or two-tower (a graph would keep the logged rows as edges)",
                       asked: { $0.objective.negativeSampling.logged }) { c in
             LoggedSampler(c.logged, perRow: c.config.objective.loggedPerRow, logQ: c.logQ)
         },
-        SamplerChoice("catalogue (uniform, popularity)", asked: { $0.objective.negativeSampling.sampler != nil }) { c in
+        SamplerChoice(asked: { $0.objective.negativeSampling.sampler != nil }) { c in
             let o = c.config.objective
             return CatalogueSampler(o.negativeSampling.sampler!, inBatch: o.negativeSampling.inBatch, count: o.sampledNegatives,
                                     counts: c.dataset.split.train.itemCounts(items: c.dataset.numItems), alpha: o.popularityAlpha, logQ: c.logQ)
         },
-        SamplerChoice("in-batch", asked: { _ in true }) { _ in InBatchSampler() },
+        SamplerChoice(asked: { _ in true }) { _ in InBatchSampler() },
     ]
 
     /// The sampler `config` asks for (the first entry it asks for).
