@@ -28,6 +28,12 @@ public struct EpochSummary: Codable, Sendable {
     public var uniformityItems: Double? = nil
     /// Seconds of the epoch's training spent in collective calls (data-parallel runs only).
     public var communicationSeconds: Double? = nil
+
+    public init(epoch: Int, loss: Double, seconds: Double, examplesPerSecond: Double, valid: [String: Double]?,
+                uniformityItems: Double? = nil, communicationSeconds: Double? = nil) {
+        self.epoch = epoch; self.loss = loss; self.seconds = seconds; self.examplesPerSecond = examplesPerSecond; self.valid = valid
+        self.uniformityItems = uniformityItems; self.communicationSeconds = communicationSeconds
+    }
 }
 
 /// What a run produced: metrics of the best epoch on validation and test, geometry, timings.
@@ -44,6 +50,12 @@ public struct RunReport: Codable, Sendable {
     public var geometry: [String: Double]
     /// What a closed-form model chose on validation (EASE: `lambda`); nil for models trained by gradient steps.
     public var fitted: [String: Double]? = nil
+
+    public init(model: String, dataset: String, config: TrainConfig, valid: [String: Double], test: [String: Double], bestEpoch: Int,
+                epochs: [EpochSummary], trainSeconds: Double, geometry: [String: Double], fitted: [String: Double]? = nil) {
+        self.model = model; self.dataset = dataset; self.config = config; self.valid = valid; self.test = test; self.bestEpoch = bestEpoch
+        self.epochs = epochs; self.trainSeconds = trainSeconds; self.geometry = geometry; self.fitted = fitted
+    }
 }
 
 /// Trains a retrieval model with early stopping on a validation metric, keeping the best parameters.
@@ -125,8 +137,9 @@ public final class Trainer {
     /// Runs training (nothing to train for a model without parameters, such as `pop`), restores the best epoch, and
     /// evaluates it. `onImprovement` is called with the model whenever validation improves (checkpointing).
     /// `evaluating` false (speed benchmarks): every epoch trains, nothing is evaluated, the last parameters are kept,
-    /// and the report has timings only.
-    public func run(evaluating: Bool = true, onImprovement: (RetrievalModel) throws -> Void = { _ in }) throws -> RunReport {
+    /// and the report has timings only. `testing` false (a search's trial): validation metrics only, no test metrics
+    /// or geometry are computed.
+    public func run(evaluating: Bool = true, testing: Bool = true, onImprovement: (RetrievalModel) throws -> Void = { _ in }) throws -> RunReport {
         let start = Date()
         var epochs: [EpochSummary] = [], bestEpoch = 0
         var fitted: [String: Double]?
@@ -142,6 +155,12 @@ public final class Trainer {
         guard evaluating else {
             return RunReport(model: config.model.rawValue, dataset: dataset.name, config: config, valid: [:], test: [:], bestEpoch: 0,
                              epochs: epochs, trainSeconds: Date().timeIntervalSince(start), geometry: [:])
+        }
+        guard testing else {
+            let (u, v) = embeddings()
+            return RunReport(model: config.model.rawValue, dataset: dataset.name, config: config, valid: try evaluate(protocolEval.valid, u, v),
+                             test: [:], bestEpoch: bestEpoch, epochs: epochs, trainSeconds: Date().timeIntervalSince(start), geometry: [:],
+                             fitted: fitted)
         }
         return try finalReport(epochs: epochs, bestEpoch: bestEpoch, fitted: fitted, start: start)
     }

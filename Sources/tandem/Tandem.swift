@@ -18,7 +18,7 @@ struct Tandem: AsyncParsableCommand {
         abstract: "Train, evaluate and export contrastive retrieval models for recommender systems.",
         version: tandemVersion,
         subcommands: [Train.self, TrainBench.self, CommBench.self, Compare.self, Eval.self, Export.self, DataCommand.self, ReportCommand.self, IndexCommand.self, Serve.self,
-                      Serve.Fuzz.self, CascadeCommand.self, Bench.self]
+                      Serve.Fuzz.self, CascadeCommand.self, Bench.self, Tune.self]
     )
 
     static func main() async {

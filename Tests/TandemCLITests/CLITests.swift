@@ -111,6 +111,28 @@ let trainedModel: String = {
         #expect(bad.status != 0 && bad.stderr.contains("'gpt'") && bad.stderr.contains("two-tower"))
     }
 
+    /// tune: a search on validation writes the best config, which train takes; a rerun continues from the trials file.
+    @Test func tuneWritesAConfigTrainTakes() throws {
+        let dir = scratch()
+        try """
+            base: {model: ease, dataset: "\(tiny)", ks: [10, 20]}
+            search: grid
+            space: {ease_lambdas: [1, 10, 100]}
+            """.write(toFile: dir + "/space.yaml", atomically: true, encoding: .utf8)
+        let r = try tandem(["tune", "--space", "space.yaml", "--out", "best.yaml"], in: dir)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("[trial 3/3 · rung 1/1] ease_lambdas=100 → valid") && r.stdout.contains("wrote best.yaml"), "\(r.stdout)")
+        #expect(!r.stdout.contains("test"), "a search must not print test metrics: \(r.stdout)")
+        let lines = try String(contentsOfFile: dir + "/best.trials.jsonl", encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == 3)
+        let trained = try tandem(["train", "--config", "best.yaml", "--quiet"], in: dir)
+        #expect(trained.status == 0 && trained.stdout.contains("ease"), "\(trained.stderr)")
+        let again = try tandem(["tune", "--space", "space.yaml", "--out", "best.yaml"], in: dir)
+        #expect(again.status == 0 && again.stdout.contains("continuing: 3 trial run(s)") && !again.stdout.contains("[trial"), "\(again.stdout)")
+        let bad = try tandem(["tune", "--space", "space.yaml", "--set", "ease_lambdas=5"], in: dir)
+        #expect(bad.status != 0 && bad.stderr.contains("ease_lambdas is tuned"), "\(bad.stderr)")
+    }
+
     /// The claims report writes its page and its runs, resumes from them, and refuses bad input with one line.
     @Test func reportClaimsWritesAPageAndResumes() throws {
         let dir = scratch()
