@@ -5,6 +5,8 @@ import TandemData
 /// Settings of EASE. YAML keys and flags are the snake_case / kebab-case of these names.
 public struct EASEConfig: Codable, Equatable, Sendable {
     /// EASE: the L2 weights λ tried; the one with the best validation metric is kept (printed, and in the results JSON).
+    /// With two or more values, a best λ at either end of the grid, strictly better than its neighbour, extends the grid
+    /// (by the ratio of that end's two values) until the chosen λ is interior; one value is used as given.
     public var easeLambdas: [Double] = [50, 100, 250, 500, 1000, 2500]
 
     public init() {}
@@ -52,18 +54,42 @@ public final class EASE: ItemToItemModel {
         self.lambda = lambda
     }
 
-    /// Solves at each λ of the grid and keeps the one `validate` scores highest (ties: the smaller λ).
+    /// Solves at each λ of the grid and keeps the one `validate` scores highest (ties: the smaller λ). A best λ at an
+    /// end of a grid of two or more values, strictly better than its neighbour, extends the grid past that end (at most `maxExtensions` times), so the
+    /// choice is an interior optimum rather than the grid's edge.
     public func fit(validate: () -> Double, log: (String) -> Void) throws -> [String: Double] {
+        var tried: [(lambda: Double, score: Double)] = []
         var best: (lambda: Double, score: Double, weights: Tensor)?
-        for lambda in config.easeLambdas {
+        func tryLambda(_ lambda: Double) throws {
             try solve(lambda: lambda)
             let score = validate()
             log(String(format: "ease λ %g: valid %.4f", lambda, score))
-            if best == nil || score > best!.score { best = (lambda, score, itemWeights.value) }
+            tried.append((lambda, score))
+            if best == nil || score > best!.score || (score == best!.score && lambda < best!.lambda) { best = (lambda, score, itemWeights.value) }
+        }
+        for lambda in config.easeLambdas { try tryLambda(lambda) }
+        var extensions = 0
+        while config.easeLambdas.count >= 2, extensions < Self.maxExtensions {
+            // Past an edge only while the edge is strictly better than its neighbour (a flat end is not extended).
+            let sorted = tried.sorted { $0.lambda < $1.lambda }, n = sorted.count
+            let next: Double
+            if best!.lambda == sorted[0].lambda, sorted[0].score > sorted[1].score {
+                next = sorted[0].lambda * sorted[0].lambda / sorted[1].lambda
+            } else if best!.lambda == sorted[n - 1].lambda, sorted[n - 1].score > sorted[n - 2].score {
+                next = sorted[n - 1].lambda * sorted[n - 1].lambda / sorted[n - 2].lambda
+            } else {
+                break
+            }
+            extensions += 1
+            try tryLambda(next)
         }
         itemWeights.value = best!.weights
         lambda = best!.lambda
-        log(String(format: "ease: chose λ %g of %@", best!.lambda, config.easeLambdas.map { String(format: "%g", $0) }.joined(separator: ", ")))
+        let grid = tried.map(\.lambda).sorted().map { String(format: "%g", $0) }.joined(separator: ", ")
+        log(String(format: "ease: chose λ %g of %@", best!.lambda, grid) + (extensions > 0 ? " (grid extended \(extensions)×)" : ""))
         return ["lambda": best!.lambda]
     }
+
+    /// How many times `fit` extends the λ grid past an end before it keeps the edge.
+    public static let maxExtensions = 8
 }
