@@ -51,10 +51,15 @@ public enum RetrievalLoss {
     ///
     /// `rowOffset` (with `inBatch` only): the rows are a slice of the batch whose positives are all in `positives`
     /// (one rank's rows under data-parallel training); row `i` is the batch's row `rowOffset + i`.
+    ///
+    /// `rowColumns` (mined hard negatives): each row's own extra columns, after the shared ones; `rowColumns[j]` holds
+    /// row `i`'s `j`-th item in its row `i` (`[n, d]`), whose id is `rowColumnIds[j][i]`. They are not corrected, and one
+    /// holding the row's positive is removed from that row's softmax.
     public static func sampledSoftmax(_ tape: Tape, users: Variable, positives: Variable, itemIds: [Int32],
                                       sampled: Variable?, sampledIds: [Int32], inBatch: Bool, temperature: Float,
                                       logQ: ((Int32) -> Float)? = nil, sampledLogQ: ((Int32) -> Float)?? = .none,
-                                      inBatchItemGradientScale: Float = 1, rowOffset: Int = 0) -> Variable {
+                                      inBatchItemGradientScale: Float = 1, rowOffset: Int = 0,
+                                      rowColumns: [Variable] = [], rowColumnIds: [[Int32]] = []) -> Variable {
         // `sampledLogQ` (when given) corrects the sampled columns instead of `logQ`; `.some(nil)` leaves them as they are.
         let sampledCorrection: ((Int32) -> Float)? = sampledLogQ ?? logQ
         let n = users.value.rows
@@ -75,6 +80,12 @@ public enum RetrievalLoss {
         if let sampled {
             precondition(sampled.value.rows == sampledIds.count)
             parts.append(tape.matmul(scaled, sampled, transposeB: true)); columnIds += sampledIds
+        }
+        let shared = columnIds.count
+        precondition(rowColumns.count == rowColumnIds.count, "sampledSoftmax: \(rowColumns.count) row columns, \(rowColumnIds.count) id lists")
+        for column in rowColumns {
+            precondition(column.value.rows == n, "sampledSoftmax: a row column of \(column.value.rows) rows for \(n) rows")
+            parts.append(tape.rowDot(scaled, column)); columnIds.append(-1)
         }
         var logits = parts.count == 1 ? parts[0] : tape.concatColumns(parts)
         let width = columnIds.count
@@ -103,6 +114,7 @@ public enum RetrievalLoss {
         for i in 0..<n {
             let target = inBatch ? rowOffset + i : 0
             for j in columnsOf[itemIds[rowOffset + i]] ?? [] where j != target { excluded.append((i, j)) }
+            for (j, ids) in rowColumnIds.enumerated() where ids[i] == itemIds[rowOffset + i] { excluded.append((i, shared + j)) }
         }
         return tape.crossEntropy(logits: logits, targets: (0..<n).map { Int32(inBatch ? rowOffset + $0 : 0) }, excluding: excluded)
     }

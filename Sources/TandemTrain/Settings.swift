@@ -93,8 +93,31 @@ public struct ObjectiveSettings: Codable, Equatable, Sendable {
     /// in_batch+logged: logged negatives per batch row (each row draws this many of its own user's logged items; they
     /// share the batch's softmax like every other column).
     public var loggedPerRow: Int = 1
+    /// Hard negatives mined per training row from the model's own current ranking, added to the in-batch (easy)
+    /// negatives of the InfoNCE softmax (0: off). A user's own training items are never mined.
+    public var hardNegatives: Int = 0
+    /// How hard negatives are mined: ranks (drawn uniformly from ranks hard_negative_ranks of the user's ranking,
+    /// Facebook EBR's semi-hard negatives) or dns (the highest-scoring of hard_negative_candidates uniform items,
+    /// dynamic negative sampling).
+    public var hardNegativeMining: HardNegativeMining = .ranks
+    /// ranks mining: the first and last rank (1-based, both included) of the user's ranking, training items removed,
+    /// that hard negatives are drawn from.
+    public var hardNegativeRanks: [Int] = [101, 500]
+    /// dns mining: uniform candidates scored per mined negative; the highest-scoring is kept.
+    public var hardNegativeCandidates: Int = 32
+    /// Training steps between refreshes of the model's ranking that negatives are mined from (ANCE's refresh);
+    /// 0: once per epoch.
+    public var hardNegativeRefresh: Int = 0
 
     public init() {}
+}
+
+/// How hard negatives are mined from the model's current ranking.
+public enum HardNegativeMining: String, Codable, CaseIterable, Sendable {
+    /// Uniformly from a band of ranks (EBR's semi-hard negatives, ranks 101–500).
+    case ranks
+    /// The highest-scoring of a few uniform candidates (Zhang et al. 2013, dynamic negative sampling).
+    case dns
 }
 
 /// MoCo (He et al. 2020): a queue of momentum-encoded past positives as extra negatives.

@@ -191,7 +191,7 @@ public struct TrainConfig: Equatable, Sendable {
         "optimizer": Optimizer.Kind.allCases.map(\.rawValue), "senet": TowerSelection.allCases.map(\.rawValue),
         "ssl": SSLSelection.allCases.map(\.rawValue), "ssl_augmentation": FeatureAugmentation.allCases.map(\.rawValue),
         "augmentation": SGLAugmentation.allCases.map(\.rawValue), "ials_solver": IALSSolver.allCases.map(\.rawValue),
-        "feature_towers": TowerSelection.allCases.map(\.rawValue),
+        "feature_towers": TowerSelection.allCases.map(\.rawValue), "hard_negative_mining": HardNegativeMining.allCases.map(\.rawValue),
     ]
 }
 
@@ -338,6 +338,11 @@ extension TrainConfig {
         try need(tt.historyLength >= 0, "history_length must be ≥ 0")
         try need(tt.historyDropout >= 0 && tt.historyDropout < 1, "history_dropout must be in [0, 1)")
         try need(tt.senetReduction >= 1, "senet_reduction must be ≥ 1")
+        try need(o.hardNegatives >= 0 && o.hardNegativeCandidates >= 1 && o.hardNegativeRefresh >= 0,
+                 "hard_negatives must be ≥ 0, hard_negative_candidates ≥ 1 and hard_negative_refresh ≥ 0")
+        try need(o.hardNegativeRanks.count == 2 && o.hardNegativeRanks[0] >= 1 && o.hardNegativeRanks[0] <= o.hardNegativeRanks[1],
+                 "hard_negative_ranks must be two ranks, first ≤ last, from 1 (e.g. 101,500)")
+        try need(o.hardNegatives == 0 || moco.queueSize == 0, "hard_negatives and queue_size cannot be combined")
         try need(o.sampledNegatives > 0 && o.popularityAlpha >= 0, "sampled_negatives must be positive and popularity_alpha ≥ 0")
         try need(moco.queueSize >= 0 && moco.momentum >= 0 && moco.momentum < 1, "queue_size must be ≥ 0 and momentum in [0, 1)")
         // Every sampler the config asks for, with what it needs (the sampler table).

@@ -92,10 +92,13 @@ extension Trainer {
         case .columns(let s):
             // Without in-batch columns, each row's own positive is its first column: nothing is gathered.
             let c = s.inBatch ? try columns() : InBatchColumns(embeddings: v, ids: local.items, offset: 0)
+            // Each row's own columns (mined negatives), this process's rows only: column j holds every row's j-th.
+            let rowIds = (0..<s.perRow).map { j in rows.map { s.rowIds[$0 * s.perRow + j] } }
             return RetrievalLoss.sampledSoftmax(tape, users: u, positives: c.embeddings, itemIds: c.ids, sampled: s.embeddings,
                                                 sampledIds: s.ids, inBatch: s.inBatch, temperature: o.temperature,
                                                 logQ: s.correction, sampledLogQ: s.extraCorrection,
-                                                inBatchItemGradientScale: s.inBatchItemGradientScale, rowOffset: c.offset)
+                                                inBatchItemGradientScale: s.inBatchItemGradientScale, rowOffset: c.offset,
+                                                rowColumns: rowIds.map { scored(tape, model.itemEmbeddings(tape, $0)) }, rowColumnIds: rowIds)
         case .catalogue(let all):
             return RetrievalLoss.fullSoftmax(tape, users: u, catalogue: all, targets: local.items, temperature: o.temperature)
         case .perRow(let ids, let k):

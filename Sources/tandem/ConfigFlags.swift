@@ -40,6 +40,11 @@ struct ConfigFlags: ParsableArguments {
     @Option(name: .customLong("popularity-alpha"), help: ArgumentHelp(ConfigFlags.help("Exponent of the popularity sampler: items drawn ∝ training count^α (word2vec's 0.75).", "popularity_alpha"), valueName: "x")) var popularityAlpha: Float?
     @Option(name: .customLong("logged-max-rating"), help: ArgumentHelp(ConfigFlags.help("in_batch+logged: a training row is a logged \"shown but not clicked\" negative when its label column is 0, or, where the data has no labels, when its rating is at most this (ml-100k's proxy: ratings ≤ 2). Logged rows are not trained as positives; validation and test are unchanged.", "logged_max_rating"), valueName: "x")) var loggedMaxRating: Float?
     @Option(name: .customLong("logged-per-row"), help: ArgumentHelp(ConfigFlags.help("in_batch+logged: logged negatives per batch row (each row draws this many of its own user's logged items; they share the batch's softmax like every other column).", "logged_per_row"), valueName: "n")) var loggedPerRow: Int?
+    @Option(name: .customLong("hard-negatives"), help: ArgumentHelp(ConfigFlags.help("Hard negatives mined per training row from the model's own current ranking, added to the in-batch (easy) negatives of the InfoNCE softmax (0: off). A user's own training items are never mined.", "hard_negatives"), valueName: "n")) var hardNegatives: Int?
+    @Option(name: .customLong("hard-negative-mining"), help: ArgumentHelp(ConfigFlags.help("How hard negatives are mined: ranks (drawn uniformly from ranks hard_negative_ranks of the user's ranking, Facebook EBR's semi-hard negatives) or dns (the highest-scoring of hard_negative_candidates uniform items, dynamic negative sampling).", "hard_negative_mining"))) var hardNegativeMining: HardNegativeMining?
+    @Option(name: .customLong("hard-negative-ranks"), help: ArgumentHelp(ConfigFlags.help("ranks mining: the first and last rank (1-based, both included) of the user's ranking, training items removed, that hard negatives are drawn from.", "hard_negative_ranks"), valueName: "k,k,...")) var hardNegativeRanks: IntList?
+    @Option(name: .customLong("hard-negative-candidates"), help: ArgumentHelp(ConfigFlags.help("dns mining: uniform candidates scored per mined negative; the highest-scoring is kept.", "hard_negative_candidates"), valueName: "n")) var hardNegativeCandidates: Int?
+    @Option(name: .customLong("hard-negative-refresh"), help: ArgumentHelp(ConfigFlags.help("Training steps between refreshes of the model's ranking that negatives are mined from (ANCE's refresh); 0: once per epoch.", "hard_negative_refresh"), valueName: "n")) var hardNegativeRefresh: Int?
     // MoCo queue
     @Option(name: .customLong("queue-size"), help: ArgumentHelp(ConfigFlags.help("MoCo: item embeddings of the last queue_size positives, from a momentum copy of the item tower, join the in-batch negatives (0: off). Needs loss infonce, negative_sampling in_batch and mf or two-tower.", "queue_size"), valueName: "n")) var queueSize: Int?
     @Option(name: .customLong("momentum"), help: ArgumentHelp(ConfigFlags.help("MoCo: the momentum copy moves as key ← m·key + (1 − m)·θ after every step.", "momentum"), valueName: "x")) var momentum: Float?
@@ -79,7 +84,7 @@ struct ConfigFlags: ParsableArguments {
     @Option(name: .customLong("drop-ratio"), help: ArgumentHelp(ConfigFlags.help("SGL dropout ratio ρ.", "drop_ratio"), valueName: "x")) var dropRatio: Double?
     @Option(name: .customLong("cl-layer"), help: ArgumentHelp(ConfigFlags.help("XSimGCL: the layer contrasted with the final embeddings.", "cl_layer"), valueName: "n")) var clLayer: Int?
     // EASE
-    @Option(name: .customLong("ease-lambdas"), help: ArgumentHelp(ConfigFlags.help("EASE: the L2 weights λ tried; the one with the best validation metric is kept (printed, and in the results JSON).", "ease_lambdas"), valueName: "x,x,...")) var easeLambdas: DoubleList?
+    @Option(name: .customLong("ease-lambdas"), help: ArgumentHelp(ConfigFlags.help("EASE: the L2 weights λ tried; the one with the best validation metric is kept (printed, and in the results JSON). With two or more values, a best λ at either end of the grid, strictly better than its neighbour, extends the grid (by the ratio of that end's two values) until the chosen λ is interior; one value is used as given.", "ease_lambdas"), valueName: "x,x,...")) var easeLambdas: DoubleList?
     // ItemKNN
     @Option(name: .customLong("knn-neighbours"), help: ArgumentHelp(ConfigFlags.help("ItemKNN: neighbours kept per item (RecBole's k).", "knn_neighbours"), valueName: "n")) var knnNeighbours: Int?
     @Option(name: .customLong("knn-shrink"), help: ArgumentHelp(ConfigFlags.help("ItemKNN: shrink added to the cosine's denominator (damps similarities built on few common users).", "knn_shrink"), valueName: "x")) var knnShrink: Double?
@@ -145,6 +150,11 @@ struct ConfigFlags: ParsableArguments {
         if let v = popularityAlpha { c.objective.popularityAlpha = v }
         if let v = loggedMaxRating { c.objective.loggedMaxRating = v }
         if let v = loggedPerRow { c.objective.loggedPerRow = v }
+        if let v = hardNegatives { c.objective.hardNegatives = v }
+        if let v = hardNegativeMining { c.objective.hardNegativeMining = v }
+        if let v = hardNegativeRanks { c.objective.hardNegativeRanks = v.values }
+        if let v = hardNegativeCandidates { c.objective.hardNegativeCandidates = v }
+        if let v = hardNegativeRefresh { c.objective.hardNegativeRefresh = v }
         if let v = queueSize { c.moco.queueSize = v }
         if let v = momentum { c.moco.momentum = v }
         if let v = queueLogq { c.moco.queueLogq = v }

@@ -25,6 +25,10 @@ public struct SampledColumns {
     public var extraCorrection: ((Int32) -> Float)?? = .none
     /// Scale of the item-side gradient of the in-batch columns (MoCo's queue compensation).
     public var inBatchItemGradientScale: Float = 1
+    /// Columns of each row's own (mined hard negatives): row `r`'s are `rowIds[r·perRow ..< (r+1)·perRow]`, scored
+    /// against that row only and never corrected; empty when there are none.
+    public var rowIds: [Int32] = []
+    public var perRow: Int = 0
 }
 
 /// The negatives of one batch, in the form the configured loss reads them.
@@ -267,5 +271,135 @@ public struct LoggedNegatives {
             for _ in 0..<perRow { out.append(own[rng.int(below: own.count)]) }
         }
         return out
+    }
+}
+
+/// Hard negatives mined from the model's own current ranking, `perRow` per training row, added to the in-batch
+/// (easy) negatives: ANCE's negatives from an index refreshed as training goes, with Facebook EBR's semi-hard ranks
+/// (`.ranks`, e.g. 101–500) or dynamic negative sampling (`.dns`: the highest-scoring of M uniform candidates; Zhang et
+/// al. 2013). A user's own training items are never mined. The ranking is the model's user and item embeddings as
+/// scored, recomputed every `refreshEvery` steps (the first batch computes it).
+public final class HardNegativeMiner: NegativeSampler {
+    public enum Mode: Sendable {
+        /// Uniformly from ranks `lower...upper` (1-based) of the user's ranking with their training items removed.
+        case ranks(ClosedRange<Int>)
+        /// The highest-scoring of `candidates` uniformly drawn items that the user has not trained on.
+        case dns(candidates: Int)
+    }
+
+    public let mode: Mode
+    public let perRow: Int
+    public let refreshEvery: Int
+    /// The training matrix (users × items): a user's items are never mined.
+    let known: CSRMatrix
+    let logQ: ItemLogProbabilities?
+    /// The current user and item embeddings as the loss scores them.
+    let snapshot: () -> (users: Tensor, items: Tensor)
+    /// `.ranks`: each user's band of ranks, best first (recomputed at each refresh).
+    public private(set) var pools: [[Int32]] = []
+    /// `.dns`: the embeddings of the last refresh.
+    var embeddings: (users: Tensor, items: Tensor)?
+    var stepsSinceRefresh = Int.max
+    public private(set) var refreshes = 0
+
+    public init(_ mode: Mode, perRow: Int, refreshEvery: Int, known: CSRMatrix, logQ: ItemLogProbabilities?,
+                snapshot: @escaping () -> (users: Tensor, items: Tensor)) {
+        self.mode = mode; self.perRow = perRow; self.refreshEvery = max(1, refreshEvery); self.known = known; self.logQ = logQ
+        self.snapshot = snapshot
+    }
+
+    public var dataParallelLimit: String? { "hard-negative mining (not yet checked against one process)" }
+
+    /// Recomputes the ranking from the model's current embeddings.
+    public func refresh() {
+        let e = snapshot()
+        refreshes += 1
+        stepsSinceRefresh = 0
+        guard case .ranks(let band) = mode else { embeddings = e; return }
+        pools = Self.bands(users: e.users, items: e.items, known: known, ranks: band)
+    }
+
+    /// For every user, the items at ranks `ranks` (1-based) of their ranking by `users · itemsᵀ` with their `known`
+    /// items removed (ties to the lower item). A user with fewer unknown items than `ranks.lowerBound` gets the last
+    /// `ranks.count` of them.
+    public static func bands(users: Tensor, items: Tensor, known: CSRMatrix, ranks: ClosedRange<Int>) -> [[Int32]] {
+        var out = [[Int32]](repeating: [], count: users.rows)
+        let n = items.rows, block = 256
+        var start = 0
+        while start < users.rows {
+            let end = min(users.rows, start + block)
+            let d = users.cols
+            var scores = BLAS.matmul(Tensor(shape: [end - start, d], data: Array(users.data[(start * d)..<(end * d)])), items, transposeB: true)
+            let found = UnsafeMutableBufferPointer<[Int32]>.allocate(capacity: end - start)
+            found.initialize(repeating: [])
+            scores.data.withUnsafeMutableBufferPointer { s in
+                let base = s.baseAddress!
+                Parallel.forEach(end - start) { r in
+                    let u = start + r, row = base + r * n
+                    for k in known.rowPointers[u]..<known.rowPointers[u + 1] { row[Int(known.columnIndices[k])] = -.infinity }
+                    let unknown = n - (known.rowPointers[u + 1] - known.rowPointers[u])
+                    let top = TopK.select(UnsafeBufferPointer(start: row, count: n), k: min(ranks.upperBound, unknown))
+                    let first = min(ranks.lowerBound - 1, max(0, top.count - ranks.count))
+                    found[r] = Array(top[first...])
+                }
+            }
+            for r in 0..<(end - start) { out[start + r] = found[r] }
+            _ = found.deinitialize(); found.deallocate()
+            start = end
+        }
+        return out
+    }
+
+    /// `perRow` mined items for each row's user, row-major.
+    public func mine(for batch: TrainingBatch, rng: inout RNG) -> [Int32] {
+        if stepsSinceRefresh >= refreshEvery { refresh() }
+        stepsSinceRefresh += 1
+        let users = embeddings?.users ?? Tensor(zeros: [0, 0]), items = embeddings?.items ?? Tensor(zeros: [0, 0])
+        let d = users.cols, catalogue = known.cols
+        var ids: [Int32] = []
+        ids.reserveCapacity(batch.users.count * perRow)
+        // Raw buffers for the inner loops: dns scores tens of candidates per row.
+        known.rowPointers.withUnsafeBufferPointer { starts in
+            known.columnIndices.withUnsafeBufferPointer { columns in
+                users.data.withUnsafeBufferPointer { u in
+                    items.data.withUnsafeBufferPointer { v in
+                        /// A uniformly drawn item the user has not trained on (any item after 64 tries: the user knows nearly all).
+                        func unknownItem(_ user: Int, _ rng: inout RNG) -> Int32 {
+                            let mine = UnsafeBufferPointer(rebasing: columns[starts[user]..<starts[user + 1]])
+                            var item = Int32(rng.int(below: catalogue))
+                            var tries = 0
+                            while tries < 64 && mine.contains(item) { item = Int32(rng.int(below: catalogue)); tries += 1 }
+                            return item
+                        }
+                        for user in batch.users.map(Int.init) {
+                            for _ in 0..<perRow {
+                                switch mode {
+                                case .ranks:
+                                    let pool = pools[user]
+                                    ids.append(pool.isEmpty ? unknownItem(user, &rng) : pool[rng.int(below: pool.count)])
+                                case .dns(let m):
+                                    var best: Int32 = -1, bestScore = -Float.infinity
+                                    for _ in 0..<m {
+                                        let item = unknownItem(user, &rng)
+                                        let score = VectorMath.dot(u.baseAddress! + user * d, v.baseAddress! + Int(item) * d, count: d)
+                                        if best < 0 || score > bestScore { best = item; bestScore = score }
+                                    }
+                                    ids.append(best)
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return ids
+    }
+
+    public func negatives(for batch: TrainingBatch, tape: Tape, embed: ([Int32]) -> Variable, rng: inout RNG) -> BatchNegatives {
+        var columns = SampledColumns(inBatch: true, embeddings: nil, ids: [], correction: logQ.map { logQ in { logQ[$0] } },
+                                     extraCorrection: .some(nil))
+        columns.rowIds = mine(for: batch, rng: &rng)
+        columns.perRow = perRow
+        return .columns(columns)
     }
 }

@@ -63,6 +63,18 @@ enum SamplerRegistry {
                       asked: { $0.moco.queueSize > 0 }) { c in
             MoCoQueueSampler(model: c.model, settings: c.config.moco, normalize: c.config.objective.similarity == .cosine, logQ: c.logQ)
         },
+        SamplerChoice(needs: [.softmax, .inBatchOnly],
+                      unmet: "hard_negatives adds mined columns to the in-batch InfoNCE softmax: it needs loss infonce and negative_sampling in_batch",
+                      asked: { $0.objective.hardNegatives > 0 }) { c in
+            let o = c.config.objective, ds = c.dataset, config = c.config, model = c.model
+            let mode: HardNegativeMiner.Mode = o.hardNegativeMining == .ranks
+                ? .ranks(o.hardNegativeRanks[0]...o.hardNegativeRanks[1]) : .dns(candidates: o.hardNegativeCandidates)
+            let steps = (c.logged.positiveRows.count + config.training.batchSize - 1) / config.training.batchSize
+            return HardNegativeMiner(mode, perRow: o.hardNegatives, refreshEvery: o.hardNegativeRefresh > 0 ? o.hardNegativeRefresh : max(1, steps),
+                                     known: ds.split.train.matrix(users: ds.numUsers, items: ds.numItems), logQ: c.logQ) {
+                ModelStore.scoredEmbeddings(model, config: config, dataset: ds)
+            }
+        },
         SamplerChoice(needs: .softmax,
                       unmet: "negative_sampling all is the InfoNCE softmax over every item: it needs loss infonce",
                       asked: { $0.objective.negativeSampling == .all }) { c in
