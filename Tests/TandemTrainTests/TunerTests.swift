@@ -145,4 +145,18 @@ import TandemTestSupport
         #expect(outcome.records[0].score == nil && outcome.records[0].error?.contains("temperature must be positive") == true)
         #expect(outcome.best?.trial == 1)
     }
+
+    /// Every search space shipped in configs/tune reads, and its first configuration is a valid config.
+    @Test func shippedSpacesAreValid() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+        let dir = root + "/configs/tune"
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".yaml") }
+        #expect(files.count >= 4)
+        for file in files {
+            var s = try SearchSpace(yaml: String(contentsOfFile: dir + "/" + file, encoding: .utf8), file: file)
+            try s.set(["dataset": "ml-100k"])
+            _ = try TrainConfig.resolve(yaml: s.yaml(s.configurations()[0]), yamlFile: file)
+            _ = try Tuner(space: s, trialsFile: nil, log: { _ in }).rungs()
+        }
+    }
 }
