@@ -150,6 +150,23 @@ public enum RetrievalLoss {
         tape.scale(tape.mean(tape.rowDot(users, positives)), -1 / temperature)
     }
 
+    /// DirectAU (Wang et al., "Towards Representation Alignment and Uniformity in Collaborative Filtering", KDD 2022):
+    /// `mean ‖u − v⁺‖² + γ · (unif(users) + unif(items)) / 2`, with `unif(x) = log mean_{i≠j} exp(−2‖xᵢ − xⱼ‖²)` over the
+    /// batch's rows. Inputs are L2-normalised, so `‖a − b‖² = 2 − 2a·b`.
+    public static func directAU(_ tape: Tape, users: Variable, positives: Variable, uniformityWeight gamma: Float) -> Variable {
+        let align = tape.addScalar(tape.scale(tape.mean(tape.rowDot(users, positives)), -2), 2)
+        return align + tape.scale(uniformity(tape, users) + uniformity(tape, positives), gamma / 2)
+    }
+
+    /// `log mean_{i≠j} exp(−2‖xᵢ − xⱼ‖²)` over the rows of L2-normalised `x` (Wang & Isola 2020, t = 2): the diagonal's
+    /// n terms, each exp(0) = 1, are taken out of the sum.
+    public static func uniformity(_ tape: Tape, _ x: Variable) -> Variable {
+        let n = x.value.rows
+        precondition(n >= 2, "uniformity needs two rows")
+        let e = tape.exp(tape.addScalar(tape.scale(tape.matmul(x, x, transposeB: true), 4), -4))
+        return tape.log(tape.scale(tape.addScalar(tape.sum(e), -Float(n)), 1 / Float(n * (n - 1))))
+    }
+
     public static func bpr(_ tape: Tape, users: Variable, positives: Variable, negatives: Variable, perUser k: Int,
                            temperature: Float) -> Variable {
         let (_, posRep, neg) = pairScores(tape, users: users, positives: positives, negatives: negatives, perUser: k)

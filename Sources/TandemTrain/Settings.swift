@@ -13,6 +13,9 @@ public enum LossKind: String, Codable, CaseIterable, Sendable {
     /// Alignment only: pull each user towards their positive with no negatives at all (−cos / τ; cosine similarity
     /// only). The collapse baseline of the claims report's C6, not a model to use.
     case alignment
+    /// DirectAU (Wang et al. 2022): alignment plus uniformity_weight × the uniformity of the batch's users and of its
+    /// items, with no negatives sampled (cosine similarity only; τ unused).
+    case directau
 }
 
 /// Where the data comes from and how it is split.
@@ -64,8 +67,8 @@ public struct DataSettings: Codable, Equatable, Sendable {
 
 /// The main loss and where its negatives come from.
 public struct ObjectiveSettings: Codable, Equatable, Sendable {
-    /// Main loss: infonce (softmax over the batch's negatives), bpr or bce (sampled negatives per positive), or
-    /// alignment (no negatives: the collapse baseline).
+    /// Main loss: infonce (softmax over the batch's negatives), bpr or bce (sampled negatives per positive), directau
+    /// (alignment + uniformity, no negatives), or alignment (no negatives: the collapse baseline).
     public var loss: LossKind = .infonce
     /// Score of a user and an item: dot product, or cosine (both L2-normalised).
     public var similarity: Similarity = .cosine
@@ -93,6 +96,8 @@ public struct ObjectiveSettings: Codable, Equatable, Sendable {
     /// in_batch+logged: logged negatives per batch row (each row draws this many of its own user's logged items; they
     /// share the batch's softmax like every other column).
     public var loggedPerRow: Int = 1
+    /// DirectAU: weight γ of the uniformity term (the mean of the users' and the items' uniformity in the batch).
+    public var uniformityWeight: Float = 1
     /// Hard negatives mined per training row from the model's own current ranking, added to the in-batch (easy)
     /// negatives of the InfoNCE softmax (0: off). A user's own training items are never mined.
     public var hardNegatives: Int = 0

@@ -351,6 +351,8 @@ extension TrainConfig {
         try need(tt.sslWeight >= 0 && tt.sslTemperature > 0 && tt.sslDropRate >= 0 && tt.sslDropRate < 1 && tt.sslBatchSize >= 0,
                  "ssl_weight must be ≥ 0, ssl_temperature > 0, ssl_drop_rate in [0, 1) and ssl_batch_size ≥ 0")
         try need(d.trainFraction > 0 && d.trainFraction <= 1, "train_fraction must be in (0, 1]")
+        try need(o.loss != .directau || (o.similarity == .cosine && o.uniformityWeight >= 0),
+                 "loss directau needs similarity cosine (its uniformity is over the unit sphere) and uniformity_weight ≥ 0")
         try need(o.loss != .alignment || o.similarity == .cosine,
                  "loss alignment needs similarity cosine: with no negatives, dot-product scores grow without bound")
         try need(d.coldItems >= 0 && d.coldItems < 1, "cold_items must be in [0, 1): the fraction of items held out for cold start")

@@ -115,7 +115,8 @@ public final class Trainer {
         self.objectives = objectives
         if communicator.size > 1 {
             // The one rule for data parallelism: every sampler and objective says whether it can run on a share of the batch.
-            let limits = ([config.model.descriptor.dataParallel ? nil : "model \(config.model)", sampler.dataParallelLimit]
+            let limits = ([config.model.descriptor.dataParallel ? nil : "model \(config.model)", sampler.dataParallelLimit,
+                           config.objective.loss == .directau ? "loss directau (its uniformity is over the whole batch)" : nil]
                           + objectives.map(\.dataParallelLimit)).compactMap { $0 }
             guard limits.isEmpty else { throw ConfigError("data-parallel training does not support \(limits.joined(separator: " or ")) yet") }
             parallel = DataParallel(comm: communicator, parameters: model.parameters + objectives.flatMap(\.parameters),

@@ -83,6 +83,7 @@ extension Trainer {
                   negatives: BatchNegatives, columns: () throws -> InBatchColumns) throws -> Variable {
         let o = config.objective
         if o.loss == .alignment { return RetrievalLoss.alignment(tape, users: u, positives: v, temperature: o.temperature) }
+        if o.loss == .directau { return RetrievalLoss.directAU(tape, users: u, positives: v, uniformityWeight: o.uniformityWeight) }
         switch negatives {
         case .inBatch:
             let c = try columns()

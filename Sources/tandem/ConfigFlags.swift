@@ -29,7 +29,7 @@ struct ConfigFlags: ParsableArguments {
     @Option(name: .customLong("use-features"), help: ArgumentHelp(ConfigFlags.help("Use side features when the dataset has them (two-tower; sgl with augmentation am).", "use_features"), valueName: "true|false")) var useFeatures: Bool?
     @Option(name: .customLong("cold-items"), help: ArgumentHelp(ConfigFlags.help("Item cold start: hold this fraction of items (drawn with split_seed) out of training and validation; every interaction with them is tested apart, ranking only those items (…/cold_items metrics), and the usual rankings leave them out. 0: off.", "cold_items"), valueName: "x")) var coldItems: Double?
     // Objective and negatives
-    @Option(name: .customLong("loss"), help: ArgumentHelp(ConfigFlags.help("Main loss: infonce (softmax over the batch's negatives), bpr or bce (sampled negatives per positive), or alignment (no negatives: the collapse baseline).", "loss"))) var loss: LossKind?
+    @Option(name: .customLong("loss"), help: ArgumentHelp(ConfigFlags.help("Main loss: infonce (softmax over the batch's negatives), bpr or bce (sampled negatives per positive), directau (alignment + uniformity, no negatives), or alignment (no negatives: the collapse baseline).", "loss"))) var loss: LossKind?
     @Option(name: .customLong("similarity"), help: ArgumentHelp(ConfigFlags.help("Score of a user and an item: dot product, or cosine (both L2-normalised).", "similarity"))) var similarity: Similarity?
     @Option(name: .customLong("temperature"), help: ArgumentHelp(ConfigFlags.help("Temperature τ dividing the scores in the loss.", "temperature"), valueName: "x")) var temperature: Float?
     @Option(name: .customLong("logq"), help: ArgumentHelp(ConfigFlags.help("Subtract log(item sampling probability) from in-batch logits (logQ correction).", "logq"), valueName: "true|false")) var logq: Bool?
@@ -40,6 +40,7 @@ struct ConfigFlags: ParsableArguments {
     @Option(name: .customLong("popularity-alpha"), help: ArgumentHelp(ConfigFlags.help("Exponent of the popularity sampler: items drawn ∝ training count^α (word2vec's 0.75).", "popularity_alpha"), valueName: "x")) var popularityAlpha: Float?
     @Option(name: .customLong("logged-max-rating"), help: ArgumentHelp(ConfigFlags.help("in_batch+logged: a training row is a logged \"shown but not clicked\" negative when its label column is 0, or, where the data has no labels, when its rating is at most this (ml-100k's proxy: ratings ≤ 2). Logged rows are not trained as positives; validation and test are unchanged.", "logged_max_rating"), valueName: "x")) var loggedMaxRating: Float?
     @Option(name: .customLong("logged-per-row"), help: ArgumentHelp(ConfigFlags.help("in_batch+logged: logged negatives per batch row (each row draws this many of its own user's logged items; they share the batch's softmax like every other column).", "logged_per_row"), valueName: "n")) var loggedPerRow: Int?
+    @Option(name: .customLong("uniformity-weight"), help: ArgumentHelp(ConfigFlags.help("DirectAU: weight γ of the uniformity term (the mean of the users' and the items' uniformity in the batch).", "uniformity_weight"), valueName: "x")) var uniformityWeight: Float?
     @Option(name: .customLong("hard-negatives"), help: ArgumentHelp(ConfigFlags.help("Hard negatives mined per training row from the model's own current ranking, added to the in-batch (easy) negatives of the InfoNCE softmax (0: off). A user's own training items are never mined.", "hard_negatives"), valueName: "n")) var hardNegatives: Int?
     @Option(name: .customLong("hard-negative-mining"), help: ArgumentHelp(ConfigFlags.help("How hard negatives are mined: ranks (drawn uniformly from ranks hard_negative_ranks of the user's ranking, Facebook EBR's semi-hard negatives) or dns (the highest-scoring of hard_negative_candidates uniform items, dynamic negative sampling).", "hard_negative_mining"))) var hardNegativeMining: HardNegativeMining?
     @Option(name: .customLong("hard-negative-ranks"), help: ArgumentHelp(ConfigFlags.help("ranks mining: the first and last rank (1-based, both included) of the user's ranking, training items removed, that hard negatives are drawn from.", "hard_negative_ranks"), valueName: "k,k,...")) var hardNegativeRanks: IntList?
@@ -150,6 +151,7 @@ struct ConfigFlags: ParsableArguments {
         if let v = popularityAlpha { c.objective.popularityAlpha = v }
         if let v = loggedMaxRating { c.objective.loggedMaxRating = v }
         if let v = loggedPerRow { c.objective.loggedPerRow = v }
+        if let v = uniformityWeight { c.objective.uniformityWeight = v }
         if let v = hardNegatives { c.objective.hardNegatives = v }
         if let v = hardNegativeMining { c.objective.hardNegativeMining = v }
         if let v = hardNegativeRanks { c.objective.hardNegativeRanks = v.values }

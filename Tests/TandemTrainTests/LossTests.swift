@@ -56,6 +56,33 @@ import TandemTrain
         #expect(tape.backward(loss).denseGradient(of: users)?.data == [-1, 0, -1, 0])
     }
 
+    /// DirectAU by hand: users [1,0], [0,1] against positives [1,0], [1,0]: alignment mean(2 − 2·(1, 0)) = 1; the users'
+    /// uniformity log e^{4·0−4} = −4; the positives' (identical rows) log e⁰ = 0; with γ 1: 1 + (−4 + 0)/2 = −1. Its
+    /// gradient through the normalisation matches central differences on random rows.
+    @Test func directAUByHand() {
+        let tape = Tape()
+        let loss = RetrievalLoss.directAU(tape, users: tape.constant(Tensor([[1, 0], [0, 1]])), positives: tape.constant(Tensor([[1, 0], [1, 0]])),
+                                          uniformityWeight: 1)
+        #expect(abs(loss.value.data[0] + 1) < 1e-5, "\(loss.value.data[0])")
+        var rng = RNG(seed: 8)
+        let x = [rng.normalTensor(shape: [4, 3], std: 1), rng.normalTensor(shape: [4, 3], std: 1)]
+        func value(_ x: [Tensor]) -> (Float, [Tensor]) {
+            let t = Tape()
+            let vars = x.map { t.constant($0) }
+            let l = RetrievalLoss.directAU(t, users: t.l2Normalize(vars[0]), positives: t.l2Normalize(vars[1]), uniformityWeight: 0.7)
+            return (l.value.data[0], t.gradients(of: l, withRespectTo: vars))
+        }
+        let (_, grads) = value(x)
+        for k in 0..<2 {
+            for e in 0..<x[k].count {
+                var plus = x, minus = x
+                plus[k].data[e] += 1e-2; minus[k].data[e] -= 1e-2
+                let numeric = (value(plus).0 - value(minus).0) / 2e-2
+                #expect(abs(numeric - grads[k].data[e]) < 3e-3, "input \(k) element \(e): \(numeric) vs \(grads[k].data[e])")
+            }
+        }
+    }
+
     /// Negatives keep embeddings uniform: trained with alignment alone, MF's items crowd together (uniformity far
     /// higher) and ranking suffers, against the in-batch softmax on the same data. Dot similarity is refused.
     @Test(.tags(.endToEnd)) func withoutNegativesEmbeddingsCollapse() throws {
@@ -129,15 +156,18 @@ import TandemTrain
         var rng = RNG(seed: 5)
         let u = rng.normalTensor(shape: [3, 4], std: 1), v = rng.normalTensor(shape: [3, 4], std: 1), s = rng.normalTensor(shape: [2, 4], std: 1)
         let ids: [Int32] = [0, 1, 2], sids: [Int32] = [2, 7]
+        // Each row's own (mined) column; row 1's holds its own positive, so it is masked for that row.
+        let mined = rng.normalTensor(shape: [3, 4], std: 1), minedIds: [[Int32]] = [[5, 1, 9]]
         for inBatch in [true, false] {
             func loss(_ x: [Tensor]) -> (Float, [Tensor]) {
                 let t = Tape()
                 let vars = x.map { t.constant($0) }
                 let l = RetrievalLoss.sampledSoftmax(t, users: vars[0], positives: vars[1], itemIds: ids, sampled: vars[2], sampledIds: sids,
-                                                     inBatch: inBatch, temperature: 0.7, logQ: { Float($0) * 0.1 })
+                                                     inBatch: inBatch, temperature: 0.7, logQ: { Float($0) * 0.1 },
+                                                     rowColumns: [vars[3]], rowColumnIds: minedIds)
                 return (l.value.data[0], t.gradients(of: l, withRespectTo: vars))
             }
-            let x = [u, v, s]
+            let x = [u, v, s, mined]
             let (_, grads) = loss(x)
             for (k, t) in x.enumerated() {
                 for e in 0..<t.count {

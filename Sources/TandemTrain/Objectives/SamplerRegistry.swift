@@ -52,7 +52,7 @@ struct SamplerChoice: Sendable {
 enum SamplerRegistry {
     static let choices: [SamplerChoice] = [
         // The collapse baseline reads no negatives.
-        SamplerChoice(asked: { $0.objective.loss == .alignment }) { _ in InBatchSampler() },
+        SamplerChoice(asked: { $0.objective.loss == .alignment || $0.objective.loss == .directau }) { _ in InBatchSampler() },
         SamplerChoice(asked: { $0.objective.loss == .bpr || $0.objective.loss == .bce }) { c in
             let ds = c.dataset
             return PairwiseSampler(perRow: c.config.objective.negatives, seen: ds.split.train.matrix(users: ds.numUsers, items: ds.numItems),
