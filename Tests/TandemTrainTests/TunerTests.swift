@@ -62,6 +62,14 @@ import TandemTestSupport
         }
     }
 
+    /// Words are written so that YAML reads them back unchanged (quoted when they hold ": ", "#" or look like a number).
+    @Test func wordsSurviveTheYAMLRoundTrip() throws {
+        for word in ["cosine", "synthetic:users=80,items=40", "a: b", "x #y", "1e-3", "true", "data/my dir"] {
+            let text = "dataset: \(ParameterValue.word(word))"
+            #expect(try TrainConfig.resolve(yaml: text).data.dataset == word, "\(text)")
+        }
+    }
+
     /// Grid search enumerates every combination; a number tuned for a list key (EASE's λ grid) becomes a one-element list.
     @Test func gridEnumeratesEveryCombination() throws {
         let s = try SearchSpace(yaml: "base: {model: ease}\nsearch: grid\nspace: {ease_lambdas: [10, 20.5], seed: [1, 2, 3]}")

@@ -10,6 +10,8 @@ public enum ParameterValue: Codable, Hashable, Sendable, CustomStringConvertible
     case flag(Bool)
     case word(String)
     case list([ParameterValue])
+    /// YAML text as given on the command line (`--set ks=[10,20]`), written as it is.
+    case yamlText(String)
 
     /// The value as YAML writes it (`0.001`, `64`, `true`, `cosine`, `[10, 50]`): how it reaches a config.
     public var description: String {
@@ -17,8 +19,12 @@ public enum ParameterValue: Codable, Hashable, Sendable, CustomStringConvertible
         case .number(let x): return x == x.rounded() && abs(x) < 1e15 ? String(format: "%.1f", x) : "\(x)"
         case .integer(let n): return "\(n)"
         case .flag(let b): return b ? "true" : "false"
-        case .word(let s): return s
+        case .word(let s):
+            // Plain when YAML reads it back as this same string; otherwise quoted (a JSON string is a YAML string).
+            if (try? Yams.load(yaml: s)) as? String == s, !s.contains("#"), !s.contains(": ") { return s }
+            return String(data: try! JSONEncoder().encode(s), encoding: .utf8)!
         case .list(let xs): return "[" + xs.map(\.description).joined(separator: ", ") + "]"
+        case .yamlText(let s): return s
         }
     }
 
@@ -47,7 +53,7 @@ public enum ParameterValue: Codable, Hashable, Sendable, CustomStringConvertible
         case .number(let x): try c.encode(x)
         case .integer(let n): try c.encode(n)
         case .flag(let b): try c.encode(b)
-        case .word(let s): try c.encode(s)
+        case .word(let s), .yamlText(let s): try c.encode(s)
         case .list(let xs): try c.encode(xs)
         }
     }
@@ -186,7 +192,7 @@ public struct SearchSpace: Sendable {
         for (k, v) in overrides {
             guard Set(TrainConfig.keys).contains(k) else { throw ConfigError("--set \(k): not a config key; valid keys are: \(TrainConfig.keys.joined(separator: ", "))") }
             guard distributions[k] == nil else { throw ConfigError("--set \(k): \(k) is tuned (it is in the search space)") }
-            base[k] = .word(v)
+            base[k] = .yamlText(v)
         }
     }
 
