@@ -98,6 +98,11 @@ public struct ObjectiveSettings: Codable, Equatable, Sendable {
     public var loggedPerRow: Int = 1
     /// DirectAU: weight γ of the uniformity term (the mean of the users' and the items' uniformity in the batch).
     public var uniformityWeight: Float = 1
+    /// UltraGCN's item–item constraint: weight of the term pulling each user towards the items that co-occur most with
+    /// its positive (0: off).
+    public var itemConstraintWeight: Float = 0
+    /// UltraGCN's item–item constraint: neighbours K kept per item.
+    public var itemConstraintNeighbours: Int = 10
     /// Hard negatives mined per training row from the model's own current ranking, added to the in-batch (easy)
     /// negatives of the InfoNCE softmax (0: off). A user's own training items are never mined.
     public var hardNegatives: Int = 0

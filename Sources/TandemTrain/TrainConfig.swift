@@ -342,6 +342,7 @@ extension TrainConfig {
                  "hard_negatives must be ≥ 0, hard_negative_candidates ≥ 1 and hard_negative_refresh ≥ 0")
         try need(o.hardNegativeRanks.count == 2 && o.hardNegativeRanks[0] >= 1 && o.hardNegativeRanks[0] <= o.hardNegativeRanks[1],
                  "hard_negative_ranks must be two ranks, first ≤ last, from 1 (e.g. 101,500)")
+        try need(o.itemConstraintWeight >= 0 && o.itemConstraintNeighbours >= 1, "item_constraint_weight must be ≥ 0 and item_constraint_neighbours ≥ 1")
         try need(o.hardNegatives == 0 || moco.queueSize == 0, "hard_negatives and queue_size cannot be combined")
         try need(o.sampledNegatives > 0 && o.popularityAlpha >= 0, "sampled_negatives must be positive and popularity_alpha ≥ 0")
         try need(moco.queueSize >= 0 && moco.momentum >= 0 && moco.momentum < 1, "queue_size must be ≥ 0 and momentum in [0, 1)")

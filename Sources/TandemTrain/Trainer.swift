@@ -111,6 +111,11 @@ public final class Trainer {
             objectives.append(PrototypeObjective(config.concat, dim: config.embeddingDim, normalized: o.similarity == .cosine,
                                                  seed: config.seed))
         }
+        if o.itemConstraintWeight > 0 {
+            objectives.append(ItemConstraintObjective(model: model, train: dataset.split.train.matrix(users: dataset.numUsers, items: dataset.numItems),
+                                                      neighbours: o.itemConstraintNeighbours, weight: o.itemConstraintWeight,
+                                                      temperature: o.temperature, normalized: o.similarity == .cosine))
+        }
         objectives.append(ModelTermsObjective(model))
         self.objectives = objectives
         if communicator.size > 1 {

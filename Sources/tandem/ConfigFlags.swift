@@ -41,6 +41,8 @@ struct ConfigFlags: ParsableArguments {
     @Option(name: .customLong("logged-max-rating"), help: ArgumentHelp(ConfigFlags.help("in_batch+logged: a training row is a logged \"shown but not clicked\" negative when its label column is 0, or, where the data has no labels, when its rating is at most this (ml-100k's proxy: ratings ≤ 2). Logged rows are not trained as positives; validation and test are unchanged.", "logged_max_rating"), valueName: "x")) var loggedMaxRating: Float?
     @Option(name: .customLong("logged-per-row"), help: ArgumentHelp(ConfigFlags.help("in_batch+logged: logged negatives per batch row (each row draws this many of its own user's logged items; they share the batch's softmax like every other column).", "logged_per_row"), valueName: "n")) var loggedPerRow: Int?
     @Option(name: .customLong("uniformity-weight"), help: ArgumentHelp(ConfigFlags.help("DirectAU: weight γ of the uniformity term (the mean of the users' and the items' uniformity in the batch).", "uniformity_weight"), valueName: "x")) var uniformityWeight: Float?
+    @Option(name: .customLong("item-constraint-weight"), help: ArgumentHelp(ConfigFlags.help("UltraGCN's item–item constraint: weight of the term pulling each user towards the items that co-occur most with its positive (0: off).", "item_constraint_weight"), valueName: "x")) var itemConstraintWeight: Float?
+    @Option(name: .customLong("item-constraint-neighbours"), help: ArgumentHelp(ConfigFlags.help("UltraGCN's item–item constraint: neighbours K kept per item.", "item_constraint_neighbours"), valueName: "n")) var itemConstraintNeighbours: Int?
     @Option(name: .customLong("hard-negatives"), help: ArgumentHelp(ConfigFlags.help("Hard negatives mined per training row from the model's own current ranking, added to the in-batch (easy) negatives of the InfoNCE softmax (0: off). A user's own training items are never mined.", "hard_negatives"), valueName: "n")) var hardNegatives: Int?
     @Option(name: .customLong("hard-negative-mining"), help: ArgumentHelp(ConfigFlags.help("How hard negatives are mined: ranks (drawn uniformly from ranks hard_negative_ranks of the user's ranking, Facebook EBR's semi-hard negatives) or dns (the highest-scoring of hard_negative_candidates uniform items, dynamic negative sampling).", "hard_negative_mining"))) var hardNegativeMining: HardNegativeMining?
     @Option(name: .customLong("hard-negative-ranks"), help: ArgumentHelp(ConfigFlags.help("ranks mining: the first and last rank (1-based, both included) of the user's ranking, training items removed, that hard negatives are drawn from.", "hard_negative_ranks"), valueName: "k,k,...")) var hardNegativeRanks: IntList?
@@ -152,6 +154,8 @@ struct ConfigFlags: ParsableArguments {
         if let v = loggedMaxRating { c.objective.loggedMaxRating = v }
         if let v = loggedPerRow { c.objective.loggedPerRow = v }
         if let v = uniformityWeight { c.objective.uniformityWeight = v }
+        if let v = itemConstraintWeight { c.objective.itemConstraintWeight = v }
+        if let v = itemConstraintNeighbours { c.objective.itemConstraintNeighbours = v }
         if let v = hardNegatives { c.objective.hardNegatives = v }
         if let v = hardNegativeMining { c.objective.hardNegativeMining = v }
         if let v = hardNegativeRanks { c.objective.hardNegativeRanks = v.values }

@@ -64,7 +64,8 @@ import TandemTestSupport
             #expect(m.contains("data-parallel training does not support") && m.contains("queue_compensation") && m.contains("ConCAT prototypes"), "\(m)")
         }
         for (edit, cause) in [({ (c: inout TrainConfig) in c.objective.hardNegatives = 2 }, "hard-negative mining"),
-                              ({ (c: inout TrainConfig) in c.objective.loss = .directau }, "loss directau")] {
+                              ({ (c: inout TrainConfig) in c.objective.loss = .directau }, "loss directau"),
+                              ({ (c: inout TrainConfig) in c.objective.itemConstraintWeight = 1 }, "item_constraint_weight")] {
             let cfg = config(edit)
             let refused = try Fixtures.onRanks(2) { comm -> String in
                 do { _ = try Trainer(config: cfg, dataset: Self.data, communicator: comm, log: { _ in }); return "accepted" } catch {

@@ -135,7 +135,15 @@ public struct Tuner {
     }
 
     func describe(_ params: [String: ParameterValue]) -> String {
-        space.keys.map { "\($0)=\(params[$0].map { "\($0)" } ?? "-")" }.joined(separator: " ")
+        space.keys.map { key in
+            let shown: String
+            switch params[key] {
+            case .number(let x)?: shown = String(format: "%.4g", x)  // four digits on screen; the file keeps every digit
+            case let v?: shown = "\(v)"
+            case nil: shown = "-"
+            }
+            return "\(key)=\(shown)"
+        }.joined(separator: " ")
     }
 
     /// Trains one trial; a diverged loss or a refused setting is recorded as a failed trial, not the end of the search.
