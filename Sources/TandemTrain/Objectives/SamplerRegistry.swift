@@ -51,7 +51,7 @@ struct SamplerChoice: Sendable {
 /// `NegativeSamplers.swift` and an entry here.
 enum SamplerRegistry {
     static let choices: [SamplerChoice] = [
-        // The collapse baseline reads no negatives.
+        // Alignment (the collapse baseline) and DirectAU read no negatives.
         SamplerChoice(asked: { $0.objective.loss == .alignment || $0.objective.loss == .directau }) { _ in InBatchSampler() },
         SamplerChoice(asked: { $0.objective.loss == .bpr || $0.objective.loss == .bce }) { c in
             let ds = c.dataset
