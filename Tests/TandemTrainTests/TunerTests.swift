@@ -126,6 +126,12 @@ import TandemTestSupport
             throw ConfigError("stop")
         }.run()
         #expect(again.best?.trial == outcome.best?.trial && again.best?.score == outcome.best?.score)
+        // A last line cut short by a kill: that trial runs again, the rest is kept.
+        let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n")
+        try (lines.dropLast().joined(separator: "\n") + "\n" + lines.last!.prefix(40)).write(toFile: path, atomically: true, encoding: .utf8)
+        var rerun = 0
+        let cut = try Tuner(space: s, trialsFile: path, log: { _ in }) { cfg, ds in rerun += 1; return try Tuner.trainOnValidation(cfg, ds) }.run()
+        #expect(rerun == 1 && cut.records.count == 4 && cut.best?.trial == outcome.best?.trial)
         // Another search's trials file is refused, not mixed in.
         var other = s
         other.seed = 9

@@ -174,7 +174,13 @@ public struct Tuner {
     /// The trials file's records of this search (none when there is no file yet).
     func previousRecords() throws -> [TrialRecord] {
         guard let path = trialsFile, FileManager.default.fileExists(atPath: path) else { return [] }
-        let text = try String(contentsOfFile: path, encoding: .utf8)
+        var text = try String(contentsOfFile: path, encoding: .utf8)
+        if !text.isEmpty, !text.hasSuffix("\n") {
+            // A line cut short by a kill mid-write: that trial reruns; the file is cut back to its last whole line.
+            text = text.lastIndex(of: "\n").map { String(text[...$0]) } ?? ""
+            try AtomicFile.write(Data(text.utf8), to: path)
+            log("\(path): dropped an unfinished last line (a trial stopped while being written); it will run again")
+        }
         var out: [TrialRecord] = []
         for (n, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() where !line.isEmpty {
             let record: TrialRecord
