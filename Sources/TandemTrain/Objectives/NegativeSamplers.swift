@@ -363,12 +363,20 @@ public final class HardNegativeMiner: NegativeSampler {
             known.columnIndices.withUnsafeBufferPointer { columns in
                 users.data.withUnsafeBufferPointer { u in
                     items.data.withUnsafeBufferPointer { v in
+                        /// Whether `item` is among the user's training items (a CSR row's columns are sorted: bisection).
+                        func isKnown(_ user: Int, _ item: Int32) -> Bool {
+                            var lo = starts[user], hi = starts[user + 1]
+                            while lo < hi {
+                                let mid = (lo + hi) / 2
+                                if columns[mid] < item { lo = mid + 1 } else { hi = mid }
+                            }
+                            return lo < starts[user + 1] && columns[lo] == item
+                        }
                         /// A uniformly drawn item the user has not trained on (any item after 64 tries: the user knows nearly all).
                         func unknownItem(_ user: Int, _ rng: inout RNG) -> Int32 {
-                            let mine = UnsafeBufferPointer(rebasing: columns[starts[user]..<starts[user + 1]])
                             var item = Int32(rng.int(below: catalogue))
                             var tries = 0
-                            while tries < 64 && mine.contains(item) { item = Int32(rng.int(below: catalogue)); tries += 1 }
+                            while tries < 64 && isKnown(user, item) { item = Int32(rng.int(below: catalogue)); tries += 1 }
                             return item
                         }
                         for user in batch.users.map(Int.init) {
