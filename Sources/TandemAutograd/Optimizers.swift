@@ -18,9 +18,10 @@ public final class Optimizer {
     public var beta2: Float = 0.999
     public var epsilon: Float = 1e-8
     public let parameters: [Parameter]
-    public private(set) var step = 0
-    private var first: [ObjectIdentifier: [Float]] = [:]
-    private var second: [ObjectIdentifier: [Float]] = [:]
+    public internal(set) var step = 0
+    /// First moments (Adam) or squared-gradient sums (Adagrad), and Adam's second moments, by parameter.
+    var first: [ObjectIdentifier: [Float]] = [:]
+    var second: [ObjectIdentifier: [Float]] = [:]
 
     public init(_ kind: Kind, parameters: [Parameter], learningRate: Float, weightDecay: Float = 0) {
         self.kind = kind

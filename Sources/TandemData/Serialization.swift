@@ -52,9 +52,16 @@ public enum SafeTensors {
         return out
     }
 
+    /// The file's `__metadata__` string map (empty when it has none).
+    public static func decodeMetadata(_ data: Data, file: String) throws -> [String: String] {
+        let header = try header(data, file: file).object
+        return header["__metadata__"] as? [String: String] ?? [:]
+    }
+
     private struct Entry { let name: String, dtype: String, shape: [Int], count: Int, bytes: Range<Int> }
 
-    private static func entries(_ data: Data, file: String) throws -> [Entry] {
+    /// The JSON header and where the data after it starts.
+    private static func header(_ data: Data, file: String) throws -> (object: [String: Any], start: Int) {
         func bad(_ m: String) -> DataError { DataError(file: file, "not a valid safetensors file: \(m)") }
         guard data.count >= 8 else { throw bad("shorter than its 8-byte header length") }
         let n = data.prefix(8).withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }.littleEndian
@@ -63,6 +70,12 @@ public enum SafeTensors {
         guard let header = try? JSONSerialization.jsonObject(with: data.subdata(in: 8..<start)) as? [String: Any] else {
             throw bad("header is not a JSON object")
         }
+        return (header, start)
+    }
+
+    private static func entries(_ data: Data, file: String) throws -> [Entry] {
+        func bad(_ m: String) -> DataError { DataError(file: file, "not a valid safetensors file: \(m)") }
+        let (header, start) = try header(data, file: file)
         return try header.filter { $0.key != "__metadata__" }.sorted { $0.key < $1.key }.map { name, value in
             guard let entry = value as? [String: Any], let dtype = entry["dtype"] as? String, ["F32", "I32"].contains(dtype),
                   let shape = entry["shape"] as? [Int], let offs = entry["data_offsets"] as? [Int], offs.count == 2 else {

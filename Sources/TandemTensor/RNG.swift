@@ -14,6 +14,15 @@ public struct RNG: RandomNumberGenerator, Sendable {
         s = (splitmix(&sm), splitmix(&sm), splitmix(&sm), splitmix(&sm))
     }
 
+    /// The generator at an exact position: `words` as read from another generator's `words`.
+    public init(words: [UInt64]) {
+        precondition(words.count == 4)
+        s = (words[0], words[1], words[2], words[3])
+    }
+
+    /// The generator's position (its four state words): saved by checkpoints.
+    public var words: [UInt64] { [s.0, s.1, s.2, s.3] }
+
     @inlinable @inline(__always) static func rotl(_ x: UInt64, _ k: UInt64) -> UInt64 { (x << k) | (x >> (64 - k)) }
 
     @inlinable public mutating func next() -> UInt64 {

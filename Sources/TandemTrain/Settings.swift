@@ -205,6 +205,13 @@ public struct OutputSettings: Codable, Equatable, Sendable {
     public var output: String? = nil
     /// Results JSON path.
     public var results: String? = nil
+    /// Directory of a resumable checkpoint (parameters, optimiser, generators, sampler queues, early-stopping state),
+    /// replaced atomically; `tandem train --resume DIR` continues a killed run from it.
+    public var checkpoint: String? = nil
+    /// Write the checkpoint after every this many epochs.
+    public var checkpointEvery: Int = 1
+    /// Also write it between steps once this many minutes have passed since the last (0: at epoch ends only).
+    public var checkpointMinutes: Double = 0
 
     public init() {}
 }

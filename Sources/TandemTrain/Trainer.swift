@@ -82,6 +82,10 @@ public final class Trainer {
     /// The data-parallel partition (nil in one process): it also splits evaluation by users and checks the ranks agree.
     let parallel: DataParallel?
     private let log: (String) -> Void
+    /// A checkpoint to continue from (`tandem train --resume`): set before `run`.
+    public var resumeFrom: TrainingCheckpoint?
+    /// Called after each checkpoint is written (tests stop a run there, as a kill would).
+    var afterCheckpoint: ((TrainingProgress) throws -> Void)?
 
     /// `communicator`: the ranks to train on; with more than one, each takes a share of every batch (`DataParallel`),
     /// and every rank must be given the same config and data (checked here).
@@ -171,19 +175,36 @@ public final class Trainer {
         return try finalReport(epochs: epochs, bestEpoch: bestEpoch, fitted: fitted, start: start)
     }
 
-    /// Epochs of steps with early stopping on the validation metric; the best epoch's parameters are restored.
+    /// Epochs of steps with early stopping on the validation metric; the best epoch's parameters are restored. With
+    /// `outputs.checkpoint` set, the run's whole state is written there on `CheckpointSchedule`'s terms; with
+    /// `resumeFrom`, the run continues from that state as if it had never stopped.
     func trainByGradient(evaluating: Bool, onImprovement: (RetrievalModel) throws -> Void) throws -> (epochs: [EpochSummary], best: Int) {
         let trained = trainedParameters
         let t = config.training, key = config.evaluation.validMetric.description
         let optimizer = Optimizer(t.optimizer, parameters: trained, learningRate: t.learningRate, weightDecay: t.weightDecay)
-        var epochs: [EpochSummary] = []
-        var best = -Double.infinity, bestEpoch = 0, sinceBest = 0
+        var loop = LoopState(progress: TrainingProgress(), rng: RNG(seed: config.seed), epochRNG: RNG(seed: config.seed))
         var bestValues: [Tensor] = evaluating ? trained.map(\.value) : []  // without evaluation no copy is kept
-        var rng = RNG(seed: config.seed)
-        for epoch in 1...max(1, t.epochs) where t.epochs > 0 {
-            let t0 = Date()
-            let loss = try trainEpoch(epoch, optimizer: optimizer, rng: &rng)
-            let seconds = Date().timeIntervalSince(t0)
+        if let resumeFrom {
+            loop = try restore(resumeFrom, optimizer: optimizer, bestValues: &bestValues)
+            let p = loop.progress
+            log("resumed: \(p.completedEpochs) epoch(s) done" + (p.rowsDone > 0 ? ", \(p.rowsDone) rows into epoch \(p.completedEpochs + 1)" : "")
+                + (p.finished ? "; the run had ended" : ""))
+        }
+        // Only rank 0 writes: every rank holds the same state.
+        var schedule = communicator.isRoot ? CheckpointSchedule(config.outputs) : nil
+        func save(_ loop: LoopState) throws {
+            guard let dir = schedule?.directory else { return }
+            try checkpoint(loop, optimizer: optimizer, bestValues: bestValues).write(to: dir)
+            schedule?.wrote()
+            try afterCheckpoint?(loop.progress)
+        }
+        while !loop.progress.finished && loop.progress.completedEpochs < t.epochs {
+            let epoch = loop.progress.completedEpochs + 1
+            let loss = try trainEpoch(epoch, optimizer: optimizer, loop: &loop) { l in
+                if schedule?.dueBetweenSteps == true { try save(l) }
+            }
+            var p = loop.progress
+            let seconds = p.epochSeconds
             let communication = parallel?.takeCommunicationSeconds()
             try parallel?.checkParametersAgree(epoch: epoch)
             var validMetrics: [String: Double]?, uniformity: Double?
@@ -194,54 +215,110 @@ public final class Trainer {
                 uniformity = Geometry.uniformity(v)
                 // Under data parallelism every rank evaluates the same parameters; rank 0's value decides.
                 let value = try parallel?.rootValue(m[key]!) ?? m[key]!
-                if value > best {
-                    best = value; bestEpoch = epoch; sinceBest = 0
+                if value > (p.best ?? -.infinity) {
+                    p.best = value; p.bestEpoch = epoch; p.sinceBest = 0
                     bestValues = trained.map(\.value)
                     // A saved model scores held-out items as cold start does: their own rows contribute nothing.
                     if let cold = protocolEval.cold { model.forgetItems(cold.items) }
                     try onImprovement(model)
                 } else {
-                    sinceBest += 1
+                    p.sinceBest += 1
                 }
             }
             let rows = loggedNegatives.positiveRows.count
             let summary = EpochSummary(epoch: epoch, loss: loss, seconds: seconds, examplesPerSecond: Double(rows) / max(seconds, 1e-9),
                                        valid: validMetrics, uniformityItems: uniformity, communicationSeconds: communication)
-            epochs.append(summary)
+            p.epochs.append(summary)
             log(String(format: "epoch %3d  loss %.4f  %7.0f ex/s  %.3fs", epoch, summary.loss, summary.examplesPerSecond, seconds)
                 + (communication.map { String(format: " (%.0f%% communication)", 100 * $0 / max(seconds, 1e-9)) } ?? "")
                 + (validMetrics.map { String(format: "  valid %@ %.4f  recall@20 %.4f", key, $0[key]!, $0["recall@20"] ?? .nan) } ?? "")
-                + (validMetrics != nil && bestEpoch == epoch ? " *" : ""))
-            if sinceBest >= config.evaluation.patience {
-                log("early stop: no \(key) improvement in \(config.evaluation.patience) evaluations; best epoch \(bestEpoch)")
-                break
+                + (validMetrics != nil && p.bestEpoch == epoch ? " *" : ""))
+            if p.sinceBest >= config.evaluation.patience {
+                log("early stop: no \(key) improvement in \(config.evaluation.patience) evaluations; best epoch \(p.bestEpoch)")
+                p.finished = true
             }
+            p.completedEpochs = epoch
+            p.finished = p.finished || epoch == t.epochs
+            p.rowsDone = 0; p.lossSum = 0; p.batches = 0; p.epochSeconds = 0
+            loop.progress = p
+            if p.finished || epoch % (schedule?.every ?? 1) == 0 || schedule?.dueBetweenSteps == true { try save(loop) }
         }
         if evaluating { for (p, v) in zip(trained, bestValues) { p.value = v } }
-        return (epochs, bestEpoch)
+        return (loop.progress.epochs, loop.progress.bestEpoch)
     }
 
-    /// One pass over the training rows in a fresh shuffled order, one `step` per batch; returns the mean batch loss.
-    func trainEpoch(_ epoch: Int, optimizer: Optimizer, rng: inout RNG) throws -> Double {
+    /// What the training loop carries from step to step besides the components' state: where the run stands, the
+    /// generator, and the generator as it was when the epoch in progress began (its shuffle is redrawn from it).
+    struct LoopState {
+        var progress: TrainingProgress
+        var rng: RNG
+        var epochRNG: RNG
+    }
+
+    /// The run's whole state at a step boundary.
+    func checkpoint(_ loop: LoopState, optimizer: Optimizer, bestValues: [Tensor]) -> TrainingCheckpoint {
+        var s = TrainingState()
+        for (i, p) in trainedParameters.enumerated() { s.tensors["param.\(i)"] = p.value }
+        for (i, v) in bestValues.enumerated() { s.tensors["best.\(i)"] = v }
+        optimizer.save(&s, prefix: "optimizer.")
+        s.set("rng", loop.rng)
+        s.set("rng.epoch", loop.epochRNG)
+        model.saveTrainingState(&s, prefix: "model.")
+        sampler.saveTrainingState(&s, prefix: "sampler.")
+        return TrainingCheckpoint(config: config, progress: loop.progress, state: s)
+    }
+
+    /// Puts a checkpoint's state into this trainer's model, optimiser and sampler; returns the loop's state.
+    func restore(_ c: TrainingCheckpoint, optimizer: Optimizer, bestValues: inout [Tensor]) throws -> LoopState {
+        let differ = try TrainingCheckpoint.differences(c.config, config)
+        guard differ.isEmpty else {
+            throw ConfigError("the checkpoint was written by a run with other settings (\(differ.joined(separator: ", "))); resume with the same settings")
+        }
+        let s = c.state
+        for (i, p) in trainedParameters.enumerated() { p.value = try s.tensor("param.\(i)", shape: p.value.shape) }
+        if !bestValues.isEmpty {
+            bestValues = try trainedParameters.indices.map { try s.tensor("best.\($0)", shape: trainedParameters[$0].value.shape) }
+        }
+        try optimizer.restore(s, prefix: "optimizer.")
+        try model.restoreTrainingState(s, prefix: "model.")
+        try sampler.restoreTrainingState(s, prefix: "sampler.")
+        return LoopState(progress: c.progress, rng: try s.rng("rng"), epochRNG: try s.rng("rng.epoch"))
+    }
+
+    /// Steps over the training rows in the epoch's shuffled order, one `step` per batch, from `loop.progress.rowsDone`
+    /// on (a resumed epoch redraws its order from `loop.epochRNG`); `between` is called after every step (checkpoints).
+    /// Returns the epoch's mean batch loss; `loop.progress` holds its sums and seconds.
+    func trainEpoch(_ epoch: Int, optimizer: Optimizer, loop: inout LoopState, between: (LoopState) throws -> Void = { _ in }) throws -> Double {
         let train = dataset.split.train, t = config.training
+        let t0 = Date(), priorSeconds = loop.progress.epochSeconds
         var order = loggedNegatives.positiveRows
-        rng.shuffle(&order)
-        model.beginEpoch()
-        var lossSum = 0.0, batches = 0
-        var b = 0
+        if loop.progress.rowsDone == 0 {
+            loop.epochRNG = loop.rng
+            loop.rng.shuffle(&order)
+            model.beginEpoch()
+        } else {
+            // Resumed mid-epoch: the same order, and the model already holds this epoch's state (restored).
+            var r = loop.epochRNG
+            r.shuffle(&order)
+        }
+        var b = loop.progress.rowsDone
         while b < order.count {
             let slice = order[b..<min(order.count, b + t.batchSize)]
             b += t.batchSize
             if slice.count < max(2, partition.ranks) { continue }
-            let tape = Tape(training: true, seed: rng.next())
+            let tape = Tape(training: true, seed: loop.rng.next())
             let batch = TrainingBatch(users: slice.map { train.users[Int($0)] }, items: slice.map { train.items[Int($0)] })
-            let (gradients, value) = try step(tape, batch, rng: &rng)
-            guard value.isFinite else { throw NonFiniteLossError(epoch: epoch, batch: batches + 1, loss: value) }
+            let (gradients, value) = try step(tape, batch, rng: &loop.rng)
+            guard value.isFinite else { throw NonFiniteLossError(epoch: epoch, batch: loop.progress.batches + 1, loss: value) }
             optimizer.update(gradients)
             sampler.afterStep()
-            lossSum += Double(value); batches += 1
+            loop.progress.lossSum += Double(value); loop.progress.batches += 1
+            loop.progress.rowsDone = min(b, order.count)
+            loop.progress.epochSeconds = priorSeconds + Date().timeIntervalSince(t0)
+            if b < order.count { try between(loop) }
         }
-        return lossSum / Double(max(1, batches))
+        loop.progress.epochSeconds = priorSeconds + Date().timeIntervalSince(t0)
+        return loop.progress.lossSum / Double(max(1, loop.progress.batches))
     }
 
     /// Validation and test metrics of the trained model, its geometry, and the cold-start and prototype figures.

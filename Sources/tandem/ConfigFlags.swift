@@ -114,6 +114,9 @@ struct ConfigFlags: ParsableArguments {
     // Outputs
     @Option(name: .customLong("output"), help: ArgumentHelp(ConfigFlags.help("Model directory: best checkpoint (safetensors), resolved config and id maps.", "output"), valueName: "text")) var output: String?
     @Option(name: .customLong("results"), help: ArgumentHelp(ConfigFlags.help("Results JSON path.", "results"), valueName: "text")) var results: String?
+    @Option(name: .customLong("checkpoint"), help: ArgumentHelp(ConfigFlags.help("Directory of a resumable checkpoint (parameters, optimiser, generators, sampler queues, early-stopping state), replaced atomically; tandem train --resume DIR continues a killed run from it.", "checkpoint"), valueName: "text")) var checkpoint: String?
+    @Option(name: .customLong("checkpoint-every"), help: ArgumentHelp(ConfigFlags.help("Write the checkpoint after every this many epochs.", "checkpoint_every"), valueName: "n")) var checkpointEvery: Int?
+    @Option(name: .customLong("checkpoint-minutes"), help: ArgumentHelp(ConfigFlags.help("Also write it between steps once this many minutes have passed since the last (0: at epoch ends only).", "checkpoint_minutes"), valueName: "x")) var checkpointMinutes: Double?
 
     /// A flag's help: the setting's doc comment and its defaults.
     static func help(_ doc: String, _ key: String) -> String {
@@ -217,5 +220,8 @@ struct ConfigFlags: ParsableArguments {
         if let v = ks { c.evaluation.ks = v.values }
         if let v = output { c.outputs.output = v }
         if let v = results { c.outputs.results = v }
+        if let v = checkpoint { c.outputs.checkpoint = v }
+        if let v = checkpointEvery { c.outputs.checkpointEvery = v }
+        if let v = checkpointMinutes { c.outputs.checkpointMinutes = v }
     }
 }

@@ -133,6 +133,42 @@ let trainedModel: String = {
         #expect(bad.status != 0 && bad.stderr.contains("ease_lambdas is tuned"), "\(bad.stderr)")
     }
 
+    /// A run killed with SIGKILL between checkpoints and resumed with `--resume` ends with the uninterrupted run's
+    /// epochs and test metrics; a resume with other settings, or from a directory without a checkpoint, is refused.
+    @Test func trainResumesAfterSIGKILL() throws {
+        let dir = scratch()
+        let args = ["train", "--model", "mf", "--dataset", tiny, "--epochs", "60", "--patience", "1000", "--embedding-dim", "8",
+                    "--batch-size", "64", "--ks", "10,20", "--quiet"]
+        let whole = try tandem(args + ["--results", "whole.json"], in: dir)
+        #expect(whole.status == 0, "\(whole.stderr)")
+        let binary = ProcessInfo.processInfo.environment["TANDEM_BIN"] ?? packageRoot + "/.build/debug/tandem"
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: binary)
+        p.arguments = args + ["--results", "killed.json", "--checkpoint", "ck", "--checkpoint-minutes", "0.000001"]
+        p.currentDirectoryURL = URL(fileURLWithPath: dir)
+        p.standardOutput = FileHandle.nullDevice; p.standardError = FileHandle.nullDevice
+        try p.run()
+        let checkpoint = dir + "/ck/checkpoint.safetensors"
+        while p.isRunning && !FileManager.default.fileExists(atPath: checkpoint) { usleep(10_000) }
+        usleep(300_000)
+        kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+        #expect(p.terminationReason == .uncaughtSignal, "the run ended before it could be killed: make it longer")
+        #expect(!FileManager.default.fileExists(atPath: dir + "/killed.json"))
+        let resumed = try tandem(["train", "--resume", "ck"], in: dir)
+        #expect(resumed.status == 0 && resumed.stdout.contains("resumed: "), "\(resumed.stderr)")
+        func report(_ name: String) throws -> [String: Any] {
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/" + name))) as! [String: Any]
+        }
+        let a = try report("whole.json"), b = try report("killed.json")
+        #expect(a["test"] as! [String: Double] == b["test"] as! [String: Double])
+        #expect((a["epochs"] as! [[String: Any]]).map { $0["loss"] as! Double } == (b["epochs"] as! [[String: Any]]).map { $0["loss"] as! Double })
+        let other = try tandem(["train", "--resume", "ck", "--learning-rate", "0.5"], in: dir)
+        #expect(other.status != 0 && other.stderr.contains("learning_rate"), "\(other.stderr)")
+        let missing = try tandem(["train", "--resume", "nowhere"], in: dir)
+        #expect(missing.status != 0 && missing.stderr.contains("no checkpoint here"), "\(missing.stderr)")
+    }
+
     /// The claims report writes its page and its runs, resumes from them, and refuses bad input with one line.
     @Test func reportClaimsWritesAPageAndResumes() throws {
         let dir = scratch()

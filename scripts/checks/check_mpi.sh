@@ -4,7 +4,8 @@
 #     without SSL) and SGL: per-epoch training losses within 1e-4 relative and test metrics within 0.002 of one process;
 #     with --gather-negatives false, each rank's rows see only its own positives (= one process at half the batch);
 #  2. a rank given another seed is refused at start, and a rank that cannot read its data stops the job, naming the rank;
-#  3. a rank killed mid-epoch stops every rank within 10 s, non-zero, and no model directory is written.
+#  3. a rank killed mid-epoch stops every rank within 10 s, non-zero, and no model directory is written;
+#  4. a run killed after a checkpoint and resumed with --resume on 2 ranks ends as the uninterrupted 2-rank run.
 # Builds the MPI variant into .build/mpi (the default build in .build stays MPI-free).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -40,6 +41,34 @@ check mf-moco --model mf --queue-size 4096
 check two-tower --model two-tower --ssl none
 check two-tower-ssl --model two-tower --ssl item
 check sgl --model sgl --epochs 2
+
+# Resume under MPI: a 2-rank run writing a checkpoint after every step is killed (rank 1, SIGKILL) during its first
+# epoch; `--resume` on 2 ranks (every rank reads rank 0's checkpoint) ends with the uninterrupted 2-rank run's losses
+# and test metrics (mf-2.json above).
+"${mpirun[@]}" -np 2 "$bin" train --dataset ml-100k --epochs 3 --batch-size 1024 --threads 1 --quiet --model mf \
+  --checkpoint "$out/ck" --checkpoint-minutes 0.000001 --results "$out/killed-2.json" > "$out/ck.log" 2>&1 &
+job=$!
+for _ in $(seq 1 600); do [ -e "$out/ck/checkpoint.safetensors" ] && break; sleep 0.05; done
+sleep 0.3
+for pid in $(pgrep -f "$bin train --dataset ml-100k --epochs 3"); do
+  if tr '\0' '\n' < "/proc/$pid/environ" 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=1"; then kill -9 "$pid"; fi
+done
+set +e
+wait "$job"
+rc=$?
+set -e
+if [ "$rc" -eq 0 ] || [ -e "$out/killed-2.json" ]; then
+  echo "check_mpi: the checkpointed run was not killed before it ended (rc $rc)" >&2; cat "$out/ck.log" >&2; exit 1
+fi
+"${mpirun[@]}" -np 2 "$bin" train --resume "$out/ck" > "$out/resume.log"
+python3 - "$out/mf-2.json" "$out/killed-2.json" "$(grep -m1 'resumed:' "$out/resume.log" || true)" <<'PY'
+import json, sys
+whole, resumed = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+a, b = [e["loss"] for e in whole["epochs"]], [e["loss"] for e in resumed["epochs"]]
+assert a == b, f"resumed run's losses {b} differ from the uninterrupted run's {a}"
+assert whole["test"] == resumed["test"], "resumed run's test metrics differ from the uninterrupted run's"
+print(f"check_mpi: killed mid-run ({sys.argv[3]}) and resumed on 2 ranks: the same {len(a)} epoch losses and test metrics as the uninterrupted run")
+PY
 
 # Per-replica negatives (--gather-negatives false): with the parameters frozen (a step of 1e-30 moves no float32
 # value), each rank's rows scored against its own share's positives give the epoch loss of one process at half the

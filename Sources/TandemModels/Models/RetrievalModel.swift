@@ -35,6 +35,11 @@ public protocol RetrievalModel: AnyObject {
     /// Sets the parameters of a closed-form model, choosing its hyper-parameters by `validate` (the validation metric
     /// of the current parameters, higher is better); returns what it chose, for the results.
     func fit(validate: () -> Double, log: (String) -> Void) throws -> [String: Double]
+    /// Writes what the model carries from one step to the next besides its parameters (the generator of its augmented
+    /// views), under `prefix`: a checkpoint's share. Nothing for most models.
+    func saveTrainingState(_ state: inout TrainingState, prefix: String)
+    /// Puts back what `saveTrainingState` wrote, so the model continues exactly as it would have at that step.
+    func restoreTrainingState(_ state: TrainingState, prefix: String) throws
 }
 
 extension RetrievalModel {
@@ -47,6 +52,8 @@ extension RetrievalModel {
     public var trainsByGradient: Bool { true }
     public func forgetItems(_ items: [Int32]) {}
     public func fit(validate: () -> Double, log: (String) -> Void) throws -> [String: Double] { [:] }
+    public func saveTrainingState(_ state: inout TrainingState, prefix: String) {}
+    public func restoreTrainingState(_ state: TrainingState, prefix: String) throws {}
     public func allEmbeddings(users: Bool, count: Int, normalize: Bool) -> Tensor {
         embeddingsInBlocks(users: users, count: count, normalize: normalize)
     }

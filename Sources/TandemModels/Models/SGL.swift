@@ -15,6 +15,8 @@ public final class SGL: GraphRecallModel {
     /// Attribute masking: per view, the user and item field masks (`[n, fields]`, 1 keep / 0 mask) of this epoch.
     public private(set) var featureViews: [(users: Tensor?, items: Tensor?)] = []
     private var rng: RNG
+    /// The generator as it was before this epoch's views were drawn (a checkpoint redraws them from it).
+    private var rngBeforeViews: RNG?
 
     /// Throws when attribute masking is asked for without side features.
     public init(graph: BipartiteGraph, dim: Int, config: GraphConfig, userFeatures: FeatureSet?, itemFeatures: FeatureSet?,
@@ -31,6 +33,7 @@ public final class SGL: GraphRecallModel {
     /// Draws this epoch's two views.
     public func beginEpoch() {
         let c = propagation.config, graph = propagation.graph
+        rngBeforeViews = rng
         views = (0..<2).map { _ in
             switch c.augmentation {
             case .ed: return Array(repeating: graph.edgeDropout(ratio: c.dropRatio, rng: &rng), count: c.layers)
@@ -59,5 +62,19 @@ public final class SGL: GraphRecallModel {
         let v1 = propagation.meanOfLayers(tape, views: views[0], ego: masked.first)
         let v2 = propagation.meanOfLayers(tape, views: views[1], ego: masked.last)
         return propagation.contrast(tape, v1, v2, users: users, items: items)
+    }
+
+    /// The generator before the current views were drawn: restoring redraws the same views and leaves the generator
+    /// where it was.
+    public func saveTrainingState(_ state: inout TrainingState, prefix: String) {
+        state.set(prefix + "rng", rngBeforeViews ?? rng)
+        state.set(prefix + "views_drawn", rngBeforeViews == nil ? 0 : 1)
+    }
+
+    public func restoreTrainingState(_ state: TrainingState, prefix: String) throws {
+        rng = try state.rng(prefix + "rng")
+        rngBeforeViews = nil
+        views = []; featureViews = []
+        if try state.int(prefix + "views_drawn") == 1 { beginEpoch() }
     }
 }

@@ -27,4 +27,8 @@ public final class SimGCL: GraphRecallModel {
         let v2 = propagation.readout(tape, propagation.propagate(tape, adjacency: adj, noise: eps, rng: &rng), skipEgo: true)
         return propagation.contrast(tape, v1, v2, users: users, items: items)
     }
+
+    /// The generator of the views' noise.
+    public func saveTrainingState(_ state: inout TrainingState, prefix: String) { state.set(prefix + "rng", rng) }
+    public func restoreTrainingState(_ state: TrainingState, prefix: String) throws { rng = try state.rng(prefix + "rng") }
 }

@@ -30,4 +30,8 @@ public final class XSimGCL: GraphRecallModel {
         let p = pass(tape)
         return propagation.contrast(tape, p[0], p[1], users: users, items: items)
     }
+
+    /// The generator of the views' noise.
+    public func saveTrainingState(_ state: inout TrainingState, prefix: String) { state.set(prefix + "rng", rng) }
+    public func restoreTrainingState(_ state: TrainingState, prefix: String) throws { rng = try state.rng(prefix + "rng") }
 }

@@ -58,6 +58,15 @@ public final class MomentumEncoder {
         keys = parameters.map(\.value)
     }
 
+    /// The copy's values, by the parameter's position.
+    func save(_ state: inout TrainingState, prefix: String) {
+        for (i, k) in keys.enumerated() { state.tensors["\(prefix)\(i)"] = k }
+    }
+
+    func restore(_ state: TrainingState, prefix: String) throws {
+        keys = try keys.indices.map { try state.tensor("\(prefix)\($0)", shape: keys[$0].shape) }
+    }
+
     /// Moves the copy towards the current parameters.
     public func update() {
         let m = momentum

@@ -57,11 +57,17 @@ public protocol NegativeSampler: AnyObject {
     func afterStep()
     /// Why this sampler cannot train data-parallel (nil: it can; every rank draws the whole batch's negatives alike).
     var dataParallelLimit: String? { get }
+    /// Writes what the sampler carries from one step to the next (a queue, a ranking), under `prefix`: a checkpoint's share.
+    func saveTrainingState(_ state: inout TrainingState, prefix: String)
+    /// Puts back what `saveTrainingState` wrote.
+    func restoreTrainingState(_ state: TrainingState, prefix: String) throws
 }
 
 extension NegativeSampler {
     public func afterStep() {}
     public var dataParallelLimit: String? { nil }
+    public func saveTrainingState(_ state: inout TrainingState, prefix: String) {}
+    public func restoreTrainingState(_ state: TrainingState, prefix: String) throws {}
 }
 
 /// log p_train(item): each item's share of the training interactions (logQ correction of in-batch columns).
@@ -209,6 +215,26 @@ public final class MoCoQueueSampler: NegativeSampler {
         queue.enqueue(keys.embeddings, ids: keys.ids)
         pending = nil
     }
+
+    /// The queue (oldest first) and the momentum copy; between steps nothing is pending.
+    public func saveTrainingState(_ state: inout TrainingState, prefix: String) {
+        let (rows, ids) = queue.contents
+        state.tensors[prefix + "queue"] = rows
+        state.ints[prefix + "queue_ids"] = ids
+        encoder.save(&state, prefix: prefix + "momentum.")
+    }
+
+    public func restoreTrainingState(_ state: TrainingState, prefix: String) throws {
+        let rows = try state.tensor(prefix + "queue")
+        guard let ids = state.ints[prefix + "queue_ids"], ids.count == rows.rows, rows.rows <= queue.capacity,
+              rows.rows == 0 || rows.cols == queue.dimension else {
+            throw StateError("the checkpoint's MoCo queue does not fit this run's (queue_size \(queue.capacity), dimension \(queue.dimension))")
+        }
+        queue = EmbeddingQueue(capacity: queue.capacity, dimension: queue.dimension)
+        if !ids.isEmpty { queue.enqueue(rows, ids: ids) }
+        try encoder.restore(state, prefix: prefix + "momentum.")
+        pending = nil
+    }
 }
 
 /// `negatives` items per row drawn uniformly from the catalogue, re-drawn (up to 10 times) while the user has the item
@@ -297,7 +323,7 @@ public final class HardNegativeMiner: NegativeSampler {
     let snapshot: () -> (users: Tensor, items: Tensor)
     /// `.ranks`: each user's band of ranks, best first (recomputed at each refresh).
     public private(set) var pools: [[Int32]] = []
-    /// `.dns`: the embeddings of the last refresh.
+    /// The embeddings of the last refresh (`.dns` scores candidates on them; `.ranks` made `pools` from them).
     var embeddings: (users: Tensor, items: Tensor)?
     var stepsSinceRefresh = Int.max
     public private(set) var refreshes = 0
@@ -315,8 +341,29 @@ public final class HardNegativeMiner: NegativeSampler {
         let e = snapshot()
         refreshes += 1
         stepsSinceRefresh = 0
-        guard case .ranks(let band) = mode else { embeddings = e; return }
-        pools = Self.bands(users: e.users, items: e.items, known: known, ranks: band)
+        embeddings = e
+        if case .ranks(let band) = mode { pools = Self.bands(users: e.users, items: e.items, known: known, ranks: band) }
+    }
+
+    /// The last refresh's embeddings and the steps since; the bands are recomputed from the embeddings on restore.
+    public func saveTrainingState(_ state: inout TrainingState, prefix: String) {
+        state.set(prefix + "steps_since_refresh", stepsSinceRefresh == .max ? -1 : stepsSinceRefresh)
+        state.set(prefix + "refreshes", refreshes)
+        if let e = embeddings { state.tensors[prefix + "users"] = e.users; state.tensors[prefix + "items"] = e.items }
+    }
+
+    public func restoreTrainingState(_ state: TrainingState, prefix: String) throws {
+        let steps = try state.int(prefix + "steps_since_refresh")
+        stepsSinceRefresh = steps < 0 ? .max : steps
+        refreshes = try state.int(prefix + "refreshes")
+        embeddings = nil; pools = []
+        guard state.tensors[prefix + "users"] != nil else { return }
+        let e = (users: try state.tensor(prefix + "users"), items: try state.tensor(prefix + "items"))
+        guard e.items.rows == known.cols, e.users.rows == known.rows else {
+            throw StateError("the checkpoint's mined ranking covers \(e.users.rows) users × \(e.items.rows) items, this run's data \(known.rows) × \(known.cols)")
+        }
+        embeddings = e
+        if case .ranks(let band) = mode { pools = Self.bands(users: e.users, items: e.items, known: known, ranks: band) }
     }
 
     /// For every user, the items at ranks `ranks` (1-based) of their ranking by `users · itemsᵀ` with their `known`

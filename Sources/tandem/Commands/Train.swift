@@ -14,11 +14,14 @@ import NIOPosix
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train a model and evaluate it with full ranking (valid for early stopping, test at the end).",
-        discussion: "Settings come from the model's tuned defaults, then --config, then flags. Example: tandem train --model mf --dataset ml-100k")
+        discussion: "Settings come from the model's tuned defaults, then --config, then flags. Example: tandem train --model mf --dataset ml-100k. "
+            + "With --checkpoint DIR a run can be killed and continued: tandem train --resume DIR.")
     @Option(name: .long, help: "YAML file of settings (keys as the flags, in snake_case).") var config: String?
     @OptionGroup var flags: ConfigFlags
     @Flag(name: .long, help: "Print less (no per-epoch lines).") var quiet = false
     @Option(help: "Data-parallel training: auto (MPI when started by mpirun), mpi, or none.") var distributed: Distributed = .auto
+    @Option(help: ArgumentHelp("Continue the run whose checkpoint is in this directory (written by --checkpoint): its settings, parameters, optimiser, generators and samplers, from the step it reached. Flags given too must agree with its settings.", valueName: "dir"))
+    var resume: String?
 
     enum Distributed: String, ExpressibleByArgument, CaseIterable { case auto, mpi, none }
 
@@ -26,7 +29,8 @@ struct Train: ParsableCommand {
         let comm: Communicator = distributed == .none ? LocalCommunicator()
             : reportingErrors { try Launch.communicator(forceMPI: distributed == .mpi) }
         ranks = comm
-        let cfg = resolveConfig(file: config, flags: flags)
+        let resumed = resume.map { readCheckpoint($0) }
+        let cfg = resumed?.config ?? resolveConfig(file: config, flags: flags)
         configureThreads(cfg.training.threads)
         // Every rank trains; rank 0 alone prints, writes the model directory and the results.
         let log: (String) -> Void = quiet || !comm.isRoot ? { _ in } : { print($0) }
@@ -36,6 +40,10 @@ struct Train: ParsableCommand {
                   + (comm.size > 1 ? "; data-parallel on \(comm.size) ranks" : ""))
         }
         let trainer = reportingErrors { try Trainer(config: cfg, dataset: ds, communicator: comm, log: log) }
+        if let resumed {
+            guard trainer.model.trainsByGradient else { fail("--resume: \(cfg.model) is fitted in one solve, with no steps to resume") }
+            trainer.resumeFrom = resumed
+        }
         let output = comm.isRoot ? cfg.outputs.output : nil
         let report = reportingErrors {
             try trainer.run { model in
@@ -53,6 +61,23 @@ struct Train: ParsableCommand {
         print("")
         print(resultTable([(cfg.model.rawValue, [report])], ks: cfg.evaluation.ks))
         print(String(format: "best epoch %d, %.1fs", report.bestEpoch, report.trainSeconds))
+    }
+
+    /// The checkpoint in `dir`, with this command's flags checked against its settings (they must agree: a resumed run
+    /// trains what the killed one did); it goes on writing its checkpoint into `dir`.
+    func readCheckpoint(_ dir: String) -> TrainingCheckpoint {
+        if config != nil { fail("--resume \(dir) takes the run's settings from its checkpoint; --config cannot be given with it") }
+        var c = reportingErrors { try TrainingCheckpoint.read(from: dir) }
+        var given = c.config
+        flags.apply(to: &given)
+        let differ = reportingErrors { try TrainingCheckpoint.differences(c.config, given) }
+        if !differ.isEmpty {
+            fail("--resume \(dir): the checkpoint's run used other values of \(differ.joined(separator: ", ")) than this command gives; "
+                 + "drop those flags to continue it, or start a new run")
+        }
+        c.config = given
+        c.config.outputs.checkpoint = dir
+        return c
     }
 }
 
