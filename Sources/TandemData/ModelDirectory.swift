@@ -19,6 +19,8 @@ public enum ModelFile {
     public static let serving = "serving.safetensors"
     /// The user tower's shape and feature vocabularies, for cold-start users (models with a user tower only).
     public static let userTower = "user_tower.json"
+    /// The item tower's spec, when it reads item features: serving embeds items never trained on from their features.
+    public static let itemTower = "item_tower.json"
     /// An HNSW index of the item embeddings, written by `tandem index build` (and loaded by serving).
     public static let hnswIndex = "index.hnsw"
     /// An exact (flat) index of the item embeddings, written by `tandem index build --factory Flat`.

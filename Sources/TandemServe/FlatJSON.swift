@@ -176,3 +176,8 @@ extension ScoreRequest: APIRequestBody {
         guard m.ok else { return nil }
     }
 }
+
+extension ItemRequest: APIRequestBody {
+    /// `features` is an object: always read by JSONDecoder.
+    init?(flat members: [(key: String, value: FlatJSON.Value)]) { return nil }
+}

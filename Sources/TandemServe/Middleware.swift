@@ -116,3 +116,54 @@ public struct RequestTimeoutMiddleware<Context: RequestContext>: RouterMiddlewar
         return response
     }
 }
+
+/// The secret that admin requests (`/admin/reload`, `PUT /v1/items`, `DELETE /v1/items/{id}`) must carry as
+/// `Authorization: Bearer <token>`, read from a file at start so it never appears on a command line or in `ps`.
+public struct AdminToken: Sendable {
+    let secret: [UInt8]
+
+    public init(_ secret: String) throws {
+        let s = secret.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !s.isEmpty else { throw ServingError(500, "the admin token is empty") }
+        self.secret = Array(s.utf8)
+    }
+
+    /// The token in `path` (surrounding whitespace and the final newline ignored).
+    public init(reading path: String) throws {
+        guard let data = FileManager.default.contents(atPath: path) else { throw ServingError(500, "\(path): cannot read the admin token file") }
+        do { try self.init(String(decoding: data, as: UTF8.self)) } catch { throw ServingError(500, "\(path): the admin token file is empty") }
+    }
+
+    /// Compares in time independent of where the first difference is, so response timing does not reveal the token.
+    func matches(_ candidate: Substring) -> Bool {
+        let c = Array(candidate.utf8)
+        var diff = UInt8(c.count == secret.count ? 0 : 1)
+        for i in 0..<max(c.count, secret.count) { diff |= (i < c.count ? c[i] : 0) ^ (i < secret.count ? secret[i] : 0) }
+        return diff == 0
+    }
+}
+
+/// Guards the admin requests: without a token configured they are refused (403, the server was started without one);
+/// a request without a bearer token gets 401 with `WWW-Authenticate`, one with the wrong token 403. Read requests pass.
+struct AdminAuthMiddleware<Context: RequestContext>: RouterMiddleware {
+    let token: AdminToken?
+
+    /// Whether a request changes the server's state.
+    static func isAdmin(_ request: Request) -> Bool {
+        let path = request.uri.path
+        return path.hasPrefix("/admin/") || (path.hasPrefix("/v1/items") && (request.method == .put || request.method == .delete))
+    }
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard Self.isAdmin(request) else { return try await next(request, context) }
+        guard let token else {
+            throw HTTPError(.forbidden, message: "admin requests are off: start tandem serve with --admin-token-file FILE")
+        }
+        guard let header = request.headers[.authorization], header.hasPrefix("Bearer "), header.count > 7 else {
+            throw HTTPError(.unauthorized, headers: [.wwwAuthenticate: #"Bearer realm="tandem""#],
+                            message: "admin requests need an Authorization: Bearer <token> header")
+        }
+        guard token.matches(header.dropFirst(7)) else { throw HTTPError(.forbidden, message: "the bearer token is not the admin token") }
+        return try await next(request, context)
+    }
+}

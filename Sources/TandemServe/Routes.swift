@@ -146,12 +146,14 @@ func serving<T>(_ body: () throws -> T) throws -> T {
 }
 
 /// The HTTP API: `/v1/recommend`, `/v1/similar-items`, `/v1/score`, `/healthz`, `/readyz`, `/metrics`, `/openapi.json`,
-/// `/admin/reload`. Every request is counted and timed (`backend.metrics`) and answered 503 after `timeout`.
-public func buildRouter(_ backend: ServingBackend, timeout: Duration? = .seconds(2)) -> Router<BasicRequestContext> {
+/// `/admin/reload`. Every request is counted and timed (`backend.metrics`) and answered 503 after `timeout`; admin
+/// requests need `adminToken` as a bearer token (refused when nil).
+public func buildRouter(_ backend: ServingBackend, timeout: Duration? = .seconds(2), adminToken: AdminToken? = nil) -> Router<BasicRequestContext> {
     let router = Router(context: BasicRequestContext.self)
     router.add(middleware: MetricsMiddleware(metrics: backend.metrics))
     if let timeout { router.add(middleware: RequestTimeoutMiddleware(limit: timeout)) }
     router.add(middleware: RouteMethodMiddleware(routes: apiRoutes))
+    router.add(middleware: AdminAuthMiddleware(token: adminToken))
     router.get("/healthz") { _, _ in try json(["status": "ok"]) }
     router.get("/metrics") { _, _ in
         Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
@@ -159,12 +161,13 @@ public func buildRouter(_ backend: ServingBackend, timeout: Duration? = .seconds
     }
     router.get("/openapi.json") { _, _ in
         let m = backend.model
-        let document = openAPIDocument(exampleUser: m?.userIds.tokens.first, exampleItem: m?.itemIds.tokens.first)
+        let document = openAPIDocument(exampleUser: m?.userIds.tokens.first, exampleItem: m?.itemIds.tokens.first,
+                                       itemFeatures: m?.itemFeatureFields ?? [])
         return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: document)))
     }
     router.get("/readyz") { _, _ -> Response in
-        guard let m = backend.model else { throw HTTPError(.serviceUnavailable, message: "no model loaded yet") }
-        return try json(["status": "ready", "model_version": m.version, "items": "\(m.itemIds.count)"])
+        guard let c = try? backend.ready() else { throw HTTPError(.serviceUnavailable, message: "no model loaded yet") }
+        return try json(["status": "ready", "model_version": c.model.version, "items": "\(c.count)"])
     }
     router.post("/v1/recommend") { request, _ -> Response in
         let r = try await decodeBody(RecommendRequest.self, request)
@@ -181,6 +184,15 @@ public func buildRouter(_ backend: ServingBackend, timeout: Duration? = .seconds
         try RequestDeadline.check()
         return json(try serving { try backend.score(r) })
     }
+    router.put("/v1/items") { request, _ -> Response in
+        let r = try await decodeBody(ItemRequest.self, request)
+        let change = try serving { try backend.putItem(r) }
+        return try json(change, status: change.status == "added" ? .created : .ok)
+    }
+    router.delete("/v1/items/:item_id") { request, context -> Response in
+        let raw = context.parameters.get("item_id") ?? ""
+        return try json(try serving { try backend.deleteItem(raw.removingPercentEncoding ?? raw) })
+    }
     router.post("/admin/reload") { _, _ -> Response in
         do {
             // Loading reads files and may build an index: done on a Dispatch queue, so it never holds up the executor
@@ -196,11 +208,20 @@ public func buildRouter(_ backend: ServingBackend, timeout: Duration? = .seconds
     return router
 }
 
-/// Every path the API serves and its method (a request for a known path with another method is answered 405).
+/// Every path the API serves and its method (a request for a known path with another method is answered 405);
+/// `/v1/items/{item_id}` (one segment after the prefix) takes DELETE.
 let apiRoutes: [String: HTTPRequest.Method] = [
     "/healthz": .get, "/metrics": .get, "/openapi.json": .get, "/readyz": .get,
-    "/v1/recommend": .post, "/v1/similar-items": .post, "/v1/score": .post, "/admin/reload": .post,
+    "/v1/recommend": .post, "/v1/similar-items": .post, "/v1/score": .post, "/admin/reload": .post, "/v1/items": .put,
 ]
+
+/// The method of a known path: the table above, or DELETE for one item's path.
+func allowedMethod(_ path: String, _ routes: [String: HTTPRequest.Method]) -> HTTPRequest.Method? {
+    if let m = routes[path] { return m }
+    let prefix = "/v1/items/"
+    if path.hasPrefix(prefix), path.count > prefix.count, !path.dropFirst(prefix.count).contains("/") { return .delete }
+    return nil
+}
 
 /// Answers a known path asked with a method it does not have with 405, an `Allow` header and the JSON error body, and
 /// gives the router's bare 404 for an unknown path the same JSON error body.
@@ -209,7 +230,7 @@ struct RouteMethodMiddleware<Context: RequestContext>: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let path = request.uri.path
-        if let allowed = routes[path] {
+        if let allowed = allowedMethod(path, routes) {
             guard request.method == allowed else {
                 throw HTTPError(.methodNotAllowed, headers: [.allow: allowed.rawValue],
                                 message: "\(path) takes \(allowed.rawValue), not \(request.method.rawValue)")
@@ -226,8 +247,8 @@ struct RouteMethodMiddleware<Context: RequestContext>: RouterMiddleware {
 /// `idleTimeout` closes a connection that sends nothing for that long: a client stalled in the middle of a request, or
 /// an idle keep-alive connection.
 public func buildApplication(_ backend: ServingBackend, host: String = "127.0.0.1", port: Int = 8080,
-                             timeout: Duration? = .seconds(2), idleTimeout: Duration = .seconds(60)) -> some ApplicationProtocol {
-    Application(router: buildRouter(backend, timeout: timeout),
+                             timeout: Duration? = .seconds(2), idleTimeout: Duration = .seconds(60), adminToken: AdminToken? = nil) -> some ApplicationProtocol {
+    Application(router: buildRouter(backend, timeout: timeout, adminToken: adminToken),
                 server: .http1(configuration: .init(idleTimeout: .nanoseconds(idleTimeout.nanoseconds))),
                 configuration: .init(address: .hostname(host, port: port), serverName: "tandem"))
 }

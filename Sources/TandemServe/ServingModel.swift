@@ -31,6 +31,8 @@ public final class ServingModel: @unchecked Sendable {
     public let popular: [Int32]
     /// The user tower rebuilt from `user_tower.json` and the weights, for cold-start users; nil when the model has none.
     let userTower: Tower?
+    /// The item tower over features, rebuilt from `item_tower.json`, for items added while serving; nil without one.
+    let itemTower: Tower?
     let normalize: Bool
     /// Each item's `{"item_id":"…","score":` prefix, written once at load for the JSON responses.
     let itemJSONHeads: ByteStrings
@@ -65,6 +67,8 @@ public final class ServingModel: @unchecked Sendable {
         popular = counts.indices.sorted { counts[$0] > counts[$1] || (counts[$0] == counts[$1] && $0 < $1) }.map { Int32($0) }
         userTower = FileManager.default.fileExists(atPath: dir + "/" + ModelFile.userTower)
             ? try Self.loadTower(dir, spec: decodeJSON(Tower.Spec.self, ModelFile.userTower), manifest: manifest) : nil
+        itemTower = FileManager.default.fileExists(atPath: dir + "/" + ModelFile.itemTower)
+            ? try Self.loadTower(dir, spec: decodeJSON(Tower.Spec.self, ModelFile.itemTower), manifest: manifest) : nil
         // Embeddings are already as scored (normalised for cosine models), so the index scores inner products. An HNSW
         // index written by `tandem index build` is loaded instead of rebuilt (saving new weights deletes it).
         let saved = dir + "/" + ModelFile.hnswIndex
@@ -85,15 +89,16 @@ public final class ServingModel: @unchecked Sendable {
         version = "\(manifest.model)@\((dir as NSString).lastPathComponent)@\(stamp)"
     }
 
-    /// The user tower of `spec` with its trained weights (every parameter but the id table, which cold start never reads).
+    /// The tower of `spec` with its trained weights: every parameter but the per-entity ones (id rows, learned bias),
+    /// which an entity embedded from its features never reads.
     static func loadTower(_ dir: String, spec: Tower.Spec, manifest: ModelManifest) throws -> Tower {
         var rng = RNG(seed: 0)
         let tower = Tower(spec: spec, rng: &rng)
         let raw = try manifest.readChecked(dir, ModelFile.weights, bytes: manifest.weightsBytes, checksum: manifest.weightsChecksum)
         let weights = try SafeTensors.decode(raw, file: dir + "/" + ModelFile.weights)
-        for p in tower.parameters where p !== tower.idTable {
+        for p in tower.parameters where p !== tower.idTable && p !== tower.biasTable {
             guard let t = weights[p.name], t.shape == p.value.shape else {
-                throw DataError(file: dir + "/" + ModelFile.weights, "the user tower's tensor '\(p.name)' is missing or not of shape \(p.value.shape)")
+                throw DataError(file: dir + "/" + ModelFile.weights, "the \(spec.name) tower's tensor '\(p.name)' is missing or not of shape \(p.value.shape)")
             }
             p.value = t
         }
@@ -108,6 +113,18 @@ public final class ServingModel: @unchecked Sendable {
         if normalize { e = tape.l2Normalize(e) }
         return e.value
     }
+
+    /// An item's vector as scored, from raw feature values through the item tower (nil when the model has none).
+    func embedItem(_ features: [String: [String]]) -> [Float]? {
+        guard let tower = itemTower else { return nil }
+        let tape = Tape(training: false)
+        var e = tower.coldStart(tape, features: features)
+        if normalize { e = tape.l2Normalize(e) }
+        return e.value.data
+    }
+
+    /// The item tower's field names (empty without a tower).
+    var itemFeatureFields: [String] { itemTower?.fields.map(\.name) ?? [] }
 
     /// Exact scores of `items` for user index `u` (user · item, both as served): pre-ranking's scores.
     public func scores(user u: Int, items ids: [Int32]) -> [Float] {

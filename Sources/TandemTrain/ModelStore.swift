@@ -6,7 +6,8 @@ import TandemModels
 
 /// A trained model on disk (the files are listed in `ModelFile`). Everything serving needs is in the directory itself:
 /// the id maps, `serving.safetensors` (embeddings as scored, popularity, known items) and, for models with a user tower,
-/// `user_tower.json`; `config.json` and `weights.safetensors` rebuild the model for `tandem eval` and `export`. Every file
+/// `user_tower.json` (cold-start users), with an item tower over features `item_tower.json` (new items embedded from
+/// their features); `config.json` and `weights.safetensors` rebuild the model for `tandem eval` and `export`. Every file
 /// is written atomically, the manifest last.
 public enum ModelStore {
     /// Adds the finished run's metrics to the manifest of a saved model.
@@ -28,11 +29,12 @@ public enum ModelStore {
         try write(encoder.encode(config), ModelFile.config)
         let serving = try servingBundle(model, config: config, dataset: dataset).encode()
         try write(serving, ModelFile.serving)
-        let towerPath = dir + "/" + ModelFile.userTower
-        if let tower = model.coldStartUserTower {
-            try write(encoder.encode(tower.spec), ModelFile.userTower)
-        } else if FileManager.default.fileExists(atPath: towerPath) {
-            try FileManager.default.removeItem(atPath: towerPath)
+        for (tower, file) in [(model.coldStartUserTower, ModelFile.userTower), (model.featureItemTower, ModelFile.itemTower)] {
+            if let tower {
+                try write(encoder.encode(tower.spec), file)
+            } else if FileManager.default.fileExists(atPath: dir + "/" + file) {
+                try FileManager.default.removeItem(atPath: dir + "/" + file)
+            }
         }
         let manifest = ModelManifest(model: config.model.rawValue, dataset: dataset.name, users: dataset.numUsers, items: dataset.numItems,
                                      weights: weights, similarity: config.objective.similarity.rawValue, serving: serving)
@@ -42,11 +44,25 @@ public enum ModelStore {
     }
 
     /// Every user's and item's embedding as the model scores them (L2-normalised for cosine similarity): the one path
-    /// that evaluation, export, the item index and the serving bundle read.
+    /// that evaluation, export, the item index and the serving bundle read. An item with no training interaction has an
+    /// id row that never learned anything (at most it was pushed away as a sampled negative): its embedding is taken
+    /// with its own rows left out (`forgetItems`), from its features alone — zero for a model without item features.
+    /// The rows are set aside for the computation only; training continues from the same values.
     public static func scoredEmbeddings(_ model: RetrievalModel, config: TrainConfig, dataset: Dataset) -> (users: Tensor, items: Tensor) {
         let norm = config.objective.similarity == .cosine
-        return (model.allEmbeddings(users: true, count: dataset.numUsers, normalize: norm),
-                model.allEmbeddings(users: false, count: dataset.numItems, normalize: norm))
+        let users = model.allEmbeddings(users: true, count: dataset.numUsers, normalize: norm)
+        let untrained = untrainedItems(dataset)
+        guard !untrained.isEmpty else { return (users, model.allEmbeddings(users: false, count: dataset.numItems, normalize: norm)) }
+        let kept = model.parameters.map(\.value)
+        defer { for (p, v) in zip(model.parameters, kept) { p.value = v } }
+        model.forgetItems(untrained)
+        return (users, model.allEmbeddings(users: false, count: dataset.numItems, normalize: norm))
+    }
+
+    /// The items without a training interaction in `dataset`'s split (held out, or only in validation and test).
+    public static func untrainedItems(_ dataset: Dataset) -> [Int32] {
+        let counts = dataset.split.train.itemCounts(items: dataset.numItems)
+        return counts.indices.filter { counts[$0] == 0 }.map { Int32($0) }
     }
 
     /// The serving bundle of a model trained on `dataset`.

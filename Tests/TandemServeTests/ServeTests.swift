@@ -26,22 +26,25 @@ func decoded(_ b: ByteBuffer) -> [String: Any] {
     (try? JSONSerialization.jsonObject(with: Data(buffer: b))) as? [String: Any] ?? [:]
 }
 
+let adminToken = try! AdminToken("test-token")
+let asAdmin: HTTPFields = [.authorization: "Bearer test-token", .contentType: "application/json"]
+
 @Suite(.serialized) struct ServeTests {
-    func app() throws -> (some ApplicationProtocol, ServingBackend) {
+    func app(token: AdminToken? = adminToken) throws -> (some ApplicationProtocol, ServingBackend) {
         let backend = ServingBackend(modelDirectory: servedModelDirectory, factory: "Flat")
         try backend.reload()
-        return (Application(router: buildRouter(backend)), backend)
+        return (Application(router: buildRouter(backend, adminToken: token)), backend)
     }
 
     @Test func healthAndReadiness() async throws {
         let empty = ServingBackend { throw ServingError(500, "never loads") }
-        try await Application(router: buildRouter(empty)).test(.router) { client in
+        try await Application(router: buildRouter(empty, adminToken: adminToken)).test(.router) { client in
             try await client.execute(uri: "/healthz", method: .get) { #expect($0.status == .ok) }
             try await client.execute(uri: "/readyz", method: .get) { #expect($0.status == .serviceUnavailable) }
             try await client.execute(uri: "/v1/recommend", method: .post, body: body(#"{"user_id": "u1"}"#)) {
                 #expect($0.status == .serviceUnavailable)
             }
-            try await client.execute(uri: "/admin/reload", method: .post) { #expect($0.status == .internalServerError) }
+            try await client.execute(uri: "/admin/reload", method: .post, headers: asAdmin) { #expect($0.status == .internalServerError) }
         }
         let (a, _) = try app()
         try await a.test(.router) { client in
@@ -129,9 +132,90 @@ func decoded(_ b: ByteBuffer) -> [String: Any] {
                 let s = items.map { ($0["score"] as! NSNumber).doubleValue }
                 #expect(s == s.sorted(by: >))
             }
-            try await client.execute(uri: "/admin/reload", method: .post) { #expect($0.status == .ok) }
+            try await client.execute(uri: "/admin/reload", method: .post, headers: asAdmin) { #expect($0.status == .ok) }
         }
         #expect(backend.model!.version != before)
+    }
+
+    /// Admin requests need the bearer token: none → 401 with a challenge, a wrong one → 403, a server started without
+    /// a token refuses them all (403); read requests need nothing.
+    @Test func adminRequestsNeedTheToken() async throws {
+        let (a, _) = try app()
+        try await a.test(.router) { client in
+            for (uri, method) in [("/admin/reload", HTTPRequest.Method.post), ("/v1/items/i1", .delete), ("/v1/items", .put)] {
+                try await client.execute(uri: uri, method: method, body: body(#"{"item_id": "x", "features": {}}"#)) { r in
+                    #expect(r.status == .unauthorized && r.headers[.wwwAuthenticate] == #"Bearer realm="tandem""#, "\(uri)")
+                }
+                try await client.execute(uri: uri, method: method, headers: [.authorization: "Bearer test-tokeN"]) { #expect($0.status == .forbidden, "\(uri)") }
+                try await client.execute(uri: uri, method: method, headers: [.authorization: "Basic dGVzdA=="]) { #expect($0.status == .unauthorized, "\(uri)") }
+            }
+            try await client.execute(uri: "/v1/recommend", method: .post, body: body(#"{"user_id": "u1"}"#)) { #expect($0.status == .ok) }
+            try await client.execute(uri: "/admin/reload", method: .post, headers: asAdmin) { #expect($0.status == .ok) }
+        }
+        let (open, _) = try app(token: nil)
+        try await open.test(.router) { client in
+            try await client.execute(uri: "/admin/reload", method: .post, headers: asAdmin) { r in
+                #expect(r.status == .forbidden && String(buffer: r.body).contains("--admin-token-file"))
+            }
+        }
+        #expect(throws: (any Error).self) { try AdminToken(" \n") }
+        #expect(try AdminToken("abc\n").matches("abc") && !(try AdminToken("abc").matches("abd")) && !(try AdminToken("abc").matches("ab")))
+    }
+
+    /// An item put while serving is answered by the very next request, scored by its features-only vector; putting it
+    /// again replaces it; deleting it (or a catalogue item) hides it from every answer; a reload embeds it again.
+    @Test func itemsAddedAndDeletedWhileServing() async throws {
+        let (a, backend) = try app()
+        let m = backend.model!, user = "u3", u = Int(m.userIds.lookup(user)!)
+        let features = ["genre": ["c1"], "tags": ["t2", "t3"]]
+        let v = m.embedItem(features)!
+        let d = m.users.cols
+        let expected = (0..<d).reduce(Float(0)) { $0 + m.users.data[u * d + $1] * v[$1] }
+        @Sendable func recommended(_ client: some TestClientProtocol) async throws -> [String: Double] {
+            try await client.execute(uri: "/v1/recommend", method: .post, body: body(#"{"user_id": "\#(user)", "k": 1000, "exclude_seen": false}"#)) { r in
+                Dictionary(uniqueKeysWithValues: (decoded(r.body)["items"] as! [[String: Any]]).map { ($0["item_id"] as! String, ($0["score"] as! NSNumber).doubleValue) })
+            }
+        }
+        try await a.test(.router) { client in
+            let before = try await recommended(client)
+            #expect(before["fresh"] == nil)
+            try await client.execute(uri: "/v1/items", method: .put, headers: asAdmin,
+                                     body: body(#"{"item_id": "fresh", "features": {"genre": "c1", "tags": ["t2", "t3"]}}"#)) { r in
+                #expect(r.status == .created && decoded(r.body)["status"] as? String == "added" && decoded(r.body)["items"] as? Int == m.itemIds.count + 1)
+            }
+            let after = try await recommended(client)
+            #expect(after.count == m.itemIds.count + 1)
+            #expect(abs((after["fresh"] ?? .nan) - Double(expected)) < 1e-5, "fresh scored \(after["fresh"] ?? .nan), expected \(expected)")
+            try await client.execute(uri: "/v1/similar-items", method: .post, body: body(#"{"item_id": "fresh", "k": 3}"#)) { r in
+                #expect(r.status == .ok && (decoded(r.body)["items"] as! [[String: Any]]).count == 3)
+            }
+            try await client.execute(uri: "/v1/items", method: .put, headers: asAdmin,
+                                     body: body(#"{"item_id": "fresh", "features": {"genre": "c2"}}"#)) { r in
+                #expect(r.status == .ok && decoded(r.body)["status"] as? String == "replaced")
+            }
+            try await client.execute(uri: "/v1/items", method: .put, headers: asAdmin, body: body(#"{"item_id": "x", "features": {"colour": "red"}}"#)) { r in
+                #expect(r.status == .badRequest && String(buffer: r.body).contains("'colour'"))
+            }
+            // A catalogue item put again is answered by its new, features-only vector under the same id.
+            try await client.execute(uri: "/v1/items", method: .put, headers: asAdmin, body: body(#"{"item_id": "i1", "features": {"genre": "c1", "tags": ["t2", "t3"]}}"#)) { r in
+                #expect(r.status == .ok && decoded(r.body)["status"] as? String == "replaced")
+            }
+            let replaced = try await recommended(client)
+            #expect(abs((replaced["i1"] ?? .nan) - Double(expected)) < 1e-5)
+            for id in ["fresh", "i1", "i2"] {
+                try await client.execute(uri: "/v1/items/\(id)", method: .delete, headers: asAdmin) { #expect($0.status == .ok, "\(id)") }
+            }
+            let gone = try await recommended(client)
+            #expect(gone["fresh"] == nil && gone["i1"] == nil && gone["i2"] == nil && gone.count == m.itemIds.count - 2)
+            try await client.execute(uri: "/v1/items/i2", method: .delete, headers: asAdmin) { #expect($0.status == .notFound) }
+            try await client.execute(uri: "/v1/score", method: .post, body: body(#"{"user_id": "u1", "candidates": ["i2"]}"#)) { #expect($0.status == .notFound) }
+            try await client.execute(uri: "/v1/items", method: .put, headers: asAdmin, body: body(#"{"item_id": "again", "features": {"genre": "c1", "tags": ["t2", "t3"]}}"#)) {
+                #expect($0.status == .created)
+            }
+            try await client.execute(uri: "/admin/reload", method: .post, headers: asAdmin) { #expect($0.status == .ok) }
+            let reloaded = try await recommended(client)
+            #expect(reloaded["again"] != nil && reloaded["i2"] == nil, "added items survive a reload, hidden ones stay hidden")
+        }
     }
 }
 

@@ -186,6 +186,8 @@ extension GraphRecallModel {
     public func userEmbeddings(_ tape: Tape, _ ids: [Int32]) -> Variable { finalRows(tape, ids) }
     public func itemEmbeddings(_ tape: Tape, _ ids: [Int32]) -> Variable { finalRows(tape, propagation.itemNodes(ids)) }
     public func finalRows(_ tape: Tape, _ rows: [Int32]) -> Variable { tape.gatherRows(finalEmbeddings(tape), rows) }
+    /// Zeroes the items' id (ego) rows: an item without edges then propagates its side features alone, or nothing.
+    public func forgetItems(_ ids: [Int32]) { propagation.ego.zeroRows(propagation.itemNodes(ids)) }
     public func viewLoss(_ tape: Tape, users: [Int32], items: [Int32]) -> Variable? { nil }
 
     public func auxiliaryLoss(_ tape: Tape, users: [Int32], items: [Int32], negatives: [Int32]) -> Variable? {

@@ -27,6 +27,9 @@ public protocol RetrievalModel: AnyObject {
     /// The tower that embeds a user the model has no id row for, from raw feature values (cold start); nil when the
     /// model has none. A model directory keeps its `Tower.Spec` and weights so serving can rebuild it.
     var coldStartUserTower: Tower? { get }
+    /// The tower that embeds an item from raw feature values alone (items added after training); nil when the model
+    /// has no item features. A model directory keeps its `Tower.Spec` so serving can rebuild it.
+    var featureItemTower: Tower? { get }
     /// Zeroes what `items`' own rows contribute (their id embeddings, biases), so items never trained on are scored
     /// from their features alone (item cold start). Models with nothing per item beyond those rows score them as zero.
     func forgetItems(_ items: [Int32])
@@ -49,6 +52,7 @@ extension RetrievalModel {
     public var itemParameters: [Parameter] { [] }
     public var computesAllRowsAtOnce: Bool { false }
     public var coldStartUserTower: Tower? { nil }
+    public var featureItemTower: Tower? { nil }
     public var trainsByGradient: Bool { true }
     public func forgetItems(_ items: [Int32]) {}
     public func fit(validate: () -> Double, log: (String) -> Void) throws -> [String: Double] { [:] }

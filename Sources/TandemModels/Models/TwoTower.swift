@@ -139,6 +139,7 @@ public final class TwoTower: RetrievalModel {
         userTower(tape, ids, holdingOut: holdsOutPositives ? positives : nil)
     }
     public var coldStartUserTower: Tower? { userTower }
+    public var featureItemTower: Tower? { itemTower.fields.isEmpty ? nil : itemTower }
     public func forgetItems(_ ids: [Int32]) { itemTower.idTable?.zeroRows(ids); itemTower.biasTable?.zeroRows(ids) }
 
     public func auxiliaryLoss(_ tape: Tape, users: [Int32], items: [Int32], negatives: [Int32]) -> Variable? {

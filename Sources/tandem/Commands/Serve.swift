@@ -41,6 +41,8 @@ struct Serve: AsyncParsableCommand {
 
     enum Executor: String, ExpressibleByArgument, CaseIterable { case nio, `default` }
 
+    @Option(help: ArgumentHelp("File holding the bearer token that admin requests (POST /admin/reload, PUT and DELETE /v1/items) must send as 'Authorization: Bearer <token>'. Without it admin requests are refused (SIGHUP still reloads).", valueName: "file"))
+    var adminTokenFile: String?
     @Option(help: "SwiftNIO event-loop threads that accept, parse and answer requests (default: one per core).") var eventLoops: Int?
 
     func run() async throws {
@@ -55,9 +57,11 @@ struct Serve: AsyncParsableCommand {
             }
         case .default: break
         }
+        let token = adminTokenFile.map { path in reportingErrors { try AdminToken(reading: path) } }
         let backend = ServingBackend(modelDirectory: modelDir, factory: factory)
         let m = reportingErrors { try backend.reload() }
-        print("serving \(m.version): \(m.userIds.count) users, \(m.itemIds.count) items, index \(factory), on http://\(host):\(port)")
+        print("serving \(m.version): \(m.userIds.count) users, \(m.itemIds.count) items, index \(factory), on http://\(host):\(port)"
+              + (token == nil ? "; admin requests off (no --admin-token-file)" : ""))
         // SIGHUP reloads the model directory, like POST /admin/reload; a failed reload keeps the current model.
         signal(SIGHUP, SIG_IGN)
         let hangup = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
@@ -67,6 +71,6 @@ struct Serve: AsyncParsableCommand {
         hangup.resume()
         defer { hangup.cancel() }
         try await buildApplication(backend, host: host, port: port, timeout: timeoutMs > 0 ? .milliseconds(timeoutMs) : nil,
-                                   idleTimeout: .seconds(max(1, idleTimeoutS))).runService()
+                                   idleTimeout: .seconds(max(1, idleTimeoutS)), adminToken: token).runService()
     }
 }
