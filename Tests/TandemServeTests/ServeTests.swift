@@ -550,3 +550,45 @@ let asAdmin: HTTPFields = [.authorization: "Bearer test-token", .contentType: "a
         #expect(o.accepted > 100 && o.rejected > 1000)
     }
 }
+
+/// An item with no training interaction contributes no id embedding: its vector in the model directory (what the index
+/// and serving read) equals the item tower's embedding of its raw feature values alone, computed by serving's own path.
+@Suite struct UntrainedItemTests {
+    @Test func untrainedItemsAreTheirFeaturesOnlyEmbedding() throws {
+        let dir = Fixtures.temporaryPath("untrained")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var c = try TrainConfig.resolve(overrides: ["model": "two-tower", "dataset": "synthetic:users=150,items=400,interactions=1500,clusters=4",
+                                                    "epochs": "2", "embedding_dim": "8", "field_dim": "4", "batch_size": "128", "ks": "[10, 20]",
+                                                    "negative_sampling": "mixed", "sampled_negatives": "64"])
+        c.outputs.output = dir
+        let ds = try c.loadDataset()
+        let untrained = ModelStore.untrainedItems(ds)
+        #expect(untrained.count >= 10, "the fixture needs items without training interactions")
+        let trainer = try Trainer(config: c, dataset: ds, log: { _ in })
+        _ = try trainer.run { try ModelStore.save($0, config: c, dataset: ds, to: dir) }
+        let served = try ServingModel(modelDirectory: dir)
+        let fields = ds.itemFeatures!.fields
+        func raw(_ item: Int) -> [String: [String]] {
+            var out: [String: [String]] = [:]
+            for f in fields {
+                switch f.kind {
+                case .categorical: out[f.name] = f.categories[item] > 0 ? [f.vocabulary.token(f.categories[item] - 1)] : []
+                case .multiHot: out[f.name] = f.values[f.offsets[item]..<f.offsets[item + 1]].filter { $0 > 0 }.map { f.vocabulary.token($0 - 1) }
+                case .numeric: out[f.name] = [String(f.numbers[item])]
+                }
+            }
+            return out
+        }
+        let d = served.items.cols
+        var worst: Float = 0
+        for i in untrained.map(Int.init) {
+            let saved = Array(served.items.data[(i * d)..<(i * d + d)])
+            worst = max(worst, zip(saved, served.embedItem(raw(i))!).map { abs($0 - $1) }.max()!)
+        }
+        #expect(worst < 1e-5, "an untrained item's saved vector differs from its features-only embedding by \(worst)")
+        // A trained item's vector does use its id row.
+        let trained = (0..<ds.numItems).first { !untrained.contains(Int32($0)) }!
+        let own = Array(served.items.data[(trained * d)..<(trained * d + d)])
+        #expect(zip(own, served.embedItem(raw(trained))!).map { abs($0 - $1) }.max()! > 1e-3)
+    }
+}
