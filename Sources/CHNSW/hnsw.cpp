@@ -42,6 +42,13 @@ int tandem_hnsw_add(tandem_hnsw *index, const float *vector, int64_t label) {
     return guarded([&]() { index->index->addPoint(vector, (hnswlib::labeltype)label); return 0; }, -1);
 }
 
+int tandem_hnsw_reserve(tandem_hnsw *index, int64_t capacity) {
+    return guarded([&]() {
+        if ((size_t)capacity > index->index->max_elements_) index->index->resizeIndex((size_t)capacity);
+        return 0;
+    }, -1);
+}
+
 void tandem_hnsw_set_ef(tandem_hnsw *index, int64_t ef) { index->index->setEf((size_t)ef); }
 
 int64_t tandem_hnsw_search(tandem_hnsw *index, const float *query, int64_t k, int64_t *labels, float *scores) {

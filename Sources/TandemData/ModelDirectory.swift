@@ -55,6 +55,9 @@ public struct ModelManifest: Codable, Equatable, Sendable {
     public var test: [String: Double]?
     public var valid: [String: Double]?
     public var bestEpoch: Int?
+    /// Items added after training by `tandem index add-items` (embedded from their features; the weights and config
+    /// describe the catalogue as trained).
+    public var addedItems: Int?
 
     public init(model: String, dataset: String, users: Int, items: Int, weights: Data, similarity: String, serving: Data) {
         format = Self.currentFormat; tandemVersion = TandemData.tandemVersion; self.model = model; self.dataset = dataset

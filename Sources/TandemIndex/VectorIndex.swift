@@ -151,6 +151,21 @@ public final class HNSWIndex: VectorIndex {
 
     deinit { tandem_hnsw_free(handle) }
 
+    /// Inserts `vectors` with ids `count…` (the index grows as needed); the same metric treatment as the build.
+    public func append(_ vectors: Tensor) throws {
+        precondition(vectors.rows == 0 || vectors.cols == dimension, "vector dimension \(vectors.cols) ≠ index dimension \(dimension)")
+        let first = count
+        guard tandem_hnsw_reserve(handle, Int64(first + vectors.rows)) == 0 else {
+            throw IndexError("cannot grow the HNSW index: \(String(cString: tandem_hnsw_last_error()))")
+        }
+        let x = normalizedIfCosine(vectors, metric)
+        try x.data.withUnsafeBufferPointer { p in
+            for r in 0..<x.rows where tandem_hnsw_add(handle, p.baseAddress! + r * dimension, Int64(first + r)) != 0 {
+                throw IndexError("HNSW insert failed: \(String(cString: tandem_hnsw_last_error()))")
+            }
+        }
+    }
+
     public func search(_ queries: Tensor, k: Int) -> [Neighbors] {
         precondition(queries.cols == dimension, "query dimension \(queries.cols) ≠ index dimension \(dimension)")
         let q = normalizedIfCosine(queries, metric)

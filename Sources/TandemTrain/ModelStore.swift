@@ -92,6 +92,9 @@ public enum ModelStore {
         let dataset = try config.loadDataset(log: log)
         let users = try? decoder.decode(IdMap.self, from: read(ModelFile.userIds))
         let items = try? decoder.decode(IdMap.self, from: read(ModelFile.itemIds))
+        if let added = manifest.addedItems, added > 0 {
+            throw DataError(file: dir, "\(added) items were added to this directory after training (tandem index add-items); it serves, but evaluation needs the directory as trained")
+        }
         guard users == dataset.userIds, items == dataset.itemIds else {
             throw DataError(file: dir, "the saved user/item ids do not match the dataset the config rebuilds; was the data changed?")
         }

@@ -248,6 +248,15 @@ let trainedModel: String = {
         #expect(bench.status == 0 && bench.stdout.contains("recall@10 vs exact 1.0000"), "\(bench.stderr)")
         let badMetric = try tandem(["index", "bench", "--metric", "l2"])
         #expect(badMetric.status != 0 && badMetric.stderr.contains("'l2'"))
+        // add-items: a two-tower model with item features takes new items; MF (no item tower) refuses them.
+        let work = scratch()
+        try "item_id\tgenre\ttags\nfresh\tc1\tt0 t1\n".write(toFile: work + "/new.tsv", atomically: true, encoding: .utf8)
+        let tt = try tandem(["train", "--model", "two-tower", "--output", "tt", "--quiet"] + fast, in: work)
+        #expect(tt.status == 0, "\(tt.stderr)")
+        let added = try tandem(["index", "add-items", "--model-dir", "tt", "--item-features", "new.tsv"], in: work)
+        #expect(added.status == 0 && added.stdout.contains("added 1 item(s) to tt (now 41 items)"), "\(added.stdout) \(added.stderr)")
+        let refused = try tandem(["index", "add-items", "--model-dir", dir, "--item-features", work + "/new.tsv"])
+        #expect(refused.status != 0 && refused.stderr.contains("no item tower"), "\(refused.stderr)")
     }
 
     @Test func serveRefusesAMissingModelAndFuzzRuns() throws {

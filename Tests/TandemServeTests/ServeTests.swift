@@ -6,6 +6,7 @@ import TandemTensor
 import TandemData
 import TandemTrain
 @testable import TandemServe
+import TandemIndex
 import TandemTestSupport
 
 /// A small two-tower model on synthetic data (with user features, so cold start works), saved once.
@@ -590,5 +591,32 @@ let asAdmin: HTTPFields = [.authorization: "Bearer test-token", .contentType: "a
         let trained = (0..<ds.numItems).first { !untrained.contains(Int32($0)) }!
         let own = Array(served.items.data[(trained * d)..<(trained * d + d)])
         #expect(zip(own, served.embedItem(raw(trained))!).map { abs($0 - $1) }.max()! > 1e-3)
+    }
+}
+
+/// `tandem index add-items`' library half: new items are appended to the ids, the serving bundle and the saved HNSW
+/// index as their features-only vectors, and serve; ids already there are left alone; evaluation refuses the directory.
+@Suite struct CatalogueAdditionTests {
+    @Test func addedItemsServeFromTheDirectory() throws {
+        let dir = Fixtures.temporaryPath("add-items")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try FileManager.default.copyItem(atPath: servedModelDirectory, toPath: dir)
+        let before = try ServingModel(modelDirectory: dir)
+        try HNSWIndex(before.items, metric: .innerProduct).save(to: dir + "/" + ModelFile.hnswIndex)
+        let file = dir + "-new.tsv"
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        try "item_id\tgenre\ttags\nfresh\tc1\tt2 t3\ni4\tc0\t\nlonely\t\t\n".write(toFile: file, atomically: true, encoding: .utf8)
+        let summary = try CatalogueAddition.add(featureFile: file, to: dir)
+        #expect(summary.added == 2 && summary.alreadyThere == ["i4"] && summary.indexUpdated && summary.items == before.itemIds.count + 2)
+        let after = try ServingModel(modelDirectory: dir, factory: "HNSW32,efSearch=200")
+        #expect(after.index.count == after.itemIds.count && after.itemIds.count == before.itemIds.count + 2)
+        let fresh = Int(after.itemIds.lookup("fresh")!), d = after.items.cols
+        #expect(Array(after.items.data[(fresh * d)..<(fresh * d + d)]) == before.embedItem(["genre": ["c1"], "tags": ["t2", "t3"]])!)
+        #expect(after.seen.cols == after.itemIds.count && after.popular.last.map { Int($0) } != nil)
+        // The item is its own nearest neighbour in the saved index.
+        let found = after.nearest(Tensor(shape: [1, d], data: Array(after.items.data[(fresh * d)..<(fresh * d + d)])), k: 1, excluding: [])
+        #expect(found.first?.0 == Int32(fresh))
+        #expect { _ = try ModelStore.load(from: dir) } throws: { "\($0)".contains("added to this directory after training") }
+        #expect { _ = try CatalogueAddition.add(featureFile: file + ".missing", to: dir) } throws: { "\($0)".contains("no such file") }
     }
 }

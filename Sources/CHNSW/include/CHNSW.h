@@ -16,6 +16,8 @@ tandem_hnsw *tandem_hnsw_load(const char *path, int64_t dim);
 void tandem_hnsw_free(tandem_hnsw *index);
 /// Adds one vector with label `label`. Safe to call from several threads at once. 0 on success.
 int tandem_hnsw_add(tandem_hnsw *index, const float *vector, int64_t label);
+/// Grows the index to hold at least `capacity` vectors (not safe while other threads search or add). 0 on success.
+int tandem_hnsw_reserve(tandem_hnsw *index, int64_t capacity);
 void tandem_hnsw_set_ef(tandem_hnsw *index, int64_t ef);
 /// The `k` nearest labels (largest inner product first) into `labels` and their inner products into `scores`.
 /// Returns how many were found, or −1 on failure.

@@ -13,7 +13,7 @@ import NIOPosix
 
 struct IndexCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "index", abstract: "Build and measure nearest-item indexes.",
-                                                    subcommands: [Build.self, Measure.self])
+                                                    subcommands: [Build.self, Measure.self, AddItems.self])
 
     /// Recall@10 against exact search and queries per second, printed for a built index.
     static func report(_ index: VectorIndex, exact: ExactIndex, queries: Tensor, buildSeconds: Double, label: String) {
@@ -47,6 +47,23 @@ struct IndexCommand: ParsableCommand {
             let bytes = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
             IndexCommand.report(index, exact: ExactIndex(items, metric: metric), queries: users, buildSeconds: buildSeconds, label: spec.description)
             print("wrote \(path) (\(bytes / 1024) KiB)")
+        }
+    }
+
+    struct AddItems: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "add-items",
+            abstract: "Add items that were never trained on to a model directory, embedded from their features by its item tower (and inserted into its HNSW index); `tandem serve` answers with them after a reload.",
+            discussion: "The feature file has an item_id column and one column per item feature the model reads (a RecBole .item file, or CSV/TSV); ids already in the catalogue are left as they are.")
+        @Option(help: "Model directory written by `tandem train --output` (a two-tower model with item features).") var modelDir: String
+        @Option(help: "Item feature file: item_id and the item tower's feature columns.") var itemFeatures: String
+
+        func run() throws {
+            let t0 = Date()
+            let s = reportingErrors { try CatalogueAddition.add(featureFile: itemFeatures, to: modelDir) }
+            print(String(format: "added %d item(s) to %@ (now %d items%@) in %.2fs", s.added, modelDir, s.items,
+                         s.indexUpdated ? ", its HNSW index updated" : "", Date().timeIntervalSince(t0))
+                  + (s.alreadyThere.isEmpty ? "" : "; \(s.alreadyThere.count) already in the catalogue, left as they are: "
+                     + s.alreadyThere.prefix(5).joined(separator: ", ") + (s.alreadyThere.count > 5 ? ", …" : "")))
         }
     }
 
