@@ -12,6 +12,7 @@ public struct RequestFuzzer {
         ("recommend", #"{"user_features": {"age": "24", "gender": "M", "genres": ["a", "b"], "x": 3.5}, "k": 5}"#),
         ("similar", #"{"item_id": "1", "k": 3}"#),
         ("score", #"{"user_id": "1", "candidates": ["1", "2", "3"]}"#),
+        ("items", #"{"item_id": "new", "features": {"genre": "c1", "tags": ["t1", "t2"], "year": 1999}}"#),
     ]
     static let fragments = ["{", "}", "[", "]", "\"", ":", ",", "null", "true", "-1", "1e999", "0", "999999999999999999999",
                             "\"k\"", "\"user_id\"", "\"item_id\"", "\"candidates\"", "\"user_features\"", "\\u0000", "\u{FFFD}", " ", "NaN"]
@@ -55,6 +56,7 @@ public struct RequestFuzzer {
             switch endpoint {
             case "recommend": _ = try serving { try backend.recommend(try decodeJSON(RecommendRequest.self, body)) }
             case "similar": _ = try serving { try backend.similarItems(try decodeJSON(SimilarItemsRequest.self, body)) }
+            case "items": _ = try serving { try backend.putItem(try decodeJSON(ItemRequest.self, body)) }
             default: _ = try serving { try backend.score(try decodeJSON(ScoreRequest.self, body)) }
             }
             return true
