@@ -5,7 +5,8 @@ import TandemTensor
 public let tandemVersion = "0.4.0"
 
 /// The files of a model directory (`tandem train --output`). Training writes all of them; serving reads the manifest,
-/// the id maps, `serving.safetensors` and (for cold start) `user_tower.json` with the tower's weights, and nothing else:
+/// the id maps, `serving.safetensors` and (for cold start and new items) `user_tower.json` and `item_tower.json` with
+/// the towers' weights, and nothing else:
 /// a directory copied alone to another machine serves there.
 public enum ModelFile {
     public static let manifest = "manifest.json"
