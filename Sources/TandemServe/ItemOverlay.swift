@@ -14,6 +14,8 @@ struct ItemOverlay: Sendable {
         let vector: [Float]
     }
     private(set) var added: [Added] = []
+    /// The added items' vectors, row `i` for `added[i]`: one matrix, scored by one matrix-vector product.
+    private(set) var matrix: [Float] = []
     private var position: [String: Int] = [:]
     /// Ids hidden from the model's own catalogue (the source of truth across reloads).
     private(set) var hiddenIds: Set<String> = []
@@ -22,13 +24,21 @@ struct ItemOverlay: Sendable {
 
     /// Adds or replaces `item`; a catalogue item of the same id is hidden (the added vector answers for it).
     mutating func put(_ item: Added, hidingCatalogueItem: Bool) {
-        if let i = position[item.id] { added[i] = item } else { position[item.id] = added.count; added.append(item) }
+        if let i = position[item.id] {
+            added[i] = item
+            let d = item.vector.count
+            matrix.replaceSubrange((i * d)..<(i * d + d), with: item.vector)
+        } else {
+            position[item.id] = added.count; added.append(item); matrix += item.vector
+        }
         if hidingCatalogueItem { hiddenIds.insert(item.id) }
     }
 
     /// Removes an added item, or hides a catalogue item.
     mutating func delete(_ id: String, inCatalogue: Bool) {
         if let i = position.removeValue(forKey: id) {
+            let d = added[i].vector.count
+            matrix.removeSubrange((i * d)..<(i * d + d))
             added.remove(at: i)
             for (k, item) in added.enumerated() where k >= i { position[item.id] = k }
         }
@@ -86,11 +96,16 @@ struct ServedCatalogue: Sendable {
         // An exact index fills a short answer with masked (−∞) items: they are not answers.
         let fromModel = model.nearest(query, k: k, excluding: hidden.isEmpty ? excluded : excluded + hidden).filter { $0.1 > -.infinity }
         guard !overlay.added.isEmpty else { return fromModel }
-        let skip = Set(excluded.filter { Int($0) >= base })
-        var found = fromModel
-        for (j, a) in overlay.added.enumerated() where !skip.contains(Int32(base + j)) {
-            found.append((Int32(base + j), zip(query.data, a.vector).reduce(0) { $0 + $1.0 * $1.1 }))
+        let n = overlay.added.count, d = query.cols
+        var scores = [Float](repeating: 0, count: n)
+        overlay.matrix.withUnsafeBufferPointer { a in
+            query.data.withUnsafeBufferPointer { x in
+                scores.withUnsafeMutableBufferPointer { y in BLAS.gemv(rows: n, cols: d, a: a.baseAddress!, x: x.baseAddress!, y: y.baseAddress!) }
+            }
         }
+        for i in excluded where Int(i) >= base && Int(i) < base + n { scores[Int(i) - base] = -.infinity }
+        let best = TopK.select(scores, k: k).filter { scores[Int($0)] > -.infinity }
+        let found = fromModel + best.map { (Int32(base) + $0, scores[Int($0)]) }
         return Array(found.sorted { $0.1 != $1.1 ? $0.1 > $1.1 : $0.0 < $1.0 }.prefix(k))
     }
 }

@@ -620,3 +620,34 @@ let asAdmin: HTTPFields = [.authorization: "Bearer test-token", .contentType: "a
         #expect { _ = try CatalogueAddition.add(featureFile: file + ".missing", to: dir) } throws: { "\($0)".contains("no such file") }
     }
 }
+
+/// The catalogue a request sees (the model's items, minus hidden ones, plus added ones) ranks exactly as a brute-force
+/// sort over all its vectors, with exclusions.
+@Suite struct ServedCatalogueTests {
+    @Test func mergedSearchEqualsBruteForce() throws {
+        let backend = ServingBackend(modelDirectory: servedModelDirectory, factory: "Flat")
+        let m = try backend.reload()
+        for i in 0..<60 {
+            _ = try backend.putItem(ItemRequest(itemId: "n\(i)", features: ["genre": .one("c\(i % 4)"), "tags": .many(["t\(i % 7)", "t\((i * 3) % 7)"])]))
+        }
+        for id in ["i3", "i7", "n5"] { _ = try backend.deleteItem(id) }
+        let c = try backend.ready()
+        #expect(c.count == m.itemIds.count - 2 + 59)
+        let d = m.users.cols, user = m.users.gatherRows([4])
+        let excluded: [Int32] = [0, 1, c.lookup("n9")!]
+        let all = (0..<(c.base + c.overlay.added.count)).map(Int32.init).filter { i in
+            !excluded.contains(i) && !(Int(i) < c.base && c.hidden.contains(i))
+        }
+        func score(_ i: Int32) -> Float {
+            let v = c.vector(i)
+            var s: Float = 0
+            for j in 0..<d { s += user.data[j] * v[j] }
+            return s
+        }
+        let scored: [(Int32, Float)] = all.map { ($0, score($0)) }
+        let brute = Array(scored.sorted { $0.1 != $1.1 ? $0.1 > $1.1 : $0.0 < $1.0 }.prefix(25))
+        let found = c.nearest(user, k: 25, excluding: excluded)
+        #expect(found.map { $0.0 } == brute.map { $0.0 })
+        #expect(zip(found, brute).allSatisfy { abs($0.1 - $1.1) < 1e-5 })
+    }
+}
