@@ -42,7 +42,7 @@ import TandemTestSupport
     @Test func configIsOneFlatMapOfTheKeys() throws {
         var c = TrainConfig.defaults(for: .twoTower)
         c.data.splitSeed = 7; c.data.ratingThreshold = 4; c.training.threads = 2; c.twoTower.historyHoldout = true
-        c.outputs.output = "m"; c.outputs.results = "r.json"; c.data.userFeatures = "u"; c.data.itemFeatures = "i"
+        c.outputs.output = "m"; c.outputs.results = "r.json"; c.outputs.checkpoint = "ck"; c.data.userFeatures = "u"; c.data.itemFeatures = "i"
         c.data.train = "a"; c.data.valid = "b"; c.data.test = "c"; c.data.dataDir = "d"; c.preset = "moco"
         c.data.userCore = 5; c.data.itemCore = 5; c.training.gatherNegatives = false
         let encoder = JSONEncoder()
