@@ -262,6 +262,8 @@ let trainedModel: String = {
     @Test func serveRefusesAMissingModelAndFuzzRuns() throws {
         let bad = try tandem(["serve", "--model-dir", "/nonexistent/model"])
         #expect(bad.status != 0 && bad.stderr.contains("manifest.json"))
+        let noToken = try tandem(["serve", "--model-dir", trainedModel, "--admin-token-file", "/nonexistent/token"])
+        #expect(noToken.status != 0 && noToken.stderr.contains("/nonexistent/token: cannot read the admin token file"), "\(noToken.stderr)")
         let fuzz = try tandem(["fuzz-api", "--model-dir", trainedModel, "--iterations", "300"])
         #expect(fuzz.status == 0 && fuzz.stdout.contains("300 bodies") && fuzz.stdout.contains("no crash"), "\(fuzz.stderr)")
     }
