@@ -4,17 +4,17 @@ import TandemAutograd
 
 /// Items changed while the server runs, on top of the loaded model's catalogue: items added by `PUT /v1/items` (their
 /// raw features, kept so a reloaded model embeds them again, and their vectors as scored) and catalogue items hidden by
-/// `DELETE /v1/items/{id}` or replaced by an added item of the same id. A value: every change makes a new overlay that
-/// the backend swaps in, so a request reads one consistent catalogue. Added items are scored by a scan next to the
-/// index search — a small delta segment; `tandem index add-items` folds items into the model directory for good.
+/// `DELETE /v1/items/{id}` or replaced by an added item of the same id. A value: the backend changes its own under a
+/// lock, and each request reads the copy it was handed, one consistent catalogue. Added items are scored by one
+/// matrix-vector product next to the index search — a small delta segment; `tandem index add-items` folds items into
+/// the model directory for good.
 struct ItemOverlay: Sendable {
     struct Added: Sendable {
         let id: String
         let features: [String: [String]]
-        let vector: [Float]
     }
     private(set) var added: [Added] = []
-    /// The added items' vectors, row `i` for `added[i]`: one matrix, scored by one matrix-vector product.
+    /// The added items' vectors as scored, row `i` for `added[i]`.
     private(set) var matrix: [Float] = []
     private var position: [String: Int] = [:]
     /// Ids hidden from the model's own catalogue (the source of truth across reloads).
@@ -22,14 +22,21 @@ struct ItemOverlay: Sendable {
 
     func addedIndex(of id: String) -> Int? { position[id] }
 
-    /// Adds or replaces `item`; a catalogue item of the same id is hidden (the added vector answers for it).
-    mutating func put(_ item: Added, hidingCatalogueItem: Bool) {
+    /// Row `i` of `matrix`.
+    func vector(_ i: Int) -> [Float] {
+        let d = matrix.count / added.count
+        return Array(matrix[(i * d)..<(i * d + d)])
+    }
+
+    /// Adds or replaces `item` with its vector; a catalogue item of the same id is hidden (the added vector answers
+    /// for it).
+    mutating func put(_ item: Added, vector: [Float], hidingCatalogueItem: Bool) {
         if let i = position[item.id] {
             added[i] = item
-            let d = item.vector.count
-            matrix.replaceSubrange((i * d)..<(i * d + d), with: item.vector)
+            let d = vector.count
+            matrix.replaceSubrange((i * d)..<(i * d + d), with: vector)
         } else {
-            position[item.id] = added.count; added.append(item); matrix += item.vector
+            position[item.id] = added.count; added.append(item); matrix += vector
         }
         if hidingCatalogueItem { hiddenIds.insert(item.id) }
     }
@@ -37,7 +44,7 @@ struct ItemOverlay: Sendable {
     /// Removes an added item, or hides a catalogue item.
     mutating func delete(_ id: String, inCatalogue: Bool) {
         if let i = position.removeValue(forKey: id) {
-            let d = added[i].vector.count
+            let d = matrix.count / added.count
             matrix.removeSubrange((i * d)..<(i * d + d))
             added.remove(at: i)
             for (k, item) in added.enumerated() where k >= i { position[item.id] = k }
@@ -50,13 +57,14 @@ struct ItemOverlay: Sendable {
     func reembedded(_ embed: ([String: [String]]) -> [Float]?) -> ItemOverlay {
         var out = ItemOverlay()
         out.hiddenIds = hiddenIds
-        for a in added { if let v = embed(a.features) { out.put(Added(id: a.id, features: a.features, vector: v), hidingCatalogueItem: false) } }
+        for a in added { if let v = embed(a.features) { out.put(a, vector: v, hidingCatalogueItem: false) } }
         return out
     }
 }
 
 /// The catalogue a request sees: the model's items (indices `0..<base`) minus the hidden ones, then the overlay's added
-/// items (indices `base…`). Ids, vectors, nearest-neighbour search and JSON heads over both.
+/// items (indices `base…`). Ids, vectors, nearest-neighbour search and JSON heads over both. Made once per change of
+/// either (the backend keeps it), not per request.
 struct ServedCatalogue: Sendable {
     let model: ServingModel
     let overlay: ItemOverlay
@@ -81,7 +89,7 @@ struct ServedCatalogue: Sendable {
     func token(_ i: Int32) -> String { Int(i) < base ? model.itemIds.token(i) : overlay.added[Int(i) - base].id }
 
     func vector(_ i: Int32) -> [Float] {
-        if Int(i) >= base { return overlay.added[Int(i) - base].vector }
+        if Int(i) >= base { return overlay.vector(Int(i) - base) }
         let d = model.items.cols
         return Array(model.items.data[(Int(i) * d)..<(Int(i) * d + d)])
     }

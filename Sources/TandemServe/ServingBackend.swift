@@ -86,6 +86,8 @@ public final class ServingBackend: @unchecked Sendable {
     private var current: ServingModel?
     /// Items added and hidden while serving, kept across reloads.
     private var overlay = ItemOverlay()
+    /// `current` with `overlay`, remade whenever either changes: what requests read.
+    private var catalogue: ServedCatalogue?
     private let load: () throws -> ServingModel
     /// Request counts, latencies and reloads, for `GET /metrics`.
     public let metrics = ServingMetrics()
@@ -110,6 +112,7 @@ public final class ServingBackend: @unchecked Sendable {
         lock.lock()
         current = fresh
         overlay = overlay.reembedded { fresh.embedItem($0) }
+        catalogue = ServedCatalogue(model: fresh, overlay: overlay)
         lock.unlock()
         metrics.recordReload(succeeded: true)
         return fresh
@@ -118,8 +121,18 @@ public final class ServingBackend: @unchecked Sendable {
     /// The model and the items changed while serving, as one consistent catalogue.
     func ready() throws -> ServedCatalogue {
         lock.lock(); defer { lock.unlock() }
-        guard let m = current else { throw ServingError(503, "no model loaded yet") }
-        return ServedCatalogue(model: m, overlay: overlay)
+        guard let c = catalogue else { throw ServingError(503, "no model loaded yet") }
+        return c
+    }
+
+    /// Changes the overlay under the lock (held by the caller) and remakes the catalogue requests read. The old
+    /// catalogue is let go first, so the overlay's arrays change in place unless a request still holds them.
+    private func changeOverlay(_ m: ServingModel, _ change: (inout ItemOverlay) -> Void) -> ServedCatalogue {
+        catalogue = nil
+        change(&overlay)
+        let c = ServedCatalogue(model: m, overlay: overlay)
+        catalogue = c
+        return c
     }
 
     /// Adds an item (or replaces one with the same id) embedded from its features; the next request can return it.
@@ -138,19 +151,20 @@ public final class ServingBackend: @unchecked Sendable {
         }
         let features = r.features.mapValues(\.tokens)
         guard let vector = m.embedItem(features) else { throw ServingError(409, "the model cannot embed items") }
-        let existed = ServedCatalogue(model: m, overlay: overlay).lookup(r.itemId) != nil
-        overlay.put(.init(id: r.itemId, features: features, vector: vector), hidingCatalogueItem: m.itemIds.lookup(r.itemId) != nil)
-        return ItemChangeResponse(itemId: r.itemId, status: existed ? "replaced" : "added",
-                                  items: ServedCatalogue(model: m, overlay: overlay).count, modelVersion: m.version)
+        let existed = catalogue?.lookup(r.itemId) != nil
+        let c = changeOverlay(m) {
+            $0.put(.init(id: r.itemId, features: features), vector: vector, hidingCatalogueItem: m.itemIds.lookup(r.itemId) != nil)
+        }
+        return ItemChangeResponse(itemId: r.itemId, status: existed ? "replaced" : "added", items: c.count, modelVersion: m.version)
     }
 
     /// Hides an item from every answer (an added item is removed).
     public func deleteItem(_ id: String) throws -> ItemChangeResponse {
         lock.lock(); defer { lock.unlock() }
         guard let m = current else { throw ServingError(503, "no model loaded yet") }
-        guard ServedCatalogue(model: m, overlay: overlay).lookup(id) != nil else { throw ServingError(404, "unknown item_id '\(id)'") }
-        overlay.delete(id, inCatalogue: m.itemIds.lookup(id) != nil)
-        return ItemChangeResponse(itemId: id, status: "deleted", items: ServedCatalogue(model: m, overlay: overlay).count, modelVersion: m.version)
+        guard catalogue?.lookup(id) != nil else { throw ServingError(404, "unknown item_id '\(id)'") }
+        let c = changeOverlay(m) { $0.delete(id, inCatalogue: m.itemIds.lookup(id) != nil) }
+        return ItemChangeResponse(itemId: id, status: "deleted", items: c.count, modelVersion: m.version)
     }
 
     static func checkK(_ k: Int?) throws -> Int {
