@@ -23,6 +23,10 @@ public struct FullRankingEvaluator: Sendable {
     /// Break exact ties in a per-user random order (seeded by the user) instead of by item index (item cold start: a
     /// model that scores unseen items alike must not gain from the order items first appear in the data).
     public var randomTieBreaking = false
+    /// The users scored when evaluating a sample (ascending); nil: every user. Set by `sampling(users:seed:)`.
+    public private(set) var sampledUsers: [Int32]?
+    /// How many users have held-out items (the population the sample was drawn from); nil without a sample.
+    public private(set) var populationUsers: Int?
 
     /// Users split into thirds by their number of training interactions, as SGL reports sparse users.
     public enum UserGroup: Int, CaseIterable, Sendable {
@@ -85,23 +89,48 @@ public struct FullRankingEvaluator: Sendable {
 
     /// Metrics averaged over users; with `isHead`, also `recall@K/head` and `recall@K/tail`
     /// (recall restricted to held-out head or tail items, over users that have such items); with `userGroups`, also
-    /// `recall@K/sparse_users`, `ndcg@K/sparse_users` and the same for `middle` and `dense`.
+    /// `recall@K/sparse_users`, `ndcg@K/sparse_users` and the same for `middle` and `dense`. With a user sample, also
+    /// each overall metric's 95% sampling interval (`ndcg@20/ci95`, the half-width) and `users_population`.
     public func evaluate(users: Tensor, items: Tensor) -> [String: Double] {
-        metrics(totals(users: users, items: items, userRange: 0..<users.rows))
+        metrics(totals(users: users, items: items, share: 0..<evaluatedUserCount))
     }
 
-    /// The metric sums over the users in `userRange` (one process's share when evaluation is split by users).
-    public func totals(users: Tensor, items: Tensor, userRange: Range<Int>) -> Totals {
+    /// How many users `evaluate` scores: every user, or the sample's size.
+    public var evaluatedUserCount: Int { sampledUsers?.count ?? truth.rows }
+
+    /// A copy that scores a seeded uniform sample of `count` of the users with held-out items (exact metrics for each
+    /// sampled user), or every user when `count` is 0 or at least their number.
+    public func sampling(users count: Int, seed: UInt64) -> FullRankingEvaluator {
+        var eligible = (0..<truth.rows).filter { truth.rowPointers[$0 + 1] > truth.rowPointers[$0] }.map { Int32($0) }
+        var copy = self
+        guard count > 0, count < eligible.count else { copy.sampledUsers = nil; copy.populationUsers = nil; return copy }
+        var rng = RNG(seed: seed &+ 0x7361_6d70)
+        rng.shuffle(&eligible)
+        copy.sampledUsers = eligible.prefix(count).sorted()
+        copy.populationUsers = eligible.count
+        return copy
+    }
+
+    /// Users per block of scores: at most `blockSize`, and fewer on large catalogues so a block's scores stay under
+    /// 2²⁶ floats (256 MB) — evaluation never holds users × items.
+    func blockRows(items: Int) -> Int { max(1, min(blockSize, (1 << 26) / max(1, items))) }
+
+    /// The metric sums over the evaluated users at positions `share` (of `evaluatedUserCount`): one process's share
+    /// when evaluation is split by users.
+    public func totals(users: Tensor, items: Tensor, share: Range<Int>) -> Totals {
         precondition(users.rows == truth.rows, "\(users.rows) user embeddings for \(truth.rows) users")
         precondition(items.rows == truth.cols, "\(items.rows) item embeddings for \(truth.cols) items")
         precondition(users.cols == items.cols, "user dim \(users.cols) ≠ item dim \(items.cols)")
         let maxK = ks.max()!
         var t = Totals(ks: ks)
-        let nItems = items.rows
-        var start = userRange.lowerBound
-        while start < userRange.upperBound {
-            let end = min(userRange.upperBound, start + blockSize)
-            let block = Tensor(shape: [end - start, users.cols], data: Array(users.data[(start * users.cols)..<(end * users.cols)]))
+        let nItems = items.rows, step = blockRows(items: nItems)
+        var start = share.lowerBound
+        while start < share.upperBound {
+            let end = min(share.upperBound, start + step)
+            let ids = sampledUsers.map { Array($0[start..<end]) } ?? (start..<end).map { Int32($0) }
+            let block = sampledUsers == nil
+                ? Tensor(shape: [end - start, users.cols], data: Array(users.data[(start * users.cols)..<(end * users.cols)]))
+                : users.gatherRows(ids)
             var scores = BLAS.matmul(block, items, transposeB: true)
             let rows = end - start
             var ranked = [[Int32]](repeating: [], count: rows)
@@ -111,7 +140,7 @@ public struct FullRankingEvaluator: Sendable {
                     let outBase = out.baseAddress!
                     Parallel.forChunks(rows, minPerChunk: 16) { range in
                         for r in range {
-                            let u = start + r
+                            let u = Int(ids[r])
                             let row = base + r * nItems
                             for i in excluded.columns(ofRow: u) { row[Int(i)] = -.infinity }
                             outBase[r] = randomTieBreaking ? Self.selectBreakingTiesAtRandom(row, count: nItems, k: maxK, user: u)
@@ -121,7 +150,7 @@ public struct FullRankingEvaluator: Sendable {
                 }
             }
             for r in 0..<rows {
-                let u = start + r
+                let u = Int(ids[r])
                 let rel = Set(truth.columns(ofRow: u))
                 t.total.add(ranked: ranked[r][...], relevant: rel)
                 if let userGroups { t.groups[userGroups[u].rawValue].add(ranked: ranked[r][...], relevant: rel) }
@@ -153,6 +182,10 @@ public struct FullRankingEvaluator: Sendable {
             }
         }
         out["users"] = Double(t.total.users)
+        if let populationUsers {
+            for (name, h) in t.total.halfWidths95(population: populationUsers) { out[name + "/ci95"] = h }
+            out["users_population"] = Double(populationUsers)
+        }
         return out
     }
 }
@@ -182,18 +215,21 @@ public enum Geometry {
         var rows = (0..<users.rows).filter { known.columns(ofRow: $0).count < items.rows - k }
         if rows.count > maxUsers { var rng = RNG(seed: seed); rng.shuffle(&rows); rows = Array(rows.prefix(maxUsers)).sorted() }
         guard !rows.isEmpty else { return .nan }
-        var scores = BLAS.matmul(users.gatherRows(rows.map { Int32($0) }), items, transposeB: true)
-        let n = items.rows
+        let n = items.rows, step = max(1, (1 << 26) / max(1, n))  // blocks of scores under 256 MB
         var total = 0.0
-        scores.data.withUnsafeMutableBufferPointer { all in
-            for (r, u) in rows.enumerated() {
-                let row = UnsafeMutableBufferPointer(rebasing: all[(r * n)..<((r + 1) * n)])
-                for i in known.columns(ofRow: u) { row[Int(i)] = -.infinity }
-                let hardest = TopK.select(UnsafeBufferPointer(row), k: k)
-                let m = Double(row[Int(hardest[0])])
-                var z = 0.0
-                for s in row where s > -.infinity { z += exp((Double(s) - m) / temperature) }
-                total += hardest.reduce(0) { $0 + exp((Double(row[Int($1)]) - m) / temperature) } / z
+        for blockStart in stride(from: 0, to: rows.count, by: step) {
+            let block = Array(rows[blockStart..<min(rows.count, blockStart + step)])
+            var scores = BLAS.matmul(users.gatherRows(block.map { Int32($0) }), items, transposeB: true)
+            scores.data.withUnsafeMutableBufferPointer { all in
+                for (r, u) in block.enumerated() {
+                    let row = UnsafeMutableBufferPointer(rebasing: all[(r * n)..<((r + 1) * n)])
+                    for i in known.columns(ofRow: u) { row[Int(i)] = -.infinity }
+                    let hardest = TopK.select(UnsafeBufferPointer(row), k: k)
+                    let m = Double(row[Int(hardest[0])])
+                    var z = 0.0
+                    for s in row where s > -.infinity { z += exp((Double(s) - m) / temperature) }
+                    total += hardest.reduce(0) { $0 + exp((Double(row[Int($1)]) - m) / temperature) } / z
+                }
             }
         }
         return total / Double(rows.count)

@@ -18,6 +18,8 @@ public struct MetricAccumulator: Sendable {
     public let ks: [Int]
     public private(set) var users = 0
     private var sums: [String: Double] = [:]
+    /// Sums of the squared per-user values: the spread behind a sampled evaluation's interval (`halfWidths95`).
+    private var squares: [String: Double] = [:]
 
     public init(ks: [Int]) {
         precondition(!ks.isEmpty && ks.allSatisfy { $0 > 0 }, "K values must be positive")
@@ -28,35 +30,58 @@ public struct MetricAccumulator: Sendable {
     public mutating func add(ranked: ArraySlice<Int32>, relevant: Set<Int32>) {
         guard !relevant.isEmpty else { return }
         users += 1
-        for (name, v) in MetricAccumulator.userMetrics(ranked: ranked, relevant: relevant, ks: ks) { sums[name, default: 0] += v }
+        for (name, v) in MetricAccumulator.userMetrics(ranked: ranked, relevant: relevant, ks: ks) {
+            sums[name, default: 0] += v
+            squares[name, default: 0] += v * v
+        }
     }
 
     public mutating func merge(_ other: MetricAccumulator) {
         precondition(ks == other.ks)
         users += other.users
         for (k, v) in other.sums { sums[k, default: 0] += v }
+        for (k, v) in other.squares { squares[k, default: 0] += v }
     }
 
     /// The counted users and every metric's sum, in a fixed order: summed elementwise over processes (each
     /// evaluating its share of the users) and read back with `init(ks:flattened:)`.
     public var flattened: [Double] {
-        [Double(users)] + RankingMetric.allCases.flatMap { m in ks.map { sums["\(m.rawValue)@\($0)"] ?? 0 } }
+        [Double(users)] + names.map { sums[$0] ?? 0 } + names.map { squares[$0] ?? 0 }
     }
+
+    /// Every `name@K`, in the fixed order of `flattened`.
+    private var names: [String] { RankingMetric.allCases.flatMap { m in ks.map { "\(m.rawValue)@\($0)" } } }
 
     public init(ks: [Int], flattened: ArraySlice<Double>) {
         self.init(ks: ks)
         var values = flattened.makeIterator()
         users = Int(values.next()!.rounded())
-        for m in RankingMetric.allCases { for k in self.ks { sums["\(m.rawValue)@\(k)"] = values.next()! } }
+        for name in names { sums[name] = values.next()! }
+        for name in names { squares[name] = values.next()! }
     }
 
     /// How many values `flattened` holds.
-    public static func flattenedCount(ks: [Int]) -> Int { 1 + RankingMetric.allCases.count * ks.count }
+    public static func flattenedCount(ks: [Int]) -> Int { 1 + 2 * RankingMetric.allCases.count * ks.count }
 
     /// Mean of each metric over counted users (0 when none were counted).
     public var means: [String: Double] {
         var out: [String: Double] = [:]
         for m in RankingMetric.allCases { for k in ks { out["\(m.rawValue)@\(k)"] = users > 0 ? (sums["\(m.rawValue)@\(k)"] ?? 0) / Double(users) : 0 } }
+        return out
+    }
+
+    /// Half the width of each metric's 95% interval when the counted users are a uniform sample (without replacement)
+    /// of `population` users: 1.96 · s/√n · √(1 − n/N), with `s` the per-user standard deviation and the finite
+    /// population correction (zero when every user was counted). Empty with fewer than two users.
+    public func halfWidths95(population: Int) -> [String: Double] {
+        guard users > 1 else { return [:] }
+        let n = Double(users), fpc = max(0, 1 - n / Double(max(population, users)))
+        var out: [String: Double] = [:]
+        for name in names {
+            let mean = (sums[name] ?? 0) / n
+            let variance = max(0, ((squares[name] ?? 0) - n * mean * mean) / (n - 1))
+            out[name] = 1.96 * (variance / n * fpc).squareRoot()
+        }
         return out
     }
 

@@ -44,6 +44,14 @@ extension TrainConfig {
     }
 }
 
+extension TrainConfig {
+    /// The evaluators this config scores with: every user, or `eval_users` of them (the split seed picks the same
+    /// users for every model and seed on one split, so runs compare on one sample).
+    public func evaluationProtocol(_ ds: Dataset) -> EvaluationProtocol {
+        EvaluationProtocol(ds, ks: evaluation.ks, sampleUsers: evaluation.evalUsers, seed: data.splitSeed ?? seed)
+    }
+}
+
 /// Evaluators for one dataset: validation excludes training items; test excludes training and validation items.
 public struct EvaluationProtocol: Sendable {
     public let valid: FullRankingEvaluator
@@ -52,7 +60,8 @@ public struct EvaluationProtocol: Sendable {
     /// The item cold-start ranking, when the dataset holds items out.
     public let cold: ColdStartEvaluation?
 
-    public init(_ ds: Dataset, ks: [Int]) {
+    /// `sampleUsers` > 0: validation and test each score a seeded sample of that many users (`FullRankingEvaluator.sampling`).
+    public init(_ ds: Dataset, ks: [Int], sampleUsers: Int = 0, seed: UInt64 = 0) {
         let s = ds.split
         let known = ds.fullTrain ?? s.train  // a fraction-trained run is scored exactly like the full one
         let head = FullRankingEvaluator.headItems(counts: known.itemCounts(items: ds.numItems))
@@ -64,9 +73,10 @@ public struct EvaluationProtocol: Sendable {
         let degrees = known.userCounts(users: ds.numUsers)
         let groups = FullRankingEvaluator.UserGroup.byDegree(degrees)
         valid = FullRankingEvaluator(ks: ks, excluded: train, truth: s.valid.matrix(users: ds.numUsers, items: ds.numItems), isHead: head,
-                                     userGroups: groups)
+                                     userGroups: groups).sampling(users: sampleUsers, seed: seed)
         test = FullRankingEvaluator(ks: ks, excluded: Interactions.incidence(of: [known, unseen, s.valid], users: ds.numUsers, items: ds.numItems),
                                     truth: s.test.matrix(users: ds.numUsers, items: ds.numItems), isHead: head, userGroups: groups)
+            .sampling(users: sampleUsers, seed: seed &+ 1)
         testPairs = (s.test.users, s.test.items)
         cold = ColdStartEvaluation(ds, ks: ks)
     }

@@ -51,3 +51,13 @@ public func resultTable(_ rows: [(label: String, reports: [RunReport])], ks: [In
     return lines.map { row in row.enumerated().map { $1.padding(toLength: widths[$0], withPad: " ", startingAt: 0) }.joined(separator: "  ") }
         .joined(separator: "\n")
 }
+
+/// For metrics from a user sample (`eval_users`): how many users were scored of how many, and the 95% intervals of the
+/// table's recall and NDCG columns (e.g. `sampled 10000 of 604853 users; 95% interval ± ndcg@20 0.0012, …`); nil for
+/// metrics over every user.
+public func sampleSummary(_ metrics: [String: Double], ks: [Int] = [10, 20, 50]) -> String? {
+    guard let population = metrics["users_population"], let users = metrics["users"] else { return nil }
+    let shown = tableColumns(ks: ks).filter { metrics[$0 + "/ci95"] != nil }
+    return String(format: "sampled %.0f of %.0f users; 95%% interval ± ", users, population)
+        + shown.map { String(format: "%@ %.4f", $0, metrics[$0 + "/ci95"]!) }.joined(separator: ", ")
+}

@@ -195,6 +195,10 @@ public struct EvaluationSettings: Codable, Equatable, Sendable {
     public var validMetric: MetricAtK = MetricAtK(.ndcg, 20)
     /// Cut-offs K of the reported metrics, e.g. 10,20,50.
     public var ks: [Int] = [10, 20, 50]
+    /// Score a seeded random sample of this many users with held-out items, the same users every evaluation (0: every
+    /// user). Each sampled user's metrics are exact (ranked against the whole catalogue); the results add each
+    /// metric's 95% sampling interval as `<metric>/ci95`. For catalogues and user bases too large to rank in full.
+    public var evalUsers: Int = 0
 
     public init() {}
 }

@@ -327,6 +327,7 @@ extension TrainConfig {
         try need(o.negatives > 0, "negatives must be positive")
         try need(!e.ks.isEmpty && e.ks.allSatisfy { $0 > 0 }, "ks must be positive integers")
         try need(e.evalEvery > 0 && e.patience > 0, "eval_every and patience must be positive")
+        try need(e.evalUsers >= 0, "eval_users must be ≥ 0 (0: every user)")
         try need(outputs.checkpointEvery > 0 && outputs.checkpointMinutes >= 0, "checkpoint_every must be positive and checkpoint_minutes ≥ 0")
         try need(e.ks.contains(e.validMetric.k),
                  "valid_metric \(e.validMetric) needs \(e.validMetric.k) in ks \(e.ks.map(String.init).joined(separator: ","))")

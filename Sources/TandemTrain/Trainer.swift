@@ -102,7 +102,7 @@ public final class Trainer {
             try communicator.requireSame(DataParallel.fingerprint(dataset.split.train), "training data")
         }
         self.model = try ModelRegistry.make(config, dataset: dataset)
-        self.protocolEval = EvaluationProtocol(dataset, ks: config.evaluation.ks)
+        self.protocolEval = config.evaluationProtocol(dataset)
         self.log = log
         let o = config.objective
         loggedNegatives = LoggedNegatives(train: dataset.split.train, users: dataset.numUsers, enabled: o.negativeSampling.logged,

@@ -111,6 +111,7 @@ struct ConfigFlags: ParsableArguments {
     @Option(name: .customLong("patience"), help: ArgumentHelp(ConfigFlags.help("Evaluations without improvement of valid_metric before stopping.", "patience"), valueName: "n")) var patience: Int?
     @Option(name: .customLong("valid-metric"), help: ArgumentHelp(ConfigFlags.help("The validation metric that picks the best epoch: recall, ndcg, mrr, hit or precision @K (K one of ks).", "valid_metric"), valueName: "name@K")) var validMetric: MetricAtK?
     @Option(name: .customLong("ks"), help: ArgumentHelp(ConfigFlags.help("Cut-offs K of the reported metrics, e.g. 10,20,50.", "ks"), valueName: "k,k,...")) var ks: IntList?
+    @Option(name: .customLong("eval-users"), help: ArgumentHelp(ConfigFlags.help("Score a seeded random sample of this many users with held-out items, the same users every evaluation (0: every user). Each sampled user's metrics are exact (ranked against the whole catalogue); the results add each metric's 95% sampling interval as <metric>/ci95. For catalogues and user bases too large to rank in full.", "eval_users"), valueName: "n")) var evalUsers: Int?
     // Outputs
     @Option(name: .customLong("output"), help: ArgumentHelp(ConfigFlags.help("Model directory: best checkpoint (safetensors), resolved config and id maps.", "output"), valueName: "text")) var output: String?
     @Option(name: .customLong("results"), help: ArgumentHelp(ConfigFlags.help("Results JSON path.", "results"), valueName: "text")) var results: String?
@@ -218,6 +219,7 @@ struct ConfigFlags: ParsableArguments {
         if let v = patience { c.evaluation.patience = v }
         if let v = validMetric { c.evaluation.validMetric = v }
         if let v = ks { c.evaluation.ks = v.values }
+        if let v = evalUsers { c.evaluation.evalUsers = v }
         if let v = output { c.outputs.output = v }
         if let v = results { c.outputs.results = v }
         if let v = checkpoint { c.outputs.checkpoint = v }

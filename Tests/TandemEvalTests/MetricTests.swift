@@ -90,7 +90,7 @@ import Foundation
         for cuts in [[0, 11, 23], [0, 1, 9, 23]] {
             var sums: [Double] = []
             for (a, b) in zip(cuts, cuts.dropFirst()) {
-                let part = ev.totals(users: users, items: items, userRange: a..<b).flattened
+                let part = ev.totals(users: users, items: items, share: a..<b).flattened
                 sums = sums.isEmpty ? part : zip(sums, part).map(+)
             }
             let split = ev.metrics(FullRankingEvaluator.Totals(ks: ev.ks, flattened: sums))

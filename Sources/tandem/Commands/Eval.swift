@@ -19,13 +19,14 @@ struct Eval: ParsableCommand {
     func run() throws {
         let (cfg, ds, model) = reportingErrors { try ModelStore.load(from: modelDir) }
         configureThreads(cfg.training.threads)
-        let protocolEval = EvaluationProtocol(ds, ks: cfg.evaluation.ks)
+        let protocolEval = cfg.evaluationProtocol(ds)
         let (u, v) = ModelStore.scoredEmbeddings(model, config: cfg, dataset: ds)
         let valid = protocolEval.valid.evaluate(users: u, items: v)
         let test = protocolEval.test.evaluate(users: u, items: v)
         let shown = cfg.evaluation.ks.flatMap { k in ["recall@\(k)", "ndcg@\(k)", "mrr@\(k)", "hit@\(k)"] }
         for (name, m) in [("valid", valid), ("test", test)] {
             print(name + "  " + shown.map { String(format: "%@ %.4f", $0, m[$0] ?? .nan) }.joined(separator: "  "))
+            if let sampled = sampleSummary(m, ks: cfg.evaluation.ks) { print(name + " " + sampled) }
         }
         if let results {
             reportingErrors {

@@ -60,6 +60,7 @@ struct Train: ParsableCommand {
         }
         print("")
         print(resultTable([(cfg.model.rawValue, [report])], ks: cfg.evaluation.ks))
+        if let sampled = sampleSummary(report.test, ks: cfg.evaluation.ks) { print("test " + sampled) }
         print(String(format: "best epoch %d, %.1fs", report.bestEpoch, report.trainSeconds))
     }
 
