@@ -13,7 +13,8 @@ public struct ModelDescriptor: Sendable {
     public let name: String
     /// Propagates over the user–item graph (its item side has no parameters of its own: no MoCo copy, no logged rows).
     public let isGraph: Bool
-    /// Parameters set by a solve or by counting (`fit`), not by gradient steps: Pop, EASE, ItemKNN, iALS.
+    /// Parameters set by the model's own `fit` (a solve, counting, or its own optimiser), not the trainer's steps: Pop,
+    /// EASE, ItemKNN, iALS, ELSA.
     public let isClosedForm: Bool
     /// The result does not depend on the training seed (one run is enough in `tandem compare`).
     public let isDeterministic: Bool
@@ -55,6 +56,10 @@ public enum ModelRegistry {
             // iALS at 256-d: the best validation NDCG@20 of the width screening (docs/BENCHMARKS.md, "Embedding width").
             closedFormDefaults(&c); c.embeddingDim = 256
         }) { c, ds, rng in try IALS(c.ials, train: ds.split.train, users: ds.numUsers, items: ds.numItems, dim: c.embeddingDim, rng: &rng) },
+        // ELSA, EASE in low-rank form: linear in the item count, where dense EASE refuses the catalogue.
+        ModelDescriptor("elsa", closedForm: true, defaults: { c in closedFormDefaults(&c); c.embeddingDim = 256 }) { c, ds, rng in
+            try ELSA(c.elsa, train: ds.split.train, users: ds.numUsers, items: ds.numItems, dim: c.embeddingDim, rng: &rng)
+        },
         // LightGCN with MF's in-batch InfoNCE (docs/BENCHMARKS.md: far above the paper's BPR settings on ml-100k); 3
         // layers, L2 1e-4 as in the paper.
         ModelDescriptor("lightgcn", graph: true, defaults: { c in graphDefaults(&c); c.graph.clWeight = 0 }) { c, ds, rng in
@@ -135,6 +140,7 @@ public struct ModelKind: RawRepresentable, Hashable, Codable, CaseIterable, Send
 
     public static let pop = ModelKind(registered: "pop"), mf = ModelKind(registered: "mf"), twoTower = ModelKind(registered: "two-tower")
     public static let ease = ModelKind(registered: "ease"), itemknn = ModelKind(registered: "itemknn"), ials = ModelKind(registered: "ials")
+    public static let elsa = ModelKind(registered: "elsa")
     public static let lightgcn = ModelKind(registered: "lightgcn"), sgl = ModelKind(registered: "sgl")
     public static let simgcl = ModelKind(registered: "simgcl"), xsimgcl = ModelKind(registered: "xsimgcl")
 

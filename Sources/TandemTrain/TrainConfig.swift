@@ -50,6 +50,7 @@ public struct TrainConfig: Equatable, Sendable {
     public var ease = EASEConfig()
     public var itemKNN = ItemKNNConfig()
     public var ials = IALSConfig()
+    public var elsa = ELSAConfig()
     public var training = TrainingSettings()
     public var evaluation = EvaluationSettings()
     public var outputs = OutputSettings()
@@ -172,6 +173,7 @@ public struct TrainConfig: Equatable, Sendable {
         Part(\.ease, EASEConfig.self, "EASE", file: "Sources/TandemModels/Models/EASE.swift"),
         Part(\.itemKNN, ItemKNNConfig.self, "ItemKNN", file: "Sources/TandemModels/Models/ItemKNN.swift"),
         Part(\.ials, IALSConfig.self, "iALS", file: "Sources/TandemModels/Models/IALS.swift"),
+        Part(\.elsa, ELSAConfig.self, "ELSA", file: "Sources/TandemModels/Models/ELSA.swift"),
         Part(\.training, TrainingSettings.self, "Optimisation", file: "Sources/TandemTrain/Settings.swift"),
         Part(\.evaluation, EvaluationSettings.self, "Evaluation", file: "Sources/TandemTrain/Settings.swift"),
         Part(\.outputs, OutputSettings.self, "Outputs", file: "Sources/TandemTrain/Settings.swift"),

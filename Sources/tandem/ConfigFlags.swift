@@ -98,6 +98,10 @@ struct ConfigFlags: ParsableArguments {
     @Option(name: .customLong("ials-frequency-exponent"), help: ArgumentHelp(ConfigFlags.help("iALS: the frequency exponent ν of the regularisation (0: the same λ for every row).", "ials_frequency_exponent"), valueName: "x")) var ialsFrequencyExponent: Double?
     @Option(name: .customLong("ials-solver"), help: ArgumentHelp(ConfigFlags.help("iALS: how each row's d × d system is solved: cholesky (exact, Float64; d ≤ 512) or cg (conjugate gradients warm-started from the row's current value, as implicit does; any d).", "ials_solver"))) var ialsSolver: IALSSolver?
     @Option(name: .customLong("ials-cg-steps"), help: ArgumentHelp(ConfigFlags.help("iALS: conjugate-gradient steps per row and pass (cg).", "ials_cg_steps"), valueName: "n")) var ialsCgSteps: Int?
+    // ELSA
+    @Option(name: .customLong("elsa-epochs"), help: ArgumentHelp(ConfigFlags.help("ELSA: passes over the users; the pass with the best validation metric is kept.", "elsa_epochs"), valueName: "n")) var elsaEpochs: Int?
+    @Option(name: .customLong("elsa-batch-size"), help: ArgumentHelp(ConfigFlags.help("ELSA: users per Adam step (fewer where a step's users × items predictions would pass 2²⁶ values).", "elsa_batch_size"), valueName: "n")) var elsaBatchSize: Int?
+    @Option(name: .customLong("elsa-learning-rate"), help: ArgumentHelp(ConfigFlags.help("ELSA: Adam's learning rate.", "elsa_learning_rate"), valueName: "x")) var elsaLearningRate: Double?
     // Optimisation
     @Option(name: .customLong("optimizer"), help: ArgumentHelp(ConfigFlags.help("adam, adamw, adagrad or sgd (embedding tables get lazy sparse updates).", "optimizer"))) var optimizer: Optimizer.Kind?
     @Option(name: .customLong("learning-rate"), help: ArgumentHelp(ConfigFlags.help("Step size of the optimiser.", "learning_rate"), valueName: "x")) var learningRate: Float?
@@ -208,6 +212,9 @@ struct ConfigFlags: ParsableArguments {
         if let v = ialsFrequencyExponent { c.ials.ialsFrequencyExponent = v }
         if let v = ialsSolver { c.ials.ialsSolver = v }
         if let v = ialsCgSteps { c.ials.ialsCgSteps = v }
+        if let v = elsaEpochs { c.elsa.elsaEpochs = v }
+        if let v = elsaBatchSize { c.elsa.elsaBatchSize = v }
+        if let v = elsaLearningRate { c.elsa.elsaLearningRate = v }
         if let v = optimizer { c.training.optimizer = v }
         if let v = learningRate { c.training.learningRate = v }
         if let v = weightDecay { c.training.weightDecay = v }

@@ -90,3 +90,27 @@ import TandemModels
         #expect(gb[1].isClose(to: expected))
     }
 }
+
+/// ELSA's normalised squared error against a Float64 reference written from the paper's formula, and its gradient
+/// with respect to the unnormalised factors against central differences.
+@Suite struct ELSALossGradientTests {
+    @Test(arguments: [UInt64(1), 2]) func elsaLoss(seed: UInt64) {
+        var rng = RNG(seed: seed)
+        let users = 4, items = 6, r = 3
+        // Each user has 1–3 items.
+        let x = CSRMatrix(rows: users, cols: items, coordinates: [(0, 0, 1), (0, 2, 1), (1, 1, 1), (2, 3, 1), (2, 4, 1), (2, 5, 1), (3, 0, 1), (3, 5, 1)])
+        let a = randomMatrix(&rng, items, r, awayFromZero: true)
+        checkOp([a], seed: seed, { tape, v in ELSA.loss(tape, rows: x, factors: v[0]) }, reference: { f in
+            let hat = AuxiliaryLossGradientTests.normalizeRows(f[0])
+            let dense = DMat(x.toDense())
+            let predicted = (dense * hat) * hat.t
+            var total = 0.0
+            for u in 0..<users {
+                let y = (0..<items).map { predicted[u, $0] - dense[u, $0] }
+                let ny = y.reduce(0) { $0 + $1 * $1 }.squareRoot(), nx = (0..<items).reduce(0) { $0 + dense[u, $1] * dense[u, $1] }.squareRoot()
+                total += (0..<items).reduce(0) { $0 + Foundation.pow(y[$1] / ny - dense[u, $1] / nx, 2) }
+            }
+            return DMat(rows: 1, cols: 1, v: [total / Double(users)])
+        })
+    }
+}
