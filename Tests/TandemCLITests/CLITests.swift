@@ -72,6 +72,22 @@ let trainedModel: String = {
         #expect(choice.status != 0 && choice.stderr.contains("'euclid'") && choice.stderr.contains("cosine"))
     }
 
+    /// `--eval-users N`: metrics over a sample of N users, printed with their 95% intervals and written to the results
+    /// (`ndcg@20/ci95`, `users_population`); the saved model's `tandem eval` scores the same sample.
+    @Test func trainEvaluatesASampleOfUsers() throws {
+        let dir = scratch()
+        let r = try tandem(["train", "--model", "mf", "--eval-users", "40", "--output", "m", "--results", "r.json"] + fast, in: dir)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("test sampled 40 of ") && r.stdout.contains("95% interval ± recall@10"), "\(r.stdout)")
+        let results = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/r.json"))) as! [String: Any]
+        let test = results["test"] as! [String: Any], valid = results["valid"] as! [String: Any]
+        #expect((test["users"] as? Double) == 40 && (valid["users"] as? Double) == 40 && test["ndcg@20/ci95"] is Double)
+        let eval = try tandem(["eval", "--model-dir", "m"], in: dir)
+        #expect(eval.status == 0 && eval.stdout.contains("test sampled 40 of "), "\(eval.stderr)")
+        let bad = try tandem(["train", "--eval-users=-1"] + fast)
+        #expect(bad.status != 0 && bad.stderr.contains("eval_users"), "\(bad.stderr)")
+    }
+
     /// Training files with a header and no rows are refused, not trained for eleven empty epochs.
     @Test func trainRefusesEmptyTrainingData() throws {
         let dir = scratch()
@@ -239,9 +255,9 @@ let trainedModel: String = {
     @Test func indexVerbs() throws {
         let dir = scratch() + "/model"
         try FileManager.default.copyItem(atPath: trainedModel, toPath: dir)
-        let build = try tandem(["index", "build", "--model-dir", dir, "--factory", "HNSW16"])
-        #expect(build.status == 0 && build.stdout.contains("recall@10 vs exact") && FileManager.default.fileExists(atPath: dir + "/index.hnsw"),
-                "\(build.stderr)")
+        let build = try tandem(["index", "build", "--model-dir", dir, "--factory", "HNSW16", "--recall-queries", "25"])
+        #expect(build.status == 0 && build.stdout.contains("recall@10 vs exact") && build.stdout.contains("over 25 queries")
+                && FileManager.default.fileExists(atPath: dir + "/index.hnsw"), "\(build.stderr)")
         let bad = try tandem(["index", "build", "--model-dir", dir, "--factory", "IVF64"])
         #expect(bad.status != 0 && bad.stderr.contains("IVF64"))
         let bench = try tandem(["index", "bench", "--items", "2000", "--queries", "20", "--dim", "8", "--factory", "Flat"])

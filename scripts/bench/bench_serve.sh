@@ -4,7 +4,8 @@
 #   2. 60 s at saturation: zero non-2xx responses, RSS before and after;
 #   3. hot reload under load: 20 s of wrk while the model is reloaded 10 times (5 SIGHUP, 5 POST /admin/reload).
 # Usage: bash scripts/bench/bench_serve.sh [model-dir]   (without one, trains MF on ml-100k first)
-#   SERVE_FLAGS="--executor default" compares another server setting; BIN picks the binary.
+#   SERVE_FLAGS="--executor default" compares another server setting; FACTORY=HNSW32 serves an ANN index (the one
+#   `tandem index build` saved in the model directory, if any); BIN picks the binary.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 command -v wrk >/dev/null || { sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo; $sudo apt-get install -y -qq wrk >/dev/null; }
@@ -18,10 +19,19 @@ if [ -z "$model" ]; then
   model=$work/model
   $bin train --model mf --dataset ml-100k --output "$model" --quiet >/dev/null
 fi
-$bin serve --model-dir "$model" --factory Flat --port "$port" ${SERVE_FLAGS:-} > "$work/serve.log" 2>&1 &
+head -c 24 /dev/urandom | base64 > "$work/token"
+$bin serve --model-dir "$model" --factory "${FACTORY:-Flat}" --port "$port" --admin-token-file "$work/token" ${SERVE_FLAGS:-} > "$work/serve.log" 2>&1 &
 pid=$!
-for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.2; done
-users=$(python3 -c "import json;print(len(json.load(open('$model/user_ids.json'))))")
+for _ in $(seq 3000); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.2; done
+curl -sf "http://127.0.0.1:$port/readyz" >/dev/null || { echo "the server did not become ready"; cat "$work/serve.log"; exit 1; }
+echo "serving: $(head -1 "$work/serve.log"); RSS $(awk '/VmRSS/ {print $2}' /proc/$pid/status) kB"
+# 4,096 known user ids drawn at random (seed 1), written as a Lua table.
+python3 - "$model/user_ids.json" > "$work/ids.lua" <<'PY'
+import json, random, sys
+ids = json.load(open(sys.argv[1]))
+random.seed(1)
+print("ids = {" + ", ".join(json.dumps(random.choice(ids)) for _ in range(4096)) + "}")
+PY
 
 # Each request asks for a random known user's top 100. The bodies are built once (wrk's guide: building a request
 # in every `request()` call costs the client time that shows up as latency). `delay()` paces each connection.
@@ -30,8 +40,9 @@ wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 local pace_ms = tonumber(os.getenv("PACE_MS") or "0")
 local pool, next_request = {}, 0
-for i = 1, 4096 do
-  pool[i] = wrk.format(nil, "/v1/recommend", nil, string.format('{"user_id": "%d", "k": 100}', math.random(1, $users)))
+dofile("$work/ids.lua")
+for i = 1, #ids do
+  pool[i] = wrk.format(nil, "/v1/recommend", nil, string.format('{"user_id": "%s", "k": 100}', ids[i]))
 end
 request = function()
   next_request = next_request % #pool + 1
@@ -59,10 +70,12 @@ wrkpid=$!
 sleep 2
 for i in 1 2 3 4 5; do
   kill -HUP $pid; sleep 0.8
-  code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "$url/admin/reload"); [ "$code" = 200 ] || echo "reload answered $code"
+  code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H "Authorization: Bearer $(cat "$work/token")" "$url/admin/reload")
+  [ "$code" = 200 ] || echo "reload answered $code"
   sleep 0.8
 done
 wait $wrkpid
 cat "$work/reload.txt"
 echo "reloads logged by the server (SIGHUP): $(grep -c 'SIGHUP: reloaded' "$work/serve.log")"
 curl -s "$url/metrics" | grep -E '^tandem_reloads_total|^tandem_requests_total' | sort
+echo "peak RSS of the server over the whole run (VmHWM, reloads included): $(awk '/VmHWM/ {print $2}' /proc/$pid/status) kB"
