@@ -84,6 +84,8 @@ let trainedModel: String = {
         #expect((test["users"] as? Double) == 40 && (valid["users"] as? Double) == 40 && test["ndcg@20/ci95"] is Double)
         let eval = try tandem(["eval", "--model-dir", "m"], in: dir)
         #expect(eval.status == 0 && eval.stdout.contains("test sampled 40 of "), "\(eval.stderr)")
+        let whole = try tandem(["eval", "--model-dir", "m", "--eval-users", "0"], in: dir)
+        #expect(whole.status == 0 && whole.stdout.contains("test  recall@10") && !whole.stdout.contains("sampled"), "\(whole.stderr)")
         let bad = try tandem(["train", "--eval-users=-1"] + fast)
         #expect(bad.status != 0 && bad.stderr.contains("eval_users"), "\(bad.stderr)")
     }

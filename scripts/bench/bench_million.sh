@@ -4,7 +4,7 @@
 # model directory, indexed (HNSW, recall@10 against exact), then served under paced load, at saturation and through
 # hot reloads (scripts/bench/bench_serve.sh). Each step's time and peak memory (GNU time) is printed.
 # Usage: bash scripts/bench/bench_million.sh        DIM=64 EVAL_USERS=10000 FACTORY=HNSW32 WORK=dir override the defaults;
-#   STEPS="train index serve" picks steps (a later step reuses WORK's model directory).
+#   STEPS="train index serve" picks steps (a later step reuses WORK's model directory); BIN=path skips the build.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 dataset=${DATASET:-synthetic:users=1000000,items=1000000,interactions=100000000}
@@ -12,8 +12,8 @@ dim=${DIM:-64}
 factory=${FACTORY:-HNSW32}
 work=${WORK:-$(mktemp -d)}
 steps=${STEPS:-train index serve}
-swift build -c release --product tandem 2>&1 | grep -E "error|Build" | tail -1
-bin="$PWD/.build/release/tandem"
+if [ -z "${BIN:-}" ]; then swift build -c release --product tandem 2>&1 | grep -E "error|Build" | tail -1; fi
+bin=${BIN:-$PWD/.build/release/tandem}
 echo "== $(date -u +%F) $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB; $dataset; MF ${dim}-d; work $work"
 if [[ $steps == *train* ]]; then
   echo "-- train: one epoch, evaluation on ${EVAL_USERS:-10000} sampled users, model directory"

@@ -15,9 +15,15 @@ struct Eval: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Evaluate a saved model directory on its validation and test split.")
     @Option(help: "Model directory written by `tandem train --output`.") var modelDir: String
     @Option(help: "Write the results JSON here.") var results: String?
+    @Option(help: "Score a seeded sample of this many users (0: every user); default: the model's own eval_users.") var evalUsers: Int?
 
     func run() throws {
-        let (cfg, ds, model) = reportingErrors { try ModelStore.load(from: modelDir) }
+        let (saved, ds, model) = reportingErrors { try ModelStore.load(from: modelDir) }
+        var cfg = saved
+        if let evalUsers {
+            guard evalUsers >= 0 else { fail("--eval-users must be ≥ 0 (0: every user)") }
+            cfg.evaluation.evalUsers = evalUsers
+        }
         configureThreads(cfg.training.threads)
         let protocolEval = cfg.evaluationProtocol(ds)
         let (u, v) = ModelStore.scoredEmbeddings(model, config: cfg, dataset: ds)
