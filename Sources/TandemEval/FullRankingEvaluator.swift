@@ -113,7 +113,7 @@ public struct FullRankingEvaluator: Sendable {
 
     /// Users per block of scores: at most `blockSize`, and fewer on large catalogues so a block's scores stay under
     /// 2²⁶ floats (256 MB) — evaluation never holds users × items.
-    func blockRows(items: Int) -> Int { max(1, min(blockSize, (1 << 26) / max(1, items))) }
+    func blockRows(items: Int) -> Int { Tensor.blockRows(width: items, cap: blockSize) }
 
     /// The metric sums over the evaluated users at positions `share` (of `evaluatedUserCount`): one process's share
     /// when evaluation is split by users.
@@ -215,7 +215,7 @@ public enum Geometry {
         var rows = (0..<users.rows).filter { known.columns(ofRow: $0).count < items.rows - k }
         if rows.count > maxUsers { var rng = RNG(seed: seed); rng.shuffle(&rows); rows = Array(rows.prefix(maxUsers)).sorted() }
         guard !rows.isEmpty else { return .nan }
-        let n = items.rows, step = max(1, (1 << 26) / max(1, n))  // blocks of scores under 256 MB
+        let n = items.rows, step = Tensor.blockRows(width: n, cap: rows.count)
         var total = 0.0
         for blockStart in stride(from: 0, to: rows.count, by: step) {
             let block = Array(rows[blockStart..<min(rows.count, blockStart + step)])

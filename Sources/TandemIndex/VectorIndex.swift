@@ -48,7 +48,7 @@ public final class ExactIndex: VectorIndex {
         precondition(queries.cols == dimension, "query dimension \(queries.cols) ≠ index dimension \(dimension)")
         let q = normalizedIfCosine(queries, metric)
         var out = [Neighbors](repeating: Neighbors(ids: [], scores: []), count: q.rows)
-        let block = max(1, min(256, (1 << 26) / max(1, count)))  // a block's scores stay under 256 MB
+        let block = Tensor.blockRows(width: count, cap: 256)
         var start = 0
         while start < q.rows {
             let end = min(q.rows, start + block)

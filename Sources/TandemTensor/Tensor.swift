@@ -123,3 +123,12 @@ public struct Tensor: Equatable, Sendable, CustomStringConvertible {
         return true
     }
 }
+
+extension Tensor {
+    /// The most floats one block of scores (some rows × a whole catalogue) may hold: 2²⁶, 256 MB. Scoring in blocks
+    /// of this size never holds users × items, whatever the catalogue.
+    public static let maxBlockFloats = 1 << 26
+
+    /// Rows per block when each row is `width` floats wide: at most `cap`, at least one, and under `maxBlockFloats`.
+    public static func blockRows(width: Int, cap: Int) -> Int { max(1, min(cap, maxBlockFloats / max(1, width))) }
+}

@@ -63,7 +63,7 @@ public final class ELSA: RetrievalModel {
     }
 
     /// Users per step: `elsa_batch_size`, or fewer so a step's predictions stay under 2²⁶ values.
-    public var stepUsers: Int { max(1, min(config.elsaBatchSize, (1 << 26) / max(1, train.cols))) }
+    public var stepUsers: Int { Tensor.blockRows(width: train.cols, cap: config.elsaBatchSize) }
 
     /// ELSA's loss on the users `batch` (each with at least one training item).
     public func loss(_ tape: Tape, users batch: [Int32]) -> Variable {
