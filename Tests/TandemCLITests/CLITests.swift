@@ -260,6 +260,8 @@ let trainedModel: String = {
         let build = try tandem(["index", "build", "--model-dir", dir, "--factory", "HNSW16", "--recall-queries", "25"])
         #expect(build.status == 0 && build.stdout.contains("recall@10 vs exact") && build.stdout.contains("over 25 queries")
                 && FileManager.default.fileExists(atPath: dir + "/index.hnsw"), "\(build.stderr)")
+        let negative = try tandem(["index", "build", "--model-dir", dir, "--recall-queries=-1"])
+        #expect(negative.status != 0 && negative.stderr.contains("--recall-queries must be ≥ 0"), "\(negative.stderr)")
         let bad = try tandem(["index", "build", "--model-dir", dir, "--factory", "IVF64"])
         #expect(bad.status != 0 && bad.stderr.contains("IVF64"))
         let bench = try tandem(["index", "bench", "--items", "2000", "--queries", "20", "--dim", "8", "--factory", "Flat"])

@@ -45,6 +45,7 @@ struct IndexCommand: ParsableCommand {
 
         func run() throws {
             let spec = reportingErrors { try IndexSpec(parsing: factory) }
+            guard recallQueries >= 0 else { fail("--recall-queries must be ≥ 0 (0: every user)") }
             let (cfg, ds, model) = reportingErrors { try ModelStore.load(from: modelDir) }
             guard !model.parameters.isEmpty else { fail("model '\(cfg.model.rawValue)' has no learned embeddings to index") }
             let metric: IndexMetric = cfg.objective.similarity == .cosine ? .cosine : .innerProduct
