@@ -43,7 +43,7 @@ let package = Package(
         .target(name: "TandemDistributed", dependencies: [.target(name: "CMPI", condition: .when(traits: ["MPI"]))]),
         // Charts and report pages as self-contained SVG/HTML (no dependencies: nothing to fetch to read a report).
         .target(name: "TandemReport"),
-        .target(name: "TandemModels", dependencies: ["TandemTensor", "TandemAutograd", "TandemData"]),
+        .target(name: "TandemModels", dependencies: ["TandemTensor", "TandemAutograd", "TandemData", "TandemEval"]),
         .target(
             name: "TandemTrain",
             dependencies: ["TandemTensor", "TandemAutograd", "TandemData", "TandemModels", "TandemEval", "TandemReport",

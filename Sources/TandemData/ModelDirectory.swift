@@ -52,6 +52,8 @@ public struct ModelManifest: Codable, Equatable, Sendable {
     /// Byte count and checksum of `serving.safetensors`.
     public var servingBytes: Int?
     public var servingChecksum: String?
+    /// Why the directory has no serving bundle, when training left it out (a sparse model too wide to embed).
+    public var servingOmitted: String?
     /// Test and validation metrics of the best epoch, once training has finished.
     public var test: [String: Double]?
     public var valid: [String: Double]?
@@ -60,13 +62,15 @@ public struct ModelManifest: Codable, Equatable, Sendable {
     /// describe the catalogue as trained).
     public var addedItems: Int?
 
-    public init(model: String, dataset: String, users: Int, items: Int, weights: Data, similarity: String, serving: Data) {
+    public init(model: String, dataset: String, users: Int, items: Int, weights: Data, similarity: String, serving: Data?,
+                servingOmitted: String? = nil) {
         format = Self.currentFormat; tandemVersion = TandemData.tandemVersion; self.model = model; self.dataset = dataset
         created = ISO8601DateFormatter().string(from: Date())
         self.users = users; self.items = items
         weightsBytes = weights.count; weightsChecksum = Self.fnv1a64(weights)
         self.similarity = similarity
-        servingBytes = serving.count; servingChecksum = Self.fnv1a64(serving)
+        servingBytes = serving?.count; servingChecksum = serving.map(Self.fnv1a64)
+        self.servingOmitted = servingOmitted
     }
 
     /// FNV-1a 64 of `data`: cheap, dependency-free damage detection (not a cryptographic digest).

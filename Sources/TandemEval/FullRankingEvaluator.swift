@@ -6,7 +6,7 @@ import Glibc
 /// Full-ranking evaluation: every user is scored against every item, the user's known items are removed,
 /// and the top K are compared with the held-out items.
 ///
-/// Scores are `U · Vᵀ`, computed in user blocks with BLAS; per-row partial top-K selection breaks ties by the
+/// Scores come from a `UserItemScorer` (`U · Vᵀ` for embedding models), in blocks of users; per-row partial top-K selection breaks ties by the
 /// lower item index. Items in `excluded` (training items, and validation items when testing) can never be
 /// recommended. Users with no held-out items are not counted.
 public struct FullRankingEvaluator: Sendable {
@@ -92,7 +92,7 @@ public struct FullRankingEvaluator: Sendable {
     /// `recall@K/sparse_users`, `ndcg@K/sparse_users` and the same for `middle` and `dense`. With a user sample, also
     /// each overall metric's 95% sampling interval (`ndcg@20/ci95`, the half-width) and `users_population`.
     public func evaluate(users: Tensor, items: Tensor) -> [String: Double] {
-        metrics(totals(users: users, items: items, share: 0..<evaluatedUserCount))
+        evaluate(EmbeddingScorer(users: users, items: items))
     }
 
     /// How many users `evaluate` scores: every user, or the sample's size.
@@ -118,20 +118,26 @@ public struct FullRankingEvaluator: Sendable {
     /// The metric sums over the evaluated users at positions `share` (of `evaluatedUserCount`): one process's share
     /// when evaluation is split by users.
     public func totals(users: Tensor, items: Tensor, share: Range<Int>) -> Totals {
-        precondition(users.rows == truth.rows, "\(users.rows) user embeddings for \(truth.rows) users")
-        precondition(items.rows == truth.cols, "\(items.rows) item embeddings for \(truth.cols) items")
-        precondition(users.cols == items.cols, "user dim \(users.cols) ≠ item dim \(items.cols)")
+        totals(EmbeddingScorer(users: users, items: items), share: share)
+    }
+
+    /// Metrics of any scorer (`evaluate(users:items:)` is this with `EmbeddingScorer`).
+    public func evaluate(_ scorer: UserItemScorer) -> [String: Double] {
+        metrics(totals(scorer, share: 0..<evaluatedUserCount))
+    }
+
+    /// The metric sums of `scorer`'s rankings over the evaluated users at positions `share`.
+    public func totals(_ scorer: UserItemScorer, share: Range<Int>) -> Totals {
+        precondition(scorer.userCount == truth.rows, "\(scorer.userCount) users scored for \(truth.rows) users")
+        precondition(scorer.itemCount == truth.cols, "\(scorer.itemCount) items scored for \(truth.cols) items")
         let maxK = ks.max()!
         var t = Totals(ks: ks)
-        let nItems = items.rows, step = blockRows(items: nItems)
+        let nItems = scorer.itemCount, step = blockRows(items: nItems)
         var start = share.lowerBound
         while start < share.upperBound {
             let end = min(share.upperBound, start + step)
             let ids = sampledUsers.map { Array($0[start..<end]) } ?? (start..<end).map { Int32($0) }
-            let block = sampledUsers == nil
-                ? Tensor(shape: [end - start, users.cols], data: Array(users.data[(start * users.cols)..<(end * users.cols)]))
-                : users.gatherRows(ids)
-            var scores = BLAS.matmul(block, items, transposeB: true)
+            var scores = scorer.scores(users: ids)
             let rows = end - start
             var ranked = [[Int32]](repeating: [], count: rows)
             scores.data.withUnsafeMutableBufferPointer { s in

@@ -41,6 +41,7 @@ public final class ServingModel: @unchecked Sendable {
     public init(modelDirectory dir: String, factory: String = "Flat") throws {
         let spec = try IndexSpec(parsing: factory)
         let manifest = try ModelManifest.read(dir)
+        if let reason = manifest.servingOmitted { throw DataError(file: dir + "/" + ModelFile.manifest, "no serving bundle: \(reason)") }
         guard let servingBytes = manifest.servingBytes, let servingChecksum = manifest.servingChecksum, let similarity = manifest.similarity else {
             throw DataError(file: dir + "/" + ModelFile.manifest,
                             "format '\(manifest.format)' (Tandem \(manifest.tandemVersion)) has no serving bundle; train the model again with this Tandem to serve it")

@@ -185,6 +185,42 @@ public struct CSRMatrix: Sendable, Equatable {
         return bounds
     }
 
+    /// Rows `ids` as dense vectors, `ids.count × cols` (a 0/1 incidence row is the user's items as a vector).
+    public func denseRows(_ ids: [Int32]) -> Tensor {
+        var out = Tensor(zeros: [ids.count, cols])
+        for (r, row) in ids.enumerated() {
+            for p in rowPointers[Int(row)]..<rowPointers[Int(row) + 1] { out.data[r * cols + Int(columnIndices[p])] += values[p] }
+        }
+        return out
+    }
+
+    /// Rows `ids` of `self` times the sparse `other`, as dense rows (`ids.count × other.cols`): each output row adds up
+    /// `other`'s rows at the row's columns, scaled by its values. Parallel over rows; never forms `self × other` whole.
+    public func denseProduct(rows ids: [Int32], _ other: CSRMatrix) -> Tensor {
+        precondition(cols == other.rows, "\(rows) × \(cols) times \(other.rows) × \(other.cols)")
+        var out = Tensor(zeros: [ids.count, other.cols])
+        let width = other.cols
+        out.data.withUnsafeMutableBufferPointer { o in
+            let base = o.baseAddress!
+            rowPointers.withUnsafeBufferPointer { rp in columnIndices.withUnsafeBufferPointer { ci in values.withUnsafeBufferPointer { vv in
+                other.rowPointers.withUnsafeBufferPointer { orp in other.columnIndices.withUnsafeBufferPointer { oci in
+                    other.values.withUnsafeBufferPointer { ov in
+                        Parallel.forChunks(ids.count, minPerChunk: 8) { range in
+                            for r in range {
+                                let row = base + r * width, u = Int(ids[r])
+                                for p in rp[u]..<rp[u + 1] {
+                                    let l = Int(ci[p]), scale = vv[p]
+                                    for q in orp[l]..<orp[l + 1] { row[Int(oci[q])] += scale * ov[q] }
+                                }
+                            }
+                        }
+                    }
+                } }
+            } } }
+        }
+        return out
+    }
+
     /// A dense copy (tests).
     public func toDense() -> Tensor {
         var t = Tensor(zeros: [rows, cols])

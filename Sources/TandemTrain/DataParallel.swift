@@ -162,9 +162,9 @@ final class DataParallel: BatchPartition {
     }
 
     /// Full-ranking metrics with each rank scoring its share of the users and the per-user sums added up (allreduce).
-    func evaluate(_ evaluator: FullRankingEvaluator, users: Tensor, items: Tensor) throws -> [String: Double] {
+    func evaluate(_ evaluator: FullRankingEvaluator, _ scorer: UserItemScorer) throws -> [String: Double] {
         let mine = comm.share(of: evaluator.evaluatedUserCount)
-        var sums = evaluator.totals(users: users, items: items, share: mine).flattened
+        var sums = evaluator.totals(scorer, share: mine).flattened
         try comm.allreduceSum(&sums)
         return evaluator.metrics(FullRankingEvaluator.Totals(ks: evaluator.ks, flattened: sums))
     }

@@ -3,6 +3,7 @@ import TandemTensor
 import TandemAutograd
 import TandemData
 import TandemModels
+import TandemEval
 
 /// A trained model on disk (the files are listed in `ModelFile`). Everything serving needs is in the directory itself:
 /// the id maps, `serving.safetensors` (embeddings as scored, popularity, known items) and, for models with a user tower,
@@ -17,7 +18,9 @@ public enum ModelStore {
         try AtomicFile.write(ModelManifest.encoder.encode(m), to: dir + "/" + ModelFile.manifest)
     }
 
-    public static func save(_ model: RetrievalModel, config: TrainConfig, dataset: Dataset, to dir: String) throws {
+    /// `memoryBytes`: the memory `embeddingsTooLarge` counts against (this machine's by default).
+    public static func save(_ model: RetrievalModel, config: TrainConfig, dataset: Dataset, to dir: String,
+                            memoryBytes: Double = physicalMemory) throws {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let encoder = ModelManifest.encoder
         func write(_ data: Data, _ name: String) throws { try AtomicFile.write(data, to: dir + "/" + name) }
@@ -27,8 +30,14 @@ public enum ModelStore {
                                              metadata: ["model": config.model.rawValue, "format": "tandem-1"])
         try write(weights, ModelFile.weights)
         try write(encoder.encode(config), ModelFile.config)
-        let serving = try servingBundle(model, config: config, dataset: dataset).encode()
-        try write(serving, ModelFile.serving)
+        // A sparse model over a large catalogue saves its weights (for `tandem eval`) but no serving bundle.
+        let omitted = embeddingsTooLarge(model, dataset: dataset, memoryBytes: memoryBytes)
+        let serving = try omitted == nil ? servingBundle(model, config: config, dataset: dataset).encode() : nil
+        if let serving {
+            try write(serving, ModelFile.serving)
+        } else if FileManager.default.fileExists(atPath: dir + "/" + ModelFile.serving) {
+            try FileManager.default.removeItem(atPath: dir + "/" + ModelFile.serving)
+        }
         for (tower, file) in [(model.coldStartUserTower, ModelFile.userTower), (model.featureItemTower, ModelFile.itemTower)] {
             if let tower {
                 try write(encoder.encode(tower.spec), file)
@@ -37,11 +46,32 @@ public enum ModelStore {
             }
         }
         let manifest = ModelManifest(model: config.model.rawValue, dataset: dataset.name, users: dataset.numUsers, items: dataset.numItems,
-                                     weights: weights, similarity: config.objective.similarity.rawValue, serving: serving)
+                                     weights: weights, similarity: config.objective.similarity.rawValue, serving: serving,
+                                     servingOmitted: omitted)
         try write(encoder.encode(manifest), ModelFile.manifest)
         // An index built from the previous weights no longer matches them.
         for stale in ModelFile.indexes { try? FileManager.default.removeItem(atPath: dir + "/" + stale) }
     }
+
+    /// How evaluation scores the model: its own scorer (sparse ItemKNN), otherwise the inner products of
+    /// `scoredEmbeddings`.
+    public static func scorer(_ model: RetrievalModel, config: TrainConfig, dataset: Dataset) -> UserItemScorer {
+        if let direct = model.directScorer() { return direct }
+        let (users, items) = scoredEmbeddings(model, config: config, dataset: dataset)
+        return EmbeddingScorer(users: users, items: items)
+    }
+
+    /// Why the model's embeddings of every user and item cannot be held in memory, or nil when they can. Only a model
+    /// that scores without embeddings (`directScorer`) has catalogue-wide ones; they are counted against 40% of memory.
+    public static func embeddingsTooLarge(_ model: RetrievalModel, dataset: Dataset, memoryBytes memory: Double = physicalMemory) -> String? {
+        guard model.directScorer() != nil else { return nil }
+        let bytes = Double(dataset.numUsers + dataset.numItems) * Double(dataset.numItems) * 4
+        guard bytes >= memory * 0.4 else { return nil }
+        return String(format: "this model scores sparsely, and as embeddings its %d users and %d items would each be %d wide (%.1f GB; the machine has %.1f GB): it can be evaluated (tandem eval) but not exported, indexed or served",
+                      dataset.numUsers, dataset.numItems, dataset.numItems, bytes / 1e9, memory / 1e9)
+    }
+
+    public static let physicalMemory = Double(ProcessInfo.processInfo.physicalMemory)
 
     /// Every user's and item's embedding as the model scores them (L2-normalised for cosine similarity): the one path
     /// that evaluation, export, the item index and the serving bundle read. An item with no training interaction has an

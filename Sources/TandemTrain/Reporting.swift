@@ -41,8 +41,10 @@ public func resultTable(_ rows: [(label: String, reports: [RunReport])], ks: [In
     for (label, reports) in rows {
         var cells = [label, "\(reports.count)"]
         for c in columns { cells.append(MeanStd(reports.map { $0.test[c] ?? .nan }).formatted) }
-        cells.append(MeanStd(reports.map { $0.geometry["alignment"] ?? .nan }).formatted)
-        cells.append(MeanStd(reports.map { $0.geometry["uniformity_items"] ?? .nan }).formatted)
+        // A model too wide to embed has no geometry: "-", not "nan".
+        for g in ["alignment", "uniformity_items"] {
+            cells.append(reports.allSatisfy { $0.geometry[g] == nil } ? "-" : MeanStd(reports.map { $0.geometry[g] ?? .nan }).formatted)
+        }
         let epochTimes = reports.flatMap { $0.epochs.map(\.seconds) }
         cells.append(epochTimes.isEmpty ? "-" : String(format: "%.2f", epochTimes.reduce(0, +) / Double(epochTimes.count)))
         lines.append(cells)

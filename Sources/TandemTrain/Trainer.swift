@@ -156,8 +156,7 @@ public final class Trainer {
         if !model.trainsByGradient {
             let key = config.evaluation.validMetric.description
             fitted = try model.fit(validate: {
-                let (u, v) = embeddings()
-                return protocolEval.valid.evaluate(users: u, items: v)[key] ?? -.infinity
+                protocolEval.valid.evaluate(ModelStore.scorer(model, config: config, dataset: dataset))[key] ?? -.infinity
             }, log: log)
         } else if !trainedParameters.isEmpty {
             (epochs, bestEpoch) = try trainByGradient(evaluating: evaluating, onImprovement: onImprovement)
@@ -167,8 +166,8 @@ public final class Trainer {
                              epochs: epochs, trainSeconds: Date().timeIntervalSince(start), geometry: [:])
         }
         guard testing else {
-            let (u, v) = embeddings()
-            return RunReport(model: config.model.rawValue, dataset: dataset.name, config: config, valid: try evaluate(protocolEval.valid, u, v),
+            let scorer = ModelStore.scorer(model, config: config, dataset: dataset)
+            return RunReport(model: config.model.rawValue, dataset: dataset.name, config: config, valid: try evaluate(protocolEval.valid, scorer),
                              test: [:], bestEpoch: bestEpoch, epochs: epochs, trainSeconds: Date().timeIntervalSince(start), geometry: [:],
                              fitted: fitted)
         }
@@ -210,7 +209,7 @@ public final class Trainer {
             var validMetrics: [String: Double]?, uniformity: Double?
             if evaluating && (epoch % config.evaluation.evalEvery == 0 || epoch == t.epochs) {
                 let (u, v) = embeddings()
-                let m = try evaluate(protocolEval.valid, u, v)
+                let m = try evaluate(protocolEval.valid, EmbeddingScorer(users: u, items: v))
                 validMetrics = m
                 uniformity = Geometry.uniformity(v)
                 // Under data parallelism every rank evaluates the same parameters; rank 0's value decides.
@@ -322,23 +321,29 @@ public final class Trainer {
     }
 
     /// Validation and test metrics of the trained model, its geometry, and the cold-start and prototype figures.
+    /// The geometry is left out for a model whose embeddings are too wide to hold (`ModelStore.embeddingsTooLarge`).
     func finalReport(epochs: [EpochSummary], bestEpoch: Int, fitted: [String: Double]?, start: Date) throws -> RunReport {
-        let (u, v) = embeddings()
-        let validM = try evaluate(protocolEval.valid, u, v)
-        var testM = try evaluate(protocolEval.test, u, v)
-        var geometry: [String: Double] = [
-            "alignment": Geometry.alignment(users: u, items: v, pairs: protocolEval.testPairs),
-            "uniformity_items": Geometry.uniformity(v),
-            "uniformity_users": Geometry.uniformity(u),
-            "hard_negative_share@10": Geometry.hardNegativeShare(users: u, items: v, known: protocolEval.valid.excluded,
-                                                                temperature: Double(config.objective.temperature)),
-        ]
+        let scorer = ModelStore.scorer(model, config: config, dataset: dataset)
+        let validM = try evaluate(protocolEval.valid, scorer)
+        var testM = try evaluate(protocolEval.test, scorer)
+        var geometry: [String: Double] = [:]
+        let embeddings = ModelStore.embeddingsTooLarge(model, dataset: dataset) != nil ? nil
+            : (scorer as? EmbeddingScorer).map { ($0.users, $0.items) } ?? embeddings()
+        if let (u, v) = embeddings {
+            geometry = [
+                "alignment": Geometry.alignment(users: u, items: v, pairs: protocolEval.testPairs),
+                "uniformity_items": Geometry.uniformity(v),
+                "uniformity_users": Geometry.uniformity(u),
+                "hard_negative_share@10": Geometry.hardNegativeShare(users: u, items: v, known: protocolEval.valid.excluded,
+                                                                    temperature: Double(config.objective.temperature)),
+            ]
+        }
         if let cold = protocolEval.cold {
             // Last, since it zeroes the cold items' own rows (the model keeps them zero from here on).
             testM.merge(cold.evaluate(model, users: dataset.numUsers, items: dataset.numItems,
                                       normalize: config.objective.similarity == .cosine)) { $1 }
         }
-        if let head = objectives.lazy.compactMap({ ($0 as? PrototypeObjective)?.head }).first {
+        if let head = objectives.lazy.compactMap({ ($0 as? PrototypeObjective)?.head }).first, let (u, v) = embeddings {
             // Collapse check: how many prototypes are some item's (user's) nearest.
             geometry["prototypes_used_items"] = Double(head.prototypesInUse(v))
             geometry["prototypes_used_users"] = Double(head.prototypesInUse(u))
@@ -350,7 +355,7 @@ public final class Trainer {
     }
 
     /// Full-ranking metrics, split by users across the ranks under data parallelism.
-    func evaluate(_ e: FullRankingEvaluator, _ users: Tensor, _ items: Tensor) throws -> [String: Double] {
-        try parallel?.evaluate(e, users: users, items: items) ?? e.evaluate(users: users, items: items)
+    func evaluate(_ e: FullRankingEvaluator, _ scorer: UserItemScorer) throws -> [String: Double] {
+        try parallel?.evaluate(e, scorer) ?? e.evaluate(scorer)
     }
 }

@@ -281,6 +281,19 @@ let asAdmin: HTTPFields = [.authorization: "Bearer test-token", .contentType: "a
         #expect(abs(answer.items[0].score - scores[best]) < 1e-4)
     }
 
+    /// A sparse ItemKNN too wide to embed (counted against a tiny memory here) is saved without a serving bundle;
+    /// serving refuses it with the reason.
+    @Test func aModelSavedWithoutServingIsRefusedWithTheReason() throws {
+        let dir = Fixtures.temporaryPath("itemknn-wide")
+        let c = try TrainConfig.resolve(overrides: ["model": "itemknn", "dataset": "synthetic:users=120,items=60,interactions=2500,clusters=3"])
+        let ds = try c.loadDataset()
+        let trainer = try Trainer(config: c, dataset: ds, log: { _ in })
+        _ = try trainer.run()
+        try ModelStore.save(trainer.model, config: c, dataset: ds, to: dir, memoryBytes: 1e5)
+        let e = #expect(throws: DataError.self) { try ServingModel(modelDirectory: dir) }
+        #expect(e?.description.contains("no serving bundle: this model scores sparsely") == true)
+    }
+
     /// A directory written before the serving bundle existed is refused by serving with a message saying why.
     @Test func anOldDirectoryIsRefusedClearly() throws {
         let dir = Fixtures.temporaryPath("old")

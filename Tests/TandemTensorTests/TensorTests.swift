@@ -251,3 +251,21 @@ import TandemTensor
         #expect(counts.all == Array(repeating: 1, count: 10_001))
     }
 }
+
+@Suite struct SparseProductTests {
+    /// Rows of a sparse matrix times another sparse matrix, as dense rows, equal the dense product's rows (any order of
+    /// rows, repeated rows, an empty row).
+    @Test func denseProductOfSparseRowsEqualsTheDenseProduct() {
+        var rng = RNG(seed: 3)
+        func random(_ rows: Int, _ cols: Int) -> CSRMatrix {
+            var coordinates: [(row: Int32, col: Int32, value: Float)] = []
+            for r in 0..<rows where r != 2 { for c in 0..<cols where rng.uniform() < 0.3 { coordinates.append((Int32(r), Int32(c), rng.normal())) } }
+            return CSRMatrix(rows: rows, cols: cols, coordinates: coordinates)
+        }
+        let a = random(9, 7), b = random(7, 11)
+        let rows: [Int32] = [4, 0, 2, 8, 4]
+        let expected = BLAS.matmul(a.toDense(), b.toDense()).gatherRows(rows)
+        #expect(a.denseProduct(rows: rows, b).isClose(to: expected, tolerance: 1e-5))
+        #expect(a.denseRows(rows) == a.toDense().gatherRows(rows))
+    }
+}

@@ -102,34 +102,3 @@ import TandemTestSupport
         #expect(e?.description.contains("2000000 × 2000000") == true)
     }
 }
-
-@Suite struct ItemKNNTests {
-    /// X = [[1,1,0],[0,1,1],[1,1,1]]: co-occurrences c01 = 2, c02 = 1, c12 = 2, norms √2, √3, √2, so the cosines are
-    /// s(0,1) = s(1,2) = 2/√6 ≈ 0.8165 and s(0,2) = 0.5. With k = 1 item 0 keeps item 1, item 1 keeps item 0 (a tie with
-    /// item 2, to the lower index), item 2 keeps item 1; user 0 (items 0, 1) scores 0.8165 for every item, user 1
-    /// (items 1, 2) scores 0.8165, 0, 0.8165 (worked by hand).
-    @Test func similaritiesAndNeighboursMatchAHandWorkedCase() throws {
-        var config = ItemKNNConfig()
-        config.knnNeighbours = 1
-        let model = try ItemKNN(config, train: Interactions(users: [0, 0, 1, 1, 2, 2, 2], items: [0, 1, 1, 2, 0, 1, 2]), users: 3, items: 3)
-        _ = try model.fit(validate: { 0 }, log: { _ in })
-        let s = 2 / 6.0.squareRoot()
-        let scores = BLAS.matmul(model.allEmbeddings(users: true, count: 3, normalize: true),
-                                 model.allEmbeddings(users: false, count: 3, normalize: true), transposeB: true)
-        #expect(scores.isClose(to: Tensor([[Float(s), Float(s), Float(s)], [Float(s), 0, Float(s)], [Float(s), Float(s), Float(s)]]), tolerance: 1e-5))
-        config.knnNeighbours = 2  // every other item: user 1's item 1 now also sums s(2,1)
-        let wide = try ItemKNN(config, train: Interactions(users: [0, 0, 1, 1, 2, 2, 2], items: [0, 1, 1, 2, 0, 1, 2]), users: 3, items: 3)
-        _ = try wide.fit(validate: { 0 }, log: { _ in })
-        let w = BLAS.matmul(wide.allEmbeddings(users: true, count: 3, normalize: false),
-                            wide.allEmbeddings(users: false, count: 3, normalize: false), transposeB: true)
-        #expect(abs(Double(w[1, 0]) - (s + 0.5)) < 1e-5 && abs(Double(w[1, 1]) - s) < 1e-5)
-    }
-
-    @Test func trainsPastPopOnPlantedClusters() throws {
-        let ds = Fixtures.plantedClusters()
-        let r = try Trainer(config: TrainConfig.resolve(overrides: ["model": "itemknn", "ks": "[10, 20]"]), dataset: ds, log: { _ in }).run()
-        let pop = try Trainer(config: TrainConfig.resolve(overrides: ["model": "pop", "ks": "[10, 20]"]), dataset: ds, log: { _ in }).run()
-        #expect(r.test["ndcg@20"]! > pop.test["ndcg@20"]! * 1.3 && r.fitted?["neighbours"] == 100)
-        #expect(throws: ConfigError.self) { try TrainConfig.resolve(overrides: ["model": "itemknn", "knn_neighbours": "many"]) }
-    }
-}

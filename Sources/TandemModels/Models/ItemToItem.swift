@@ -3,7 +3,7 @@ import TandemTensor
 import TandemAutograd
 import TandemData
 
-/// A model that scores a user as `x_u W`: the user's training items times an item–item weight matrix (EASE, ItemKNN).
+/// A model that scores a user as `x_u W`: the user's training items times a dense item–item weight matrix (EASE).
 ///
 /// As a `RetrievalModel`: the user embedding is the user's training row (one column per item) and item `j`'s embedding
 /// is column `j` of `W`, so the evaluator's inner products are exactly `X W`. Both are as wide as the catalogue: fine
@@ -28,11 +28,7 @@ extension ItemToItemModel {
     }
 
     /// Users' training rows as dense 0/1 vectors.
-    func trainRows(_ ids: [Int32]) -> Tensor {
-        var out = Tensor(zeros: [ids.count, train.cols])
-        for (r, u) in ids.enumerated() { for i in train.columns(ofRow: Int(u)) { out.data[r * train.cols + Int(i)] = 1 } }
-        return out
-    }
+    func trainRows(_ ids: [Int32]) -> Tensor { train.denseRows(ids) }
 
     /// `XᵀX`, counted from each user's item pairs (exact integers in Float64), row-major items × items.
     func cooccurrence() -> [Double] {

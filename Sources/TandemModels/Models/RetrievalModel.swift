@@ -1,6 +1,7 @@
 import TandemTensor
 import TandemAutograd
 import TandemData
+import TandemEval
 
 /// A model that embeds users and items into one space; relevance is the inner product of the two
 /// (after L2 normalisation when the similarity is cosine). Every model kind conforms, Pop included, so the trainer,
@@ -38,6 +39,9 @@ public protocol RetrievalModel: AnyObject {
     /// Sets the parameters of a closed-form model, choosing its hyper-parameters by `validate` (the validation metric
     /// of the current parameters, higher is better); returns what it chose, for the results.
     func fit(validate: () -> Double, log: (String) -> Void) throws -> [String: Double]
+    /// Scores users against every item without embeddings, for a model whose embeddings are as wide as the catalogue
+    /// (sparse ItemKNN); nil (every other model): scores are inner products of `allEmbeddings`.
+    func directScorer() -> UserItemScorer?
     /// Writes what the model carries from one step to the next besides its parameters (the generator of its augmented
     /// views), under `prefix`: a checkpoint's share. Nothing for most models.
     func saveTrainingState(_ state: inout TrainingState, prefix: String)
@@ -56,6 +60,7 @@ extension RetrievalModel {
     public var trainsByGradient: Bool { true }
     public func forgetItems(_ items: [Int32]) {}
     public func fit(validate: () -> Double, log: (String) -> Void) throws -> [String: Double] { [:] }
+    public func directScorer() -> UserItemScorer? { nil }
     public func saveTrainingState(_ state: inout TrainingState, prefix: String) {}
     public func restoreTrainingState(_ state: TrainingState, prefix: String) throws {}
     public func allEmbeddings(users: Bool, count: Int, normalize: Bool) -> Tensor {

@@ -26,9 +26,9 @@ struct Eval: ParsableCommand {
         }
         configureThreads(cfg.training.threads)
         let protocolEval = cfg.evaluationProtocol(ds)
-        let (u, v) = ModelStore.scoredEmbeddings(model, config: cfg, dataset: ds)
-        let valid = protocolEval.valid.evaluate(users: u, items: v)
-        let test = protocolEval.test.evaluate(users: u, items: v)
+        let scorer = ModelStore.scorer(model, config: cfg, dataset: ds)
+        let valid = protocolEval.valid.evaluate(scorer)
+        let test = protocolEval.test.evaluate(scorer)
         let shown = cfg.evaluation.ks.flatMap { k in ["recall@\(k)", "ndcg@\(k)", "mrr@\(k)", "hit@\(k)"] }
         for (name, m) in [("valid", valid), ("test", test)] {
             print(name + "  " + shown.map { String(format: "%@ %.4f", $0, m[$0] ?? .nan) }.joined(separator: "  "))

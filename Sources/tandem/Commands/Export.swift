@@ -19,6 +19,7 @@ struct Export: ParsableCommand {
     func run() throws {
         let (cfg, ds, model) = reportingErrors { try ModelStore.load(from: modelDir) }
         guard !model.parameters.isEmpty else { fail("model '\(cfg.model.rawValue)' has no learned embeddings to export") }
+        if let reason = ModelStore.embeddingsTooLarge(model, dataset: ds) { fail("\(modelDir): \(reason)") }
         let (users, items) = ModelStore.scoredEmbeddings(model, config: cfg, dataset: ds)
         reportingErrors {
             try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)

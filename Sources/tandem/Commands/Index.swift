@@ -50,7 +50,8 @@ struct IndexCommand: ParsableCommand {
             guard !model.parameters.isEmpty else { fail("model '\(cfg.model.rawValue)' has no learned embeddings to index") }
             let metric: IndexMetric = cfg.objective.similarity == .cosine ? .cosine : .innerProduct
             // As scored (normalised for cosine models): the cosine metric normalises again, which changes nothing.
-            let (users, items) = ModelStore.scoredEmbeddings(model, config: cfg, dataset: ds)
+            if let reason = ModelStore.embeddingsTooLarge(model, dataset: ds) { fail("\(modelDir): \(reason)") }
+        let (users, items) = ModelStore.scoredEmbeddings(model, config: cfg, dataset: ds)
             let t0 = Date()
             let index = reportingErrors { try spec.build(items, metric: metric) }
             let buildSeconds = Date().timeIntervalSince(t0)
