@@ -59,9 +59,12 @@ static void work_on(uint32_t gen) {
     }
 }
 
+/// `arg`: the worker's index in the low 32 bits, and in the high 32 the generation current when it was created: the
+/// job about to be published is newer, so a worker that starts only after the publication still joins it (reading the
+/// generation here instead made a new worker sit out the job it was created for — all of it, when that job was long).
 static void *worker_main(void *arg) {
-    const int index = (int)(intptr_t)arg;
-    uint32_t seen = (uint32_t)(atomic_load(&pool.ticket) >> 32);
+    const int index = (int)((uintptr_t)arg & 0xffffffffu);
+    uint32_t seen = (uint32_t)((uintptr_t)arg >> 32);
     for (;;) {
         // Spin until a new generation appears, then sleep.
         uint64_t spin_start = now_ns();
@@ -88,12 +91,13 @@ static void *worker_main(void *arg) {
 static void ensure_workers(int n) {
     if (n > MAX_WORKERS) n = MAX_WORKERS;
     pthread_mutex_lock(&pool.mutex);
+    const uintptr_t gen = (uintptr_t)(uint32_t)(atomic_load(&pool.ticket) >> 32);
     while (pool.started < n) {
         pthread_t thread;
         pthread_attr_t attr;
         pthread_attr_init(&attr);
         pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-        if (pthread_create(&thread, &attr, worker_main, (void *)(intptr_t)pool.started) != 0) {
+        if (pthread_create(&thread, &attr, worker_main, (void *)((gen << 32) | (uintptr_t)pool.started)) != 0) {
             pthread_attr_destroy(&attr);
             break;
         }
