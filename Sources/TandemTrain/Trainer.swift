@@ -321,14 +321,13 @@ public final class Trainer {
     }
 
     /// Validation and test metrics of the trained model, its geometry, and the cold-start and prototype figures.
-    /// The geometry is left out for a model whose embeddings are too wide to hold (`ModelStore.embeddingsTooLarge`).
+    /// The geometry is left out for a model that is not scored by its embeddings (sparse ItemKNN).
     func finalReport(epochs: [EpochSummary], bestEpoch: Int, fitted: [String: Double]?, start: Date) throws -> RunReport {
         let scorer = ModelStore.scorer(model, config: config, dataset: dataset)
         let validM = try evaluate(protocolEval.valid, scorer)
         var testM = try evaluate(protocolEval.test, scorer)
         var geometry: [String: Double] = [:]
-        let embeddings = ModelStore.embeddingsTooLarge(model, dataset: dataset) != nil ? nil
-            : (scorer as? EmbeddingScorer).map { ($0.users, $0.items) } ?? embeddings()
+        let embeddings = (scorer as? EmbeddingScorer).map { ($0.users, $0.items) }
         if let (u, v) = embeddings {
             geometry = [
                 "alignment": Geometry.alignment(users: u, items: v, pairs: protocolEval.testPairs),
