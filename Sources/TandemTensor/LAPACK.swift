@@ -34,4 +34,21 @@ public enum LAPACK {
             for i in 0..<n { for j in (i + 1)..<max(i + 1, n) { p[i * n + j] = p[j * n + i] } }
         }
     }
+
+    /// Solves `a x = b` for the symmetric positive-definite `n × n` matrix `a` (both triangles set) by a Cholesky
+    /// factorisation (`dposv`): `b` becomes `x`, `a` is overwritten by the factor. Runs on the calling thread (small
+    /// systems solved in parallel by the caller).
+    public static func solveSymmetricPositiveDefinite(_ a: inout [Double], _ b: inout [Double], n: Int) throws {
+        precondition(a.count == n * n && b.count == n, "expected \(n)×\(n) values and \(n) right-hand sides")
+        guard n > 0 else { return }
+        var info: Int32 = 0
+        var dim = Int32(n), lda = Int32(n), nrhs: Int32 = 1
+        var uplo = CChar(UInt8(ascii: "U"))
+        a.withUnsafeMutableBufferPointer { p in
+            b.withUnsafeMutableBufferPointer { q in dposv_(&uplo, &dim, &nrhs, p.baseAddress, &lda, q.baseAddress, &lda, &info, 1) }
+        }
+        guard info == 0 else {
+            throw Failure(description: info > 0 ? "matrix is not positive definite (leading minor \(info))" : "dposv: argument \(-info) is invalid")
+        }
+    }
 }

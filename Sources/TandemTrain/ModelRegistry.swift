@@ -14,7 +14,7 @@ public struct ModelDescriptor: Sendable {
     /// Propagates over the user–item graph (its item side has no parameters of its own: no MoCo copy, no logged rows).
     public let isGraph: Bool
     /// Parameters set by the model's own `fit` (a solve, counting, or its own optimiser), not the trainer's steps: Pop,
-    /// EASE, ItemKNN, iALS, ELSA.
+    /// EASE, ItemKNN, iALS, ELSA, sparse EASE.
     public let isClosedForm: Bool
     /// The result does not depend on the training seed (one run is enough in `tandem compare`).
     public let isDeterministic: Bool
@@ -56,6 +56,10 @@ public enum ModelRegistry {
             // iALS at 256-d: the best validation NDCG@20 of the width screening (docs/BENCHMARKS.md, "Embedding width").
             closedFormDefaults(&c); c.embeddingDim = 256
         }) { c, ds, rng in try IALS(c.ials, train: ds.split.train, users: ds.numUsers, items: ds.numItems, dim: c.embeddingDim, rng: &rng) },
+        // EASE with each column fitted on the item's most co-occurring items: linear in the item count, λ from ease_lambdas.
+        ModelDescriptor("sparse-ease", closedForm: true, deterministic: true, defaults: closedFormDefaults) { c, ds, _ in
+            try SparseEASE(c.sparseEase, lambdas: c.ease.easeLambdas, train: ds.split.train, users: ds.numUsers, items: ds.numItems)
+        },
         // ELSA, EASE in low-rank form: linear in the item count, where dense EASE refuses the catalogue.
         ModelDescriptor("elsa", closedForm: true, defaults: { c in closedFormDefaults(&c); c.embeddingDim = 256 }) { c, ds, rng in
             try ELSA(c.elsa, train: ds.split.train, users: ds.numUsers, items: ds.numItems, dim: c.embeddingDim, rng: &rng)
@@ -140,7 +144,7 @@ public struct ModelKind: RawRepresentable, Hashable, Codable, CaseIterable, Send
 
     public static let pop = ModelKind(registered: "pop"), mf = ModelKind(registered: "mf"), twoTower = ModelKind(registered: "two-tower")
     public static let ease = ModelKind(registered: "ease"), itemknn = ModelKind(registered: "itemknn"), ials = ModelKind(registered: "ials")
-    public static let elsa = ModelKind(registered: "elsa")
+    public static let elsa = ModelKind(registered: "elsa"), sparseEase = ModelKind(registered: "sparse-ease")
     public static let lightgcn = ModelKind(registered: "lightgcn"), sgl = ModelKind(registered: "sgl")
     public static let simgcl = ModelKind(registered: "simgcl"), xsimgcl = ModelKind(registered: "xsimgcl")
 

@@ -51,6 +51,7 @@ public struct TrainConfig: Equatable, Sendable {
     public var itemKNN = ItemKNNConfig()
     public var ials = IALSConfig()
     public var elsa = ELSAConfig()
+    public var sparseEase = SparseEASEConfig()
     public var training = TrainingSettings()
     public var evaluation = EvaluationSettings()
     public var outputs = OutputSettings()
@@ -174,6 +175,7 @@ public struct TrainConfig: Equatable, Sendable {
         Part(\.itemKNN, ItemKNNConfig.self, "ItemKNN", file: "Sources/TandemModels/Models/ItemKNN.swift"),
         Part(\.ials, IALSConfig.self, "iALS", file: "Sources/TandemModels/Models/IALS.swift"),
         Part(\.elsa, ELSAConfig.self, "ELSA", file: "Sources/TandemModels/Models/ELSA.swift"),
+        Part(\.sparseEase, SparseEASEConfig.self, "Sparse EASE", file: "Sources/TandemModels/Models/SparseEASE.swift"),
         Part(\.training, TrainingSettings.self, "Optimisation", file: "Sources/TandemTrain/Settings.swift"),
         Part(\.evaluation, EvaluationSettings.self, "Evaluation", file: "Sources/TandemTrain/Settings.swift"),
         Part(\.outputs, OutputSettings.self, "Outputs", file: "Sources/TandemTrain/Settings.swift"),

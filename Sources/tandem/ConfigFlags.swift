@@ -102,6 +102,8 @@ struct ConfigFlags: ParsableArguments {
     @Option(name: .customLong("elsa-epochs"), help: ArgumentHelp(ConfigFlags.help("ELSA: passes over the users; the pass with the best validation metric is kept (ml-1m at 256-d still gains at 50).", "elsa_epochs"), valueName: "n")) var elsaEpochs: Int?
     @Option(name: .customLong("elsa-batch-size"), help: ArgumentHelp(ConfigFlags.help("ELSA: users per Adam step (fewer where a step's users × items predictions would pass 2²⁶ values).", "elsa_batch_size"), valueName: "n")) var elsaBatchSize: Int?
     @Option(name: .customLong("elsa-learning-rate"), help: ArgumentHelp(ConfigFlags.help("ELSA: Adam's learning rate.", "elsa_learning_rate"), valueName: "x")) var elsaLearningRate: Double?
+    // Sparse EASE
+    @Option(name: .customLong("sparse-ease-neighbours"), help: ArgumentHelp(ConfigFlags.help("sparse-ease: the items each item's EASE column is fitted on (the ones sharing the most users with it); its λ grid is ease_lambdas.", "sparse_ease_neighbours"), valueName: "n")) var sparseEaseNeighbours: Int?
     // Optimisation
     @Option(name: .customLong("optimizer"), help: ArgumentHelp(ConfigFlags.help("adam, adamw, adagrad or sgd (embedding tables get lazy sparse updates).", "optimizer"))) var optimizer: Optimizer.Kind?
     @Option(name: .customLong("learning-rate"), help: ArgumentHelp(ConfigFlags.help("Step size of the optimiser.", "learning_rate"), valueName: "x")) var learningRate: Float?
@@ -215,6 +217,7 @@ struct ConfigFlags: ParsableArguments {
         if let v = elsaEpochs { c.elsa.elsaEpochs = v }
         if let v = elsaBatchSize { c.elsa.elsaBatchSize = v }
         if let v = elsaLearningRate { c.elsa.elsaLearningRate = v }
+        if let v = sparseEaseNeighbours { c.sparseEase.sparseEaseNeighbours = v }
         if let v = optimizer { c.training.optimizer = v }
         if let v = learningRate { c.training.learningRate = v }
         if let v = weightDecay { c.training.weightDecay = v }

@@ -102,3 +102,64 @@ import TandemTestSupport
         #expect(e?.description.contains("2000000 × 2000000") == true)
     }
 }
+
+@Suite struct SparseEASETests {
+    /// With every other item as a neighbour (here every pair of the 10 trained items shares a user), each column's
+    /// regression is EASE's (`−P_li / P_ii`): the same scores as dense EASE at the same λ. Items 10 and 11 are never
+    /// trained on: zero in both.
+    @Test func withEveryItemAsNeighbourItIsEASE() throws {
+        var rng = RNG(seed: 9)
+        var users: [Int32] = [], items: [Int32] = []
+        for u in 0..<40 { for _ in 0..<(4 + rng.int(below: 5)) { users.append(Int32(u)); items.append(Int32(rng.int(below: 10))) } }
+        let train = Interactions(users: users, items: items)
+        let x = train.matrix(users: 40, items: 12).toDense()
+        let gram = BLAS.matmul(x, transposeA: true, x)
+        try #require((0..<10).allSatisfy { a in (0..<10).allSatisfy { gram[a, $0] > 0 } })
+        var config = SparseEASEConfig()
+        config.sparseEaseNeighbours = 11
+        let sparse = try SparseEASE(config, lambdas: [3], train: train, users: 40, items: 12)
+        _ = try sparse.fit(validate: { 0 }, log: { _ in })
+        var easeConfig = EASEConfig()
+        easeConfig.easeLambdas = [3]
+        let dense = try EASE(easeConfig, train: train, users: 40, items: 12)
+        _ = try dense.fit(validate: { 0 }, log: { _ in })
+        let all = (0..<40).map { Int32($0) }
+        let expected = BLAS.matmul(dense.allEmbeddings(users: true, count: 40, normalize: false),
+                                   dense.allEmbeddings(users: false, count: 12, normalize: false), transposeB: true)
+        #expect(try #require(sparse.directScorer()).scores(users: all).isClose(to: expected, tolerance: 1e-4))
+        #expect(sparse.lambda == 3)
+    }
+
+    /// With fewer neighbours, a column is the ridge regression on exactly its `m` most co-occurring items, checked
+    /// against the normal equations solved here by Gaussian elimination.
+    @Test func aColumnIsTheRegressionOnItsNeighbours() throws {
+        // X: 6 users × 5 items. Item 0 co-occurs with item 1 (3 users), item 2 (2), item 3 (1), item 4 (0).
+        let rows: [[Int32]] = [[0, 1, 2], [0, 1], [0, 1, 3], [0, 2], [1, 4], [2, 3, 4]]
+        let train = Interactions(users: rows.enumerated().flatMap { u, r in r.map { _ in Int32(u) } }, items: rows.flatMap { $0 })
+        var config = SparseEASEConfig()
+        config.sparseEaseNeighbours = 2
+        let model = try SparseEASE(config, lambdas: [0.5], train: train, users: 6, items: 5)
+        _ = try model.fit(validate: { 0 }, log: { _ in })
+        #expect(model.neighbours.value[0, 0] == 1 && model.neighbours.value[0, 1] == 2)
+        // G over {1, 2}: c11 = 4, c22 = 3, c12 = 1; right-hand side (c10, c20) = (3, 2); λ 0.5 on the diagonal.
+        var a: [[Double]] = [[4.5, 1, 3], [1, 3.5, 2]]
+        let f = a[1][0] / a[0][0]
+        for j in 0..<3 { a[1][j] -= f * a[0][j] }
+        let b2 = a[1][2] / a[1][1], b1 = (a[0][2] - a[0][1] * b2) / a[0][0]
+        #expect(abs(Double(model.neighbourWeights.value[0, 0]) - b1) < 1e-6 && abs(Double(model.neighbourWeights.value[0, 1]) - b2) < 1e-6)
+    }
+
+    @Test func trainsPastPopAndRefusesBadSettings() throws {
+        let ds = Fixtures.plantedClusters()
+        let r = try Trainer(config: TrainConfig.resolve(overrides: ["model": "sparse-ease", "ks": "[10, 20]", "sparse_ease_neighbours": "30"]),
+                            dataset: ds, log: { _ in }).run()
+        let pop = try Trainer(config: TrainConfig.resolve(overrides: ["model": "pop", "ks": "[10, 20]"]), dataset: ds, log: { _ in }).run()
+        #expect(r.test["ndcg@20"]! > pop.test["ndcg@20"]! * 1.3 && r.fitted?["neighbours"] == 30)
+        #expect(throws: ConfigError.self) {
+            try SparseEASE(SparseEASEConfig(), lambdas: [], train: Interactions(users: [0], items: [0]), users: 1, items: 2)
+        }
+        var zero = SparseEASEConfig()
+        zero.sparseEaseNeighbours = 0
+        #expect(throws: ConfigError.self) { try SparseEASE(zero, lambdas: [1], train: Interactions(users: [0], items: [0]), users: 1, items: 2) }
+    }
+}

@@ -62,7 +62,7 @@ import TandemTestSupport
             // The model keeps the same neighbours, best first, leaving out only those of similarity 0.
             let ids = (0..<model.neighbours.value.cols).map { model.neighbours.value[i, $0] }.filter { $0 >= 0 }.map { Int($0) }
             #expect(ids == Array(order.filter { s[$0] > 0 }), "item \(i)")
-            for (slot, l) in ids.enumerated() { #expect(model.similarities.value[i, slot] == Float(s[l])) }
+            for (slot, l) in ids.enumerated() { #expect(model.neighbourWeights.value[i, slot] == Float(s[l])) }
         }
         let reference = BLAS.matmul(x, w)
         let scores = try #require(model.directScorer()).scores(users: (0..<50).map { Int32($0) })

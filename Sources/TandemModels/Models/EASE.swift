@@ -54,42 +54,51 @@ public final class EASE: ItemToItemModel {
         self.lambda = lambda
     }
 
-    /// Solves at each λ of the grid and keeps the one `validate` scores highest (ties: the smaller λ). A best λ at an
-    /// end of a grid of two or more values, strictly better than its neighbour, extends the grid past that end (at most `maxExtensions` times), so the
-    /// choice is an interior optimum rather than the grid's edge.
+    /// Solves at each λ of the grid and keeps the one `validate` scores highest (`searchEASELambda`).
     public func fit(validate: () -> Double, log: (String) -> Void) throws -> [String: Double] {
-        var tried: [(lambda: Double, score: Double)] = []
-        var best: (lambda: Double, score: Double, weights: Tensor)?
-        func tryLambda(_ lambda: Double) throws {
-            try solve(lambda: lambda)
-            let score = validate()
-            log(String(format: "ease λ %g: valid %.4f", lambda, score))
-            tried.append((lambda, score))
-            if best == nil || score > best!.score || (score == best!.score && lambda < best!.lambda) { best = (lambda, score, itemWeights.value) }
-        }
-        for lambda in config.easeLambdas { try tryLambda(lambda) }
-        var extensions = 0
-        while config.easeLambdas.count >= 2, extensions < Self.maxExtensions {
-            // Past an edge only while the edge is strictly better than its neighbour (a flat end is not extended).
-            let sorted = tried.sorted { $0.lambda < $1.lambda }, n = sorted.count
-            let next: Double
-            if best!.lambda == sorted[0].lambda, sorted[0].score > sorted[1].score {
-                next = sorted[0].lambda * sorted[0].lambda / sorted[1].lambda
-            } else if best!.lambda == sorted[n - 1].lambda, sorted[n - 1].score > sorted[n - 2].score {
-                next = sorted[n - 1].lambda * sorted[n - 1].lambda / sorted[n - 2].lambda
-            } else {
-                break
-            }
-            extensions += 1
-            try tryLambda(next)
-        }
-        itemWeights.value = best!.weights
-        lambda = best!.lambda
-        let grid = tried.map(\.lambda).sorted().map { String(format: "%g", $0) }.joined(separator: ", ")
-        log(String(format: "ease: chose λ %g of %@", best!.lambda, grid) + (extensions > 0 ? " (grid extended \(extensions)×)" : ""))
-        return ["lambda": best!.lambda]
+        lambda = try searchEASELambda(config.easeLambdas, parameters: parameters, name: "ease",
+                                      solve: { try solve(lambda: $0) }, validate: validate, log: log)
+        return ["lambda": lambda!]
     }
 
     /// How many times `fit` extends the λ grid past an end before it keeps the edge.
     public static let maxExtensions = 8
+}
+
+/// EASE's λ search, shared by the models that minimise its objective (EASE, sparse EASE): `solve(λ)` sets the weights
+/// and `validate` scores them; the best λ is kept (ties: the smaller). A best λ at an end of a grid of two or more
+/// values, strictly better than its neighbour, extends the grid past that end by the ratio of that end's two values (at
+/// most `EASE.maxExtensions` times), so the choice is an interior optimum rather than the grid's edge; one value is
+/// used as given. Leaves `parameters` at the chosen λ's values and returns it.
+func searchEASELambda(_ grid: [Double], parameters: [Parameter], name: String, solve: (Double) throws -> Void,
+                      validate: () -> Double, log: (String) -> Void) throws -> Double {
+    var tried: [(lambda: Double, score: Double)] = []
+    var best: (lambda: Double, score: Double, values: [Tensor])?
+    func tryLambda(_ lambda: Double) throws {
+        try solve(lambda)
+        let score = validate()
+        log(String(format: "%@ λ %g: valid %.4f", name, lambda, score))
+        tried.append((lambda, score))
+        if best == nil || score > best!.score || (score == best!.score && lambda < best!.lambda) { best = (lambda, score, parameters.map(\.value)) }
+    }
+    for lambda in grid { try tryLambda(lambda) }
+    var extensions = 0
+    while grid.count >= 2, extensions < EASE.maxExtensions {
+        // Past an edge only while the edge is strictly better than its neighbour (a flat end is not extended).
+        let sorted = tried.sorted { $0.lambda < $1.lambda }, n = sorted.count
+        let next: Double
+        if best!.lambda == sorted[0].lambda, sorted[0].score > sorted[1].score {
+            next = sorted[0].lambda * sorted[0].lambda / sorted[1].lambda
+        } else if best!.lambda == sorted[n - 1].lambda, sorted[n - 1].score > sorted[n - 2].score {
+            next = sorted[n - 1].lambda * sorted[n - 1].lambda / sorted[n - 2].lambda
+        } else {
+            break
+        }
+        extensions += 1
+        try tryLambda(next)
+    }
+    for (p, v) in zip(parameters, best!.values) { p.value = v }
+    let tries = tried.map(\.lambda).sorted().map { String(format: "%g", $0) }.joined(separator: ", ")
+    log(String(format: "%@: chose λ %g of %@", name, best!.lambda, tries) + (extensions > 0 ? " (grid extended \(extensions)×)" : ""))
+    return best!.lambda
 }
