@@ -73,18 +73,26 @@ public final class SparseEASE: NeighbourListModel {
             failures.withUnsafeMutableBufferPointer { failed in
                 Parallel.forEach(chunks) { chunk in
                     var position = [Int32](repeating: -1, count: n)
+                    var visited = [Bool](repeating: false, count: train.rows)
+                    var users: [Int32] = [], hits: [Int] = []
                     for i in stride(from: chunk, to: n, by: chunks) {
                         let row = ids[(i * m)..<(i * m + m)].prefix { $0 >= 0 }
                         let k = row.count
                         guard k > 0 else { continue }
                         for (a, l) in row.enumerated() { position[Int(l)] = Int32(a) }
-                        // G_NN from the neighbours' users: row a counts, for each user of neighbour a, their items in N.
+                        // G_NN = Σ over the neighbours' users of the outer product of each user's items in N: every
+                        // user is read once, however many neighbours they have.
+                        for l in row { for u in byItem.columns(ofRow: Int(l)) where !visited[Int(u)] { visited[Int(u)] = true; users.append(u) } }
                         var gram = [Double](repeating: 0, count: k * k)
-                        for (a, l) in row.enumerated() {
-                            for u in byItem.columns(ofRow: Int(l)) {
-                                for j in train.columns(ofRow: Int(u)) where position[Int(j)] >= 0 { gram[a * k + Int(position[Int(j)])] += 1 }
+                        gram.withUnsafeMutableBufferPointer { g in
+                            for u in users {
+                                visited[Int(u)] = false
+                                hits.removeAll(keepingCapacity: true)
+                                for j in train.columns(ofRow: Int(u)) where position[Int(j)] >= 0 { hits.append(Int(position[Int(j)])) }
+                                for a in hits { let rowStart = a * k; for b in hits { g[rowStart + b] += 1 } }
                             }
                         }
+                        users.removeAll(keepingCapacity: true)
                         for l in row { position[Int(l)] = -1 }
                         for (t, lambda) in lambdas.enumerated() {
                             var a = gram, b = Array(counts[(i * m)..<(i * m + k)])
