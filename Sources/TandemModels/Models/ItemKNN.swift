@@ -32,12 +32,10 @@ public final class ItemKNN: NeighbourListModel {
         guard config.knnNeighbours >= 1, config.knnShrink >= 0 else {
             throw ConfigError("knn_neighbours must be ≥ 1 and knn_shrink ≥ 0")
         }
-        try checkNeighbourIdsFit(items: items, model: "ItemKNN")
+        (neighbours, neighbourWeights) = try emptyNeighbourLists(prefix: "itemknn", weights: "similarities", items: items,
+                                                                 k: config.knnNeighbours, model: "ItemKNN")
         self.config = config
         self.train = train.matrix(users: users, items: items)
-        let k = max(1, min(config.knnNeighbours, items - 1))
-        neighbours = Parameter("itemknn.neighbours", Tensor(shape: [items, k], data: [Float](repeating: -1, count: items * k)))
-        neighbourWeights = Parameter("itemknn.similarities", Tensor(zeros: [items, k]))
     }
 
     /// Computes the similarities and keeps each item's `k` nearest (ties to the lower item index).

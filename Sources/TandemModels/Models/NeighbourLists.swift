@@ -86,9 +86,13 @@ final class NeighbourScoringCache {
     }
 }
 
-/// Refuses catalogues whose ids would not be exact as floats.
-func checkNeighbourIdsFit(items: Int, model: String) throws {
+/// Empty neighbour lists for `items` items, `k` each (at most `items − 1`): ids `-1` named `<prefix>.neighbours`, weights
+/// 0 named `<prefix>.<weights>`. Refuses catalogues whose ids would not be exact as floats.
+func emptyNeighbourLists(prefix: String, weights: String, items: Int, k: Int, model: String) throws -> (neighbours: Parameter, weights: Parameter) {
     guard items < 1 << 24 else { throw ConfigError("\(model) keeps neighbour ids as exact floats: at most \(1 << 24) items, not \(items)") }
+    let k = max(1, min(k, items - 1))
+    return (Parameter(prefix + ".neighbours", Tensor(shape: [items, k], data: [Float](repeating: -1, count: items * k))),
+            Parameter(prefix + "." + weights, Tensor(zeros: [items, k])))
 }
 
 extension NeighbourListModel {

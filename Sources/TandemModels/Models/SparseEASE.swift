@@ -33,13 +33,11 @@ public final class SparseEASE: NeighbourListModel {
     public init(_ config: SparseEASEConfig, lambdas: [Double], train: Interactions, users: Int, items: Int) throws {
         guard config.sparseEaseNeighbours >= 1 else { throw ConfigError("sparse_ease_neighbours must be ≥ 1") }
         guard !lambdas.isEmpty, lambdas.allSatisfy({ $0 > 0 }) else { throw ConfigError("ease_lambdas must be one or more positive numbers") }
-        try checkNeighbourIdsFit(items: items, model: "sparse EASE")
+        (neighbours, neighbourWeights) = try emptyNeighbourLists(prefix: "sparse_ease", weights: "weights", items: items,
+                                                                 k: config.sparseEaseNeighbours, model: "sparse EASE")
         self.config = config
         self.lambdas = lambdas
         self.train = train.matrix(users: users, items: items)
-        let m = max(1, min(config.sparseEaseNeighbours, items - 1))
-        neighbours = Parameter("sparse_ease.neighbours", Tensor(shape: [items, m], data: [Float](repeating: -1, count: items * m)))
-        neighbourWeights = Parameter("sparse_ease.weights", Tensor(zeros: [items, m]))
     }
 
     public func fit(validate: () -> Double, log: (String) -> Void) throws -> [String: Double] {
