@@ -53,7 +53,7 @@ public enum ModelStore {
         for stale in ModelFile.indexes { try? FileManager.default.removeItem(atPath: dir + "/" + stale) }
     }
 
-    /// How evaluation scores the model: its own scorer (sparse ItemKNN), otherwise the inner products of
+    /// How evaluation scores the model: its own scorer (ItemKNN, sparse EASE), otherwise the inner products of
     /// `scoredEmbeddings`.
     public static func scorer(_ model: RetrievalModel, config: TrainConfig, dataset: Dataset) -> UserItemScorer {
         if let direct = model.directScorer() { return direct }

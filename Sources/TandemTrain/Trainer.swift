@@ -321,7 +321,7 @@ public final class Trainer {
     }
 
     /// Validation and test metrics of the trained model, its geometry, and the cold-start and prototype figures.
-    /// The geometry is left out for a model that is not scored by its embeddings (sparse ItemKNN).
+    /// The geometry is left out for a model that is not scored by its embeddings (ItemKNN, sparse EASE).
     func finalReport(epochs: [EpochSummary], bestEpoch: Int, fitted: [String: Double]?, start: Date) throws -> RunReport {
         let scorer = ModelStore.scorer(model, config: config, dataset: dataset)
         let validM = try evaluate(protocolEval.valid, scorer)

@@ -40,7 +40,7 @@ public protocol RetrievalModel: AnyObject {
     /// of the current parameters, higher is better); returns what it chose, for the results.
     func fit(validate: () -> Double, log: (String) -> Void) throws -> [String: Double]
     /// Scores users against every item without embeddings, for a model whose embeddings are as wide as the catalogue
-    /// (sparse ItemKNN); nil (every other model): scores are inner products of `allEmbeddings`.
+    /// (ItemKNN, sparse EASE); nil (every other model): scores are inner products of `allEmbeddings`.
     func directScorer() -> UserItemScorer?
     /// Writes what the model carries from one step to the next besides its parameters (the generator of its augmented
     /// views), under `prefix`: a checkpoint's share. Nothing for most models.
