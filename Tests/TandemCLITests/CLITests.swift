@@ -90,6 +90,22 @@ let trainedModel: String = {
         #expect(bad.status != 0 && bad.stderr.contains("eval_users"), "\(bad.stderr)")
     }
 
+    /// The neighbour-list models train, save and evaluate from the CLI with their table row (no geometry: "-"); a bad
+    /// neighbour count is one line.
+    @Test func neighbourListModelsTrainSaveAndEvaluate() throws {
+        let dir = scratch()
+        for model in ["itemknn", "sparse-ease"] {
+            let r = try tandem(["train", "--dataset", tiny, "--model", model, "--ease-lambdas", "[10]", "--output", model, "--results", model + ".json"], in: dir)
+            #expect(r.status == 0, "\(r.stderr)")
+            let row = r.stdout.split(separator: "\n").first { $0.hasPrefix(model + "  ") }.map(String.init) ?? ""
+            #expect(row.contains("  -  "), "\(r.stdout)")
+            let eval = try tandem(["eval", "--model-dir", model], in: dir)
+            #expect(eval.status == 0 && eval.stdout.contains("test  recall@10"), "\(eval.stderr)")
+        }
+        let bad = try tandem(["train", "--dataset", tiny, "--model", "sparse-ease", "--sparse-ease-neighbours", "0"], in: dir)
+        #expect(bad.status != 0 && bad.stderr.contains("sparse_ease_neighbours must be ≥ 1"), "\(bad.stderr)")
+    }
+
     /// Training files with a header and no rows are refused, not trained for eleven empty epochs.
     @Test func trainRefusesEmptyTrainingData() throws {
         let dir = scratch()
