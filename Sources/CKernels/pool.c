@@ -107,6 +107,13 @@ static void ensure_workers(int n) {
     pthread_mutex_unlock(&pool.mutex);
 }
 
+int tandem_pool_workers(void) {
+    pthread_mutex_lock(&pool.mutex);
+    const int n = pool.started;
+    pthread_mutex_unlock(&pool.mutex);
+    return n;
+}
+
 int tandem_pool_run(int64_t count, int threads, tandem_task fn, void *ctx) {
     if (threads < 2 || count < 2 || count >= CLOSED) return 0;
     int expected = 0;

@@ -21,15 +21,7 @@ public enum Parallel {
     /// is busy (nested in a pool job, or from another thread) goes to libdispatch instead.
     public static func forEach(_ count: Int, _ body: (Int) -> Void) {
         if count <= 1 || cores == 1 { for i in 0..<count { body(i) }; return }
-        let ran = withoutActuallyEscaping(body) { escapable -> Int32 in
-            var job = escapable
-            return withUnsafeMutablePointer(to: &job) { pointer in
-                tandem_pool_run(Int64(count), Int32(min(cores, 64)), { context, index in
-                    context!.assumingMemoryBound(to: ((Int) -> Void).self).pointee(Int(index))
-                }, pointer)
-            }
-        }
-        if ran == 0 {
+        if !onPool(count, threads: min(cores, 64), body) {
             // The callers' closures write disjoint parts of shared buffers: safe to run concurrently, not `Sendable`.
             withoutActuallyEscaping(body) { escapable in
                 let job = UncheckedSendable(escapable)
@@ -37,6 +29,23 @@ public enum Parallel {
             }
         }
     }
+
+    /// Runs `body(i)` for every `i` in `0..<count` on the worker pool with up to `threads` threads (the caller and
+    /// `threads − 1` workers, started as needed); false, having run nothing, when the pool is busy or `count` or
+    /// `threads` is below 2.
+    static func onPool(_ count: Int, threads: Int, _ body: (Int) -> Void) -> Bool {
+        withoutActuallyEscaping(body) { escapable -> Int32 in
+            var job = escapable
+            return withUnsafeMutablePointer(to: &job) { pointer in
+                tandem_pool_run(Int64(count), Int32(threads), { context, index in
+                    context!.assumingMemoryBound(to: ((Int) -> Void).self).pointee(Int(index))
+                }, pointer)
+            }
+        } != 0
+    }
+
+    /// The pool's workers started so far.
+    static var poolWorkers: Int { Int(tandem_pool_workers()) }
 
     /// Calls `body(range)` over disjoint ranges covering `0..<count`. Runs serially when `count < minPerChunk * 2`.
     public static func forChunks(_ count: Int, minPerChunk: Int = 4096, _ body: (Range<Int>) -> Void) {

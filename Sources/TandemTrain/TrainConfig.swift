@@ -195,6 +195,7 @@ public struct TrainConfig: Equatable, Sendable {
         "optimizer": Optimizer.Kind.allCases.map(\.rawValue), "senet": TowerSelection.allCases.map(\.rawValue),
         "ssl": SSLSelection.allCases.map(\.rawValue), "ssl_augmentation": FeatureAugmentation.allCases.map(\.rawValue),
         "augmentation": SGLAugmentation.allCases.map(\.rawValue), "ials_solver": IALSSolver.allCases.map(\.rawValue),
+        "sparse_ease_gram": SparseEASEGram.allCases.map(\.rawValue),
         "feature_towers": TowerSelection.allCases.map(\.rawValue), "hard_negative_mining": HardNegativeMining.allCases.map(\.rawValue),
     ]
 }

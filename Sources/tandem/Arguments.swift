@@ -17,6 +17,7 @@ extension TowerSelection: ExpressibleByArgument {}
 extension SSLSelection: ExpressibleByArgument {}
 extension FeatureAugmentation: ExpressibleByArgument {}
 extension IALSSolver: ExpressibleByArgument {}
+extension SparseEASEGram: ExpressibleByArgument {}
 extension HardNegativeMining: ExpressibleByArgument {}
 extension SGLAugmentation: ExpressibleByArgument {}
 extension IndexMetric: ExpressibleByArgument {}

@@ -104,6 +104,8 @@ struct ConfigFlags: ParsableArguments {
     @Option(name: .customLong("elsa-learning-rate"), help: ArgumentHelp(ConfigFlags.help("ELSA: Adam's learning rate.", "elsa_learning_rate"), valueName: "x")) var elsaLearningRate: Double?
     // Sparse EASE
     @Option(name: .customLong("sparse-ease-neighbours"), help: ArgumentHelp(ConfigFlags.help("sparse-ease: the items each item's EASE column is fitted on (the ones sharing the most users with it); its λ grid is ease_lambdas.", "sparse_ease_neighbours"), valueName: "n")) var sparseEaseNeighbours: Int?
+    @Option(name: .customLong("sparse-ease-gram"), help: ArgumentHelp(ConfigFlags.help("sparse-ease: where each item's Gram block among its neighbours comes from: exact (counted from the neighbours' users; reads most users when neighbours are popular) or lists (looked up in the neighbours' own lists of co-occurrence counts, pairs on neither list taken as 0, as SANSA sparsifies XᵀX; linear in the catalogue).", "sparse_ease_gram"))) var sparseEaseGram: SparseEASEGram?
+    @Option(name: .customLong("sparse-ease-list-length"), help: ArgumentHelp(ConfigFlags.help("sparse-ease: with sparse_ease_gram lists, how many of each item's most co-occurring items its list keeps (at least sparse_ease_neighbours; pairs on neither list count as 0, so short lists lose accuracy).", "sparse_ease_list_length"), valueName: "n")) var sparseEaseListLength: Int?
     // Optimisation
     @Option(name: .customLong("optimizer"), help: ArgumentHelp(ConfigFlags.help("adam, adamw, adagrad or sgd (embedding tables get lazy sparse updates).", "optimizer"))) var optimizer: Optimizer.Kind?
     @Option(name: .customLong("learning-rate"), help: ArgumentHelp(ConfigFlags.help("Step size of the optimiser.", "learning_rate"), valueName: "x")) var learningRate: Float?
@@ -218,6 +220,8 @@ struct ConfigFlags: ParsableArguments {
         if let v = elsaBatchSize { c.elsa.elsaBatchSize = v }
         if let v = elsaLearningRate { c.elsa.elsaLearningRate = v }
         if let v = sparseEaseNeighbours { c.sparseEase.sparseEaseNeighbours = v }
+        if let v = sparseEaseGram { c.sparseEase.sparseEaseGram = v }
+        if let v = sparseEaseListLength { c.sparseEase.sparseEaseListLength = v }
         if let v = optimizer { c.training.optimizer = v }
         if let v = learningRate { c.training.learningRate = v }
         if let v = weightDecay { c.training.weightDecay = v }

@@ -1,6 +1,6 @@
 import Testing
 import Foundation
-import TandemTensor
+@testable import TandemTensor
 
 @Suite struct TensorTests {
     @Test func gemmMatchesNaiveProductForAllTransposes() {
@@ -243,6 +243,37 @@ import TandemTensor
             for _ in 0..<repeats { Parallel.forEach(count) { counts.hit(c * count + $0) } }
         }
         #expect(counts.all == Array(repeating: repeats, count: callers * count))
+    }
+
+    /// Workers started for a job take part in it. Asks for two more threads than the pool has, and every item of the
+    /// job waits (up to 10 s) until all of them have started: only a job run by every thread at once gets there. (A
+    /// new worker used to read the job generation when its thread began, after the job was published, and sat it out:
+    /// every process's first parallel job ran on one core.)
+    @Test func workersStartedForAJobJoinIt() throws {
+        final class Arrivals: @unchecked Sendable {
+            private let lock = NSLock()
+            private var arrived = 0, complete = 0
+            func arriveAndWait(for n: Int) {
+                lock.lock(); arrived += 1; lock.unlock()
+                let deadline = Date().addingTimeInterval(10)
+                while Date() < deadline {
+                    lock.lock(); let all = arrived == n; lock.unlock()
+                    if all { lock.lock(); complete += 1; lock.unlock(); return }
+                    usleep(100)
+                }
+            }
+            var completed: Int { lock.lock(); defer { lock.unlock() }; return complete }
+        }
+        for _ in 0..<2000 {
+            let threads = Parallel.poolWorkers + 3
+            try #require(threads <= 64, "the pool is full: \(threads - 1) workers")
+            let arrivals = Arrivals()
+            // Busy (another test's job): try again.
+            guard Parallel.onPool(threads, threads: threads, { _ in arrivals.arriveAndWait(for: threads) }) else { usleep(1000); continue }
+            #expect(arrivals.completed == threads, "\(arrivals.completed) of \(threads) items saw every thread arrive")
+            return
+        }
+        Issue.record("the pool stayed busy")
     }
 
     @Test func chunksCoverTheRangeWithoutOverlap() {

@@ -149,6 +149,90 @@ import TandemTestSupport
         #expect(abs(Double(model.neighbourWeights.value[0, 0]) - b1) < 1e-6 && abs(Double(model.neighbourWeights.value[0, 1]) - b2) < 1e-6)
     }
 
+    /// Lists as long as the catalogue hold every co-occurring pair: the Gram from lists is the exact one, and so are
+    /// the weights.
+    @Test func fullListsGiveTheExactGram() throws {
+        var rng = RNG(seed: 4)
+        var users: [Int32] = [], items: [Int32] = []
+        for u in 0..<60 { for _ in 0..<(3 + rng.int(below: 6)) { users.append(Int32(u)); items.append(Int32(rng.int(below: 25))) } }
+        let train = Interactions(users: users, items: items)
+        var exact = SparseEASEConfig()
+        exact.sparseEaseNeighbours = 6
+        var lists = exact
+        lists.sparseEaseGram = .lists
+        lists.sparseEaseListLength = 24
+        let a = try SparseEASE(exact, lambdas: [2], train: train, users: 60, items: 25)
+        let b = try SparseEASE(lists, lambdas: [2], train: train, users: 60, items: 25)
+        _ = try a.fit(validate: { 0 }, log: { _ in })
+        _ = try b.fit(validate: { 0 }, log: { _ in })
+        #expect(a.neighbours.value == b.neighbours.value)
+        #expect(a.neighbourWeights.value.isClose(to: b.neighbourWeights.value, tolerance: 1e-6))
+    }
+
+    /// A pair on neither neighbour's list counts as 0. Item 0's neighbours are 1 and 2 (3 and 2 shared users); with lists
+    /// of 2, item 1 lists 0 and 3, item 2 lists 0 and 4, so their one shared user is not seen: G over {1, 2} is
+    /// diag(5, 4), and each weight is c / (degree + λ). The exact Gram sees the pair.
+    @Test func aPairOnNeitherListCountsAsZero() throws {
+        let rows: [[Int32]] = [[0, 1, 2], [0, 1], [0, 1], [0, 2], [1, 3], [1, 3], [2, 4], [2, 4]]
+        let train = Interactions(users: rows.enumerated().flatMap { u, r in r.map { _ in Int32(u) } }, items: rows.flatMap { $0 })
+        var config = SparseEASEConfig()
+        config.sparseEaseNeighbours = 2
+        config.sparseEaseGram = .lists
+        config.sparseEaseListLength = 2
+        let lists = try SparseEASE(config, lambdas: [0.5], train: train, users: 8, items: 5)
+        _ = try lists.fit(validate: { 0 }, log: { _ in })
+        #expect(lists.neighbours.value[0, 0] == 1 && lists.neighbours.value[0, 1] == 2)
+        #expect(lists.neighbours.value[1, 0] == 0 && lists.neighbours.value[1, 1] == 3)
+        #expect(lists.neighbours.value[2, 0] == 0 && lists.neighbours.value[2, 1] == 4)
+        #expect(abs(Double(lists.neighbourWeights.value[0, 0]) - 3 / 5.5) < 1e-6 && abs(Double(lists.neighbourWeights.value[0, 1]) - 2 / 4.5) < 1e-6)
+        config.sparseEaseGram = .exact
+        let exact = try SparseEASE(config, lambdas: [0.5], train: train, users: 8, items: 5)
+        _ = try exact.fit(validate: { 0 }, log: { _ in })
+        #expect(abs(Double(exact.neighbourWeights.value[0, 0]) - 3 / 5.5) > 1e-3)
+    }
+
+    /// With short lists a block can be indefinite; its λ is doubled until it is positive definite. Item 5's neighbours
+    /// are 2, 0 and 3 (3, 2 and 2 shared users); with lists of 3, item 0 lists 2, 5, 7 and item 3 lists 2, 1, 5, so
+    /// their shared user is not seen, and the block [[4, 2, 3], [2, 2, 0], [3, 0, 3]] has an eigenvalue of −0.365:
+    /// at λ 0.01 it takes six doublings (λ 0.64). Every item's weights are checked against the test's own list Gram
+    /// (from the dense co-occurrences, ties to the lower item): they solve `(G + λ·2^t I) β = c` for the first `t` at
+    /// which the block is positive definite, and the fit reports the items that needed `t > 0`.
+    @Test func anIndefiniteBlockHasItsLambdaDoubled() throws {
+        let rows: [[Int32]] = [[0, 2, 5, 7], [1, 2, 3, 5], [1, 2, 3], [0, 2, 3, 5, 6, 7], [1, 4, 6]]
+        let train = Interactions(users: rows.enumerated().flatMap { u, r in r.map { _ in Int32(u) } }, items: rows.flatMap { $0 })
+        let x = train.matrix(users: 5, items: 8).toDense()
+        let gram = BLAS.matmul(x, transposeA: true, x)
+        let m = 3, lambda = 0.01
+        var config = SparseEASEConfig()
+        config.sparseEaseNeighbours = m
+        config.sparseEaseGram = .lists
+        config.sparseEaseListLength = m
+        let model = try SparseEASE(config, lambdas: [lambda], train: train, users: 5, items: 8)
+        var logged: [String] = []
+        _ = try model.fit(validate: { 0 }, log: { logged.append($0) })
+        let list = (0..<8).map { i in Array((0..<8).filter { $0 != i && gram[i, $0] > 0 }.sorted { (gram[i, $0], -$0) > (gram[i, $1], -$1) }.prefix(m)) }
+        #expect(list[5] == [2, 0, 3] && list[0] == [2, 5, 7] && list[3] == [2, 1, 5])
+        var doubled: [Int] = [], firstDefinite: [Int: Int] = [:]
+        for i in 0..<8 {
+            let n = list[i], k = n.count
+            #expect(n.map { Float($0) } == (0..<k).map { model.neighbours.value[i, $0] }, "item \(i)")
+            let beta = (0..<k).map { Double(model.neighbourWeights.value[i, $0]) }
+            let g = (0..<k).map { a in (0..<k).map { b in a == b || list[n[a]].contains(n[b]) || list[n[b]].contains(n[a]) ? Double(gram[n[a], n[b]]) : 0 } }
+            let c = n.map { Double(gram[$0, i]) }
+            let t = (0..<40).first { t in
+                var a = g.flatMap { $0 }, b = c
+                for d in 0..<k { a[d * k + d] += lambda * Double(1 << t) }
+                return (try? LAPACK.solveSymmetricPositiveDefinite(&a, &b, n: k)) != nil
+            }
+            let solvedAt = lambda * Double(1 << (t ?? 0))
+            #expect((0..<k).allSatisfy { a in abs((0..<k).reduce(solvedAt * beta[a]) { $0 + g[a][$1] * beta[$1] } - c[a]) < 1e-4 * max(1, abs(c[a])) }, "item \(i)")
+            firstDefinite[i] = t
+            if let t, t > 0 { doubled.append(i) }
+        }
+        #expect(doubled.contains(5) && firstDefinite[5] == 6)
+        #expect(logged.contains { $0.contains("\(doubled.count) of 8 items' Gram blocks") }, "\(logged)")
+    }
+
     @Test func trainsPastPopAndRefusesBadSettings() throws {
         let ds = Fixtures.plantedClusters()
         let r = try Trainer(config: TrainConfig.resolve(overrides: ["model": "sparse-ease", "ks": "[10, 20]", "sparse_ease_neighbours": "30"]),
@@ -161,5 +245,9 @@ import TandemTestSupport
         var zero = SparseEASEConfig()
         zero.sparseEaseNeighbours = 0
         #expect(throws: ConfigError.self) { try SparseEASE(zero, lambdas: [1], train: Interactions(users: [0], items: [0]), users: 1, items: 2) }
+        var short = SparseEASEConfig()
+        short.sparseEaseGram = .lists
+        short.sparseEaseListLength = 100
+        #expect(throws: ConfigError.self) { try SparseEASE(short, lambdas: [1], train: Interactions(users: [0], items: [0]), users: 1, items: 300) }
     }
 }

@@ -26,4 +26,7 @@ typedef void (*tandem_task)(void *ctx, int64_t index);
 /// `count` < 2: the caller then runs the loop another way.
 int tandem_pool_run(int64_t count, int threads, tandem_task fn, void *ctx);
 
+/// The pool's workers started so far (it grows to the most threads asked for, less the caller).
+int tandem_pool_workers(void);
+
 #endif
