@@ -110,7 +110,10 @@ public final class Optimizer {
                             }
                         }
                         if let rows {
-                            for (k, r) in rows.enumerated() { span(Int(r) * d, k * d, d) }
+                            // The rows are distinct (coalesced), so chunks of them update disjoint spans.
+                            Parallel.forChunks(rows.count, minPerChunk: max(1, (1 << 16) / max(1, d))) { chunk in
+                                for k in chunk { span(Int(rows[k]) * d, k * d, d) }
+                            }
                         } else {
                             // Dense updates of large tables (a graph model's 150k × 64 ego embeddings) use every core.
                             Parallel.forChunks(n, minPerChunk: 1 << 16) { r in span(r.lowerBound, r.lowerBound, r.count) }

@@ -1,4 +1,8 @@
 import CBLAS
+import CKernels
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Dense matrix products through OpenBLAS.
 public enum BLAS {
@@ -80,5 +84,24 @@ public enum BLAS {
     /// Sets OpenBLAS's own thread count. Tandem keeps it at 1 and parallelises products itself: OpenBLAS's idle
     /// workers spin in `sched_yield` and took a fifth of the CPU from our parallel kernels when left on.
     public static func setThreads(_ n: Int) { openblas_set_num_threads(Int32(n)) }
+
+    /// The kernels OpenBLAS chose when it loaded (its core type: "SkylakeX", "Haswell", "Prescott", …).
+    public static var coreType: String { openblas_get_corename().map { String(cString: $0) } ?? "unknown" }
+
+    /// OpenBLAS picks its kernels once, when the library loads, by CPU model; OpenBLAS 0.3.21 (Debian 12) does not know
+    /// the newest Xeons and falls back to its generic SSE3 kernels ("Prescott"), whose sgemm runs at a fifth of the
+    /// AVX-512 kernels' speed on them. Its one switch, `OPENBLAS_CORETYPE`, is read at load, so when OpenBLAS fell back
+    /// on a CPU that can run better kernels, this re-executes the program once with the variable set (the arguments,
+    /// environment and process id unchanged). Does nothing when `OPENBLAS_CORETYPE` is already set (a user's choice,
+    /// or the restarted process), when OpenBLAS chose anything but "Prescott", or when re-executing fails. Call first
+    /// thing in `main`, before any thread starts.
+    public static func restartWithTheCPUsKernels() {
+        #if os(Linux)
+        guard getenv("OPENBLAS_CORETYPE") == nil, coreType == "Prescott", let core = tandem_blas_core_for_cpu() else { return }
+        setenv("OPENBLAS_CORETYPE", core, 1)
+        execv("/proc/self/exe", CommandLine.unsafeArgv)
+        unsetenv("OPENBLAS_CORETYPE")
+        #endif
+    }
     public static var threads: Int { Int(openblas_get_num_threads()) }
 }

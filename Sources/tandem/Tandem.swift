@@ -22,6 +22,7 @@ struct Tandem: AsyncParsableCommand {
     )
 
     static func main() async {
+        BLAS.restartWithTheCPUsKernels()
         Memory.lineBufferStandardOutput()
         Memory.reuseFreedMemory()
         do {

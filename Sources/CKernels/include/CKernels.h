@@ -26,6 +26,10 @@ typedef void (*tandem_task)(void *ctx, int64_t index);
 /// `count` < 2: the caller then runs the loop another way.
 int tandem_pool_run(int64_t count, int threads, tandem_task fn, void *ctx);
 
+/// The OpenBLAS core type (an `OPENBLAS_CORETYPE` value) whose kernels this CPU can run: "SkylakeX" with AVX-512
+/// (F, BW, DQ, VL, CD), "Haswell" with AVX2 and FMA, else NULL.
+const char *tandem_blas_core_for_cpu(void);
+
 /// The pool's workers started so far (it grows to the most threads asked for, less the caller).
 int tandem_pool_workers(void);
 
