@@ -84,7 +84,7 @@ public final class SparseEASE: NeighbourListModel {
 
     /// Each item's column for every λ of `lambdas`: `(G_NN + λI)⁻¹ G_Ni` over its neighbours `N` (`ids`, `-1` padded;
     /// `counts` holds `G_Ni`, each item's list of co-occurrence counts). Returns one items × m weight array per λ, and
-    /// how many items' blocks (from lists only) needed their diagonal raised to be positive definite.
+    /// how many items' blocks (from lists only) needed a larger λ to be positive definite.
     static func solve(train: CSRMatrix, ids: [Int32], counts: [Double], listLength L: Int, m: Int, lambdas: [Double],
                       gram source: SparseEASEGram) throws -> (weights: [[Float]], shifted: Int) {
         let n = train.cols, byItem = train.transposed()
