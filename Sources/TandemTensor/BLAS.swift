@@ -84,6 +84,7 @@ public enum BLAS {
     /// Sets OpenBLAS's own thread count. Tandem keeps it at 1 and parallelises products itself: OpenBLAS's idle
     /// workers spin in `sched_yield` and took a fifth of the CPU from our parallel kernels when left on.
     public static func setThreads(_ n: Int) { openblas_set_num_threads(Int32(n)) }
+    public static var threads: Int { Int(openblas_get_num_threads()) }
 
     /// The kernels OpenBLAS chose when it loaded (its core type: "SkylakeX", "Haswell", "Prescott", …).
     public static var coreType: String { openblas_get_corename().map { String(cString: $0) } ?? "unknown" }
@@ -94,7 +95,7 @@ public enum BLAS {
     /// on a CPU that can run better kernels, this re-executes the program once with the variable set (the arguments,
     /// environment and process id unchanged). Does nothing when `OPENBLAS_CORETYPE` is already set (a user's choice,
     /// or the restarted process), when OpenBLAS chose anything but "Prescott", or when re-executing fails. Call first
-    /// thing in `main`, before any thread starts.
+    /// thing in `main`, before any work starts.
     public static func restartWithTheCPUsKernels() {
         #if os(Linux)
         guard getenv("OPENBLAS_CORETYPE") == nil, coreType == "Prescott", let core = tandem_blas_core_for_cpu() else { return }
@@ -103,5 +104,4 @@ public enum BLAS {
         unsetenv("OPENBLAS_CORETYPE")
         #endif
     }
-    public static var threads: Int { Int(openblas_get_num_threads()) }
 }

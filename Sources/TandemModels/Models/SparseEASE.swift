@@ -137,22 +137,16 @@ public final class SparseEASE: NeighbourListModel {
                             for l in row { position[Int(l)] = -1 }
                             var raised = false
                             for (t, lambda) in lambdas.enumerated() {
-                                var a = gram, b = Array(counts[(i * L)..<(i * L + k)])
-                                for d in 0..<k { a[d * k + d] += lambda }
-                                do { try LAPACK.solveSymmetricPositiveDefinite(&a, &b, n: k) } catch {
-                                    guard source == .lists else { failed[chunk] = "item \(i) at λ \(lambda): \(error)"; continue }
-                                    // A block with pairs missing need not be positive definite: raise its λ by
-                                    // doubling until it is.
-                                    var raisedLambda = lambda, solvedNow = false
-                                    for _ in 0..<40 where !solvedNow {
-                                        raisedLambda *= 2
-                                        a = gram; b = Array(counts[(i * L)..<(i * L + k)])
-                                        for d in 0..<k { a[d * k + d] += raisedLambda }
-                                        solvedNow = (try? LAPACK.solveSymmetricPositiveDefinite(&a, &b, n: k)) != nil
-                                    }
-                                    guard solvedNow else { failed[chunk] = "item \(i) at λ \(lambda): \(error)"; continue }
-                                    raised = true
+                                // A block from lists misses pairs and so need not be positive definite: its λ is
+                                // doubled until it is. An exact block is, and gets one try.
+                                var b: [Double] = [], lastError: Error?
+                                for doublings in 0...(source == .lists ? 40 : 0) {
+                                    var a = gram
+                                    b = Array(counts[(i * L)..<(i * L + k)])
+                                    for d in 0..<k { a[d * k + d] += lambda * Double(1 << doublings) }
+                                    do { try LAPACK.solveSymmetricPositiveDefinite(&a, &b, n: k); lastError = nil; raised = raised || doublings > 0; break } catch { lastError = error }
                                 }
+                                if let lastError { failed[chunk] = "item \(i) at λ \(lambda): \(lastError)"; continue }
                                 for d in 0..<k { base[t * size + i * m + d] = Float(b[d]) }
                             }
                             if raised { shiftCount[chunk] += 1 }
