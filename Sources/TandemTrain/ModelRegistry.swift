@@ -40,7 +40,7 @@ public enum ModelRegistry {
             // 256-d at lr 0.003: the best validation NDCG@20 of the width screening on ml-100k, confirmed on ml-1m
             // validation (docs/BENCHMARKS.md, "Embedding width").
             TrainConfig.inBatchInfoNCE(&c); c.embeddingDim = 256; c.training.learningRate = 0.003
-        }) { c, ds, rng in MatrixFactorization(users: ds.numUsers, items: ds.numItems, dim: c.embeddingDim, rng: &rng) },
+        }) { c, ds, rng in try makeMF(c, ds, &rng) },
         ModelDescriptor("two-tower", defaults: { c in
             // The self-supervised task on the item tower (CFM, α 0.1, τ 0.2) when it has features: the best lever over
             // 3 seeds on ml-100k (docs/BENCHMARKS.md); `--ssl none` turns it off.
@@ -104,6 +104,20 @@ public enum ModelRegistry {
     /// The contrastive graph models' view loss: λ 0.01, τ 0.2.
     static func viewDefaults(_ c: inout TrainConfig) {
         graphDefaults(&c); c.graph.clWeight = 0.01; c.graph.clTemperature = 0.2
+    }
+
+    static func makeMF(_ c: TrainConfig, _ ds: Dataset, _ rng: inout RNG) throws -> RetrievalModel {
+        if c.twoTower.itemBias {
+            // The bias is part of every score, so whatever reads the vectors as geometry or copies the item side alone refuses it.
+            if c.objective.loss == .alignment || c.objective.loss == .directau {
+                throw ConfigError("item_bias cannot be combined with loss \(c.objective.loss.rawValue): that loss reads the embeddings' geometry, not scores")
+            }
+            if c.moco.queueSize > 0 { throw ConfigError("item_bias cannot be combined with queue_size: the queue holds vectors without the bias") }
+            if c.concat.prototypes > 0 {
+                throw ConfigError("item_bias cannot be combined with prototypes: the prototypes cluster embeddings, not scores with a bias")
+            }
+        }
+        return MatrixFactorization(users: ds.numUsers, items: ds.numItems, dim: c.embeddingDim, itemBias: c.twoTower.itemBias, rng: &rng)
     }
 
     static func makeTwoTower(_ c: TrainConfig, _ ds: Dataset, _ rng: inout RNG) throws -> RetrievalModel {

@@ -211,7 +211,7 @@ public final class Trainer {
                 let (u, v) = embeddings()
                 let m = try evaluate(protocolEval.valid, EmbeddingScorer(users: u, items: v))
                 validMetrics = m
-                uniformity = Geometry.uniformity(v)
+                uniformity = Geometry.uniformity(withoutScoreBias(v))
                 // Under data parallelism every rank evaluates the same parameters; rank 0's value decides.
                 let value = try parallel?.rootValue(m[key]!) ?? m[key]!
                 if value > (p.best ?? -.infinity) {
@@ -320,6 +320,16 @@ public final class Trainer {
         return loop.progress.lossSum / Double(max(1, loop.progress.batches))
     }
 
+    /// Scored vectors without the model's item score bias column (the users' 1s, the items' biases): alignment and
+    /// uniformity are properties of the embeddings, not of the scores.
+    func withoutScoreBias(_ t: Tensor) -> Tensor {
+        guard model.hasItemScoreBias else { return t }
+        let d = t.cols - 1
+        var out = Tensor(uninitialized: [t.rows, d])
+        for r in 0..<t.rows { for j in 0..<d { out.data[r * d + j] = t.data[r * t.cols + j] } }
+        return out
+    }
+
     /// Validation and test metrics of the trained model, its geometry, and the cold-start and prototype figures.
     /// The geometry is left out for a model that is not scored by its embeddings (ItemKNN, sparse EASE).
     func finalReport(epochs: [EpochSummary], bestEpoch: Int, fitted: [String: Double]?, start: Date) throws -> RunReport {
@@ -329,10 +339,11 @@ public final class Trainer {
         var geometry: [String: Double] = [:]
         let embeddings = (scorer as? EmbeddingScorer).map { ($0.users, $0.items) }
         if let (u, v) = embeddings {
+            let (gu, gv) = (withoutScoreBias(u), withoutScoreBias(v))
             geometry = [
-                "alignment": Geometry.alignment(users: u, items: v, pairs: protocolEval.testPairs),
-                "uniformity_items": Geometry.uniformity(v),
-                "uniformity_users": Geometry.uniformity(u),
+                "alignment": Geometry.alignment(users: gu, items: gv, pairs: protocolEval.testPairs),
+                "uniformity_items": Geometry.uniformity(gv),
+                "uniformity_users": Geometry.uniformity(gu),
                 "hard_negative_share@10": Geometry.hardNegativeShare(users: u, items: v, known: protocolEval.valid.excluded,
                                                                     temperature: Double(config.objective.temperature)),
             ]

@@ -55,9 +55,9 @@ extension Trainer {
     func step(_ tape: Tape, _ batch: TrainingBatch, rng: inout RNG) throws -> (gradients: Gradients, loss: Float) {
         let n = batch.items.count, rows = partition.rows(of: n), ranks = partition.ranks
         let local = rows.count == n ? batch : batch.rows(rows)
-        let u = scored(tape, model.userEmbeddings(tape, local.users, positives: local.items))
-        let v = scored(tape, model.itemEmbeddings(tape, local.items))
-        let negatives = sampler.negatives(for: batch, tape: tape, embed: { self.scored(tape, self.model.itemEmbeddings(tape, $0)) }, rng: &rng)
+        let u = model.scoredUsers(tape, model.userEmbeddings(tape, local.users, positives: local.items), normalize: normalizes)
+        let v = scoredItems(tape, local.items)
+        let negatives = sampler.negatives(for: batch, tape: tape, embed: { self.scoredItems(tape, $0) }, rng: &rng)
         var columns: InBatchColumns?
         var loss = try mainLoss(tape, local, rows: rows, users: u, positives: v, negatives: negatives) {
             let c = try partition.columns(tape, positives: v, batch: batch, rows: rows)
@@ -72,9 +72,12 @@ extension Trainer {
         return try partition.backward(tape, loss, positives: v, rows: rows, columns: columns)
     }
 
-    /// Embeddings as the loss scores them: L2-normalised for cosine similarity.
-    func scored(_ tape: Tape, _ e: Variable) -> Variable {
-        config.objective.similarity == .cosine ? tape.l2Normalize(e) : e
+    /// Whether the loss scores normalised embeddings (cosine similarity).
+    var normalizes: Bool { config.objective.similarity == .cosine }
+
+    /// Items' vectors as the loss scores them: L2-normalised for cosine similarity, with the model's item score bias.
+    func scoredItems(_ tape: Tape, _ ids: [Int32]) -> Variable {
+        model.scoredItems(tape, ids, normalize: normalizes)
     }
 
     /// The main loss of this process's rows (`local`, rows `rows` of the batch) over their negatives. `columns` gives
@@ -99,12 +102,12 @@ extension Trainer {
                                                 sampledIds: s.ids, inBatch: s.inBatch, temperature: o.temperature,
                                                 logQ: s.correction, sampledLogQ: s.extraCorrection,
                                                 inBatchItemGradientScale: s.inBatchItemGradientScale, rowOffset: c.offset,
-                                                rowColumns: rowIds.map { scored(tape, model.itemEmbeddings(tape, $0)) }, rowColumnIds: rowIds)
+                                                rowColumns: rowIds.map { scoredItems(tape, $0) }, rowColumnIds: rowIds)
         case .catalogue(let all):
             return RetrievalLoss.fullSoftmax(tape, users: u, catalogue: all, targets: local.items, temperature: o.temperature)
         case .perRow(let ids, let k):
             let mine = rows.count * k == ids.count ? ids : Array(ids[(rows.lowerBound * k)..<(rows.upperBound * k)])
-            let n = scored(tape, model.itemEmbeddings(tape, mine))
+            let n = scoredItems(tape, mine)
             return o.loss == .bce
                 ? RetrievalLoss.bce(tape, users: u, positives: v, negatives: n, perUser: k, temperature: o.temperature)
                 : RetrievalLoss.bpr(tape, users: u, positives: v, negatives: n, perUser: k, temperature: o.temperature)

@@ -9,7 +9,7 @@ import TandemTestSupport
 /// up to float summation order: the same step, with each rank's share, gathered columns and summed gradients. The
 /// same checks run over MPI in scripts/checks/check_mpi.sh.
 @Suite struct DataParallelTests {
-    /// Small enough that the 6 settings × (1 process + 2 ranks) train in seconds; several batches per epoch.
+    /// Small enough that the 7 settings × (1 process + 2 ranks) train in seconds; several batches per epoch.
     static let data = SyntheticData(SyntheticConfig(users: 120, items: 60, interactions: 2500, clusters: 3, seed: 4)).dataset()
 
     func config(_ edit: (inout TrainConfig) -> Void) -> TrainConfig {
@@ -22,6 +22,7 @@ import TandemTestSupport
     static let settings: [String: @Sendable (inout TrainConfig) -> Void] = [
         "mf": { _ in },
         "mixed": { $0.objective.negativeSampling = .mixed; $0.objective.sampledNegatives = 64 },
+        "mf+item_bias": { $0.twoTower.itemBias = true; $0.objective.negativeSampling = .mixed; $0.objective.sampledNegatives = 64 },
         "bpr": { $0.objective.loss = .bpr; $0.objective.similarity = .dot; $0.objective.temperature = 1 },
         "moco": { $0.moco.queueSize = 256 },
         "two-tower+ssl": { c in

@@ -10,6 +10,13 @@ public protocol RetrievalModel: AnyObject {
     var parameters: [Parameter] { get }
     func userEmbeddings(_ tape: Tape, _ users: [Int32]) -> Variable
     func itemEmbeddings(_ tape: Tape, _ items: [Int32]) -> Variable
+    /// A learned score per item that the similarity leaves alone (MF's `item_bias`): each scored item vector is the
+    /// (normalised) embedding with this `[n, 1]` column appended, and each user vector gets a 1, so a score is
+    /// `sim(u, v) + c_i`, still an inner product (the loss divides it by τ: the logit bias is `c_i / τ`). Cosine
+    /// similarity cannot carry popularity in a vector's length; this column can. nil (most models): none.
+    func itemScoreBias(_ tape: Tape, _ items: [Int32]) -> Variable?
+    /// True when `itemScoreBias` gives a column: scored vectors are then one wider than the embeddings.
+    var hasItemScoreBias: Bool { get }
     /// The user embeddings of training rows whose positives are `positives`: models that read the user's history
     /// leave each row's own positive out of it. Defaults to `userEmbeddings`.
     func userEmbeddings(_ tape: Tape, _ users: [Int32], positives: [Int32]) -> Variable
@@ -61,6 +68,8 @@ extension RetrievalModel {
     public func forgetItems(_ items: [Int32]) {}
     public func fit(validate: () -> Double, log: (String) -> Void) throws -> [String: Double] { [:] }
     public func directScorer() -> UserItemScorer? { nil }
+    public func itemScoreBias(_ tape: Tape, _ items: [Int32]) -> Variable? { nil }
+    public var hasItemScoreBias: Bool { false }
     public func saveTrainingState(_ state: inout TrainingState, prefix: String) {}
     public func restoreTrainingState(_ state: TrainingState, prefix: String) throws {}
     public func allEmbeddings(users: Bool, count: Int, normalize: Bool) -> Tensor {
@@ -76,12 +85,30 @@ extension RetrievalModel {
         while start < count {
             let ids = (start..<min(count, start + batch)).map { Int32($0) }
             let tape = shared ?? Tape(training: false)
-            var e = users ? userEmbeddings(tape, ids) : itemEmbeddings(tape, ids)
-            if normalize { e = tape.l2Normalize(e) }
+            let e = users ? scoredUsers(tape, userEmbeddings(tape, ids), normalize: normalize)
+                          : scoredItems(tape, ids, normalize: normalize)
             dim = e.value.cols
             rows.append(contentsOf: e.value.data)
             start += batch
         }
         return Tensor(shape: [count, dim], data: rows)
+    }
+
+    /// User vectors as scored: `e` L2-normalised when `normalize` (cosine similarity), then a column of ones when the
+    /// model has item score biases (the user's side of `sim(u, v) + c_i`).
+    public func scoredUsers(_ tape: Tape, _ e: Variable, normalize: Bool) -> Variable {
+        let n = normalize ? tape.l2Normalize(e) : e
+        guard hasItemScoreBias else { return n }
+        let rows = n.value.rows
+        return tape.concatColumns([n, tape.constant(Tensor(shape: [rows, 1], data: [Float](repeating: 1, count: rows)))])
+    }
+
+    /// Item vectors as scored: the embeddings of `ids` L2-normalised when `normalize`, then the item score bias column
+    /// when the model has one.
+    public func scoredItems(_ tape: Tape, _ ids: [Int32], normalize: Bool) -> Variable {
+        let e = itemEmbeddings(tape, ids)
+        let n = normalize ? tape.l2Normalize(e) : e
+        guard let bias = itemScoreBias(tape, ids) else { return n }
+        return tape.concatColumns([n, bias])
     }
 }

@@ -58,9 +58,10 @@ public struct TwoTowerConfig: Codable, Equatable, Sendable {
     public var sslDropRate: Float = 0.3
     /// Entities per self-supervised batch (0: batch_size).
     public var sslBatchSize: Int = 0
-    /// A learned bias per item added to every score (two-tower; needs similarity dot), so popularity can show without
-    /// living in the embedding: the item vector gets the bias as a last column and the user vector a 1, which keeps
-    /// scores inner products (exported, indexed and served as they are).
+    /// A learned bias per item added to every score, so popularity can show without living in the embedding: the item
+    /// vector gets the bias as a last column and the user vector a 1, which keeps scores inner products (exported,
+    /// indexed and served as they are). Two-tower: the towers' last column, so similarity dot only. MF: added after
+    /// the similarity, cos(u, v)/τ + b_i under cosine.
     public var itemBias: Bool = false
 
     public init() {}

@@ -119,8 +119,7 @@ public final class ItemConstraintObjective: AuxiliaryObjective {
             for (j, omega) in zip(neighbours[Int(item)], weights[Int(item)]) { rows.append(Int32(r)); ids.append(j); w.append(omega) }
         }
         guard !ids.isEmpty else { return nil }
-        var v = model.itemEmbeddings(tape, ids)
-        if normalized { v = tape.l2Normalize(v) }
+        let v = model.scoredItems(tape, ids, normalize: normalized)
         let s = tape.scale(tape.rowDot(tape.gatherRows(users, rows), v), -1 / temperature)
         let terms = tape.softplus(s) * tape.constant(Tensor(shape: [w.count, 1], data: w))
         return tape.scale(tape.sum(terms), weight / Float(batch.items.count))
