@@ -26,7 +26,7 @@ SCALARS = {"Int": ("Int", "n"), "Float": ("Float", "x"), "Double": ("Double", "x
            "Bool": ("Bool", "true|false"), "String": ("String", "text"), "[Int]": ("IntList", "k,k,..."), "[Double]": ("DoubleList", "x,x,..."),
            "SplitMethod": ("SplitMethod", "random:a,b,c|temporal:a,b,c|loo"), "MetricAtK": ("MetricAtK", "name@K")}
 ENUMS = {"ModelKind", "Similarity", "LossKind", "NegativeSampling", "Optimizer.Kind", "TowerSelection", "SSLSelection",
-         "FeatureAugmentation", "SGLAugmentation", "IALSSolver", "HardNegativeMining", "SparseEASEGram"}
+         "FeatureAugmentation", "SGLAugmentation", "IALSSolver", "HardNegativeMining", "SparseEASEGram", "UserSSLViews"}
 
 
 def properties(path, struct):

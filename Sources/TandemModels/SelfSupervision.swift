@@ -133,19 +133,54 @@ extension FieldMasker {
     }
 }
 
-/// The self-supervised auxiliary loss of one tower (Yao et al. 2021): two masked views of the same entities, embedded
-/// by the tower and L2-normalised, and in-batch InfoNCE between them (view one's row `i` should pick view two's row
-/// `i`), times `weight`. Entities are drawn uniformly from the catalogue, not from the batch's positives, as in the
-/// paper: the auxiliary task then reaches tail entities that the main loss rarely sees.
+/// Views of a user's behaviour history (CL4SRec, Xie et al., ICDE 2022): each view is either a crop — a contiguous
+/// run of ⌈`crop` · n⌉ of the n (time-ordered) history items at a random start — or a mask that drops each item with
+/// probability `mask` (at least one item stays), with equal odds. CL4SRec's third view, reordering, changes nothing
+/// under mean pooling, so it is left out.
+public struct HistoryAugmentation: Sendable, Equatable {
+    public let crop: Float
+    public let mask: Float
+
+    public init(crop: Float, mask: Float) {
+        precondition(crop > 0 && crop <= 1 && mask >= 0 && mask < 1, "history crop in (0, 1], mask in [0, 1)")
+        self.crop = crop; self.mask = mask
+    }
+
+    /// One view of `history`.
+    public func view(_ history: ArraySlice<Int32>, rng: inout RNG) -> [Int32] {
+        let n = history.count
+        guard n > 1 else { return Array(history) }
+        if rng.uniform() < 0.5 {
+            let length = max(1, Int((crop * Float(n)).rounded(.up)))
+            let start = history.startIndex + rng.int(below: n - length + 1)
+            return Array(history[start..<(start + length)])
+        }
+        let kept = history.filter { _ in rng.uniform() >= mask }
+        return kept.isEmpty ? [history[history.startIndex + rng.int(below: n)]] : kept
+    }
+}
+
+/// The self-supervised auxiliary loss of one tower (Yao et al. 2021): two views of the same entities, embedded by the
+/// tower and L2-normalised, and in-batch InfoNCE between them (view one's row `i` should pick view two's row `i`),
+/// times `weight`. Entities are drawn uniformly from the catalogue, not from the batch's positives, as in the paper:
+/// the auxiliary task then reaches tail entities that the main loss rarely sees. The views mask fields (`fields`) or,
+/// on the user tower, vary the behaviour history (`history`).
 public struct SelfSupervisedTask {
-    public let masker: FieldMasker
+    public enum Views {
+        /// Two masked views of the tower's fields.
+        case fields(FieldMasker)
+        /// Two views of the behaviour history, the other fields kept and the id left out of both (a user is otherwise
+        /// told apart by its id embedding alone, whatever its history says).
+        case history(HistoryAugmentation)
+    }
+    public let views: Views
     public let entities: Int
     public let batchSize: Int
     public let temperature: Float
     public let weight: Float
 
-    public init(masker: FieldMasker, entities: Int, batchSize: Int, temperature: Float, weight: Float) {
-        self.masker = masker; self.entities = entities; self.batchSize = batchSize
+    public init(views: Views, entities: Int, batchSize: Int, temperature: Float, weight: Float) {
+        self.views = views; self.entities = entities; self.batchSize = batchSize
         self.temperature = temperature; self.weight = weight
     }
 
@@ -164,13 +199,27 @@ public struct SelfSupervisedTask {
         return out
     }
 
-    /// The weighted loss for `tower`, with entities and masks drawn from the tape's generator.
+    /// The weighted loss for `tower`, with entities and views drawn from the tape's generator.
     public func loss(_ tape: Tape, tower: Tower) -> Variable {
         let ids = drawEntities(&tape.rng)
-        let views = masker.masks(rows: ids.count, rng: &tape.rng)
+        let a: Variable, b: Variable
         // The views compare what the features say about an entity, before any bias column.
-        let a = tape.l2Normalize(tower.combine(tape, tower.fieldParts(tape, ids), fieldMask: views.first))
-        let b = tape.l2Normalize(tower.combine(tape, tower.fieldParts(tape, ids), fieldMask: views.second))
-        return tape.scale(RetrievalLoss.inBatchSoftmax(tape, users: a, items: b, itemIds: ids, temperature: temperature), weight)
+        switch views {
+        case .fields(let masker):
+            let masks = masker.masks(rows: ids.count, rng: &tape.rng)
+            let parts = tower.fieldParts(tape, ids)
+            a = tower.combine(tape, parts, fieldMask: masks.first)
+            b = tower.combine(tape, parts, fieldMask: masks.second)
+        case .history(let augmentation):
+            let n = ids.count, f = tower.fieldCount
+            var keep = Tensor(repeating: 1, shape: [n, f])
+            if tower.idTable != nil { for r in 0..<n { keep.data[r * f] = 0 } }
+            func view() -> Variable {
+                tower.combine(tape, tower.fieldParts(tape, ids, historyView: { augmentation.view($0, rng: &tape.rng) }), fieldMask: keep)
+            }
+            a = view(); b = view()
+        }
+        return tape.scale(RetrievalLoss.inBatchSoftmax(tape, users: tape.l2Normalize(a), items: tape.l2Normalize(b), itemIds: ids,
+                                                       temperature: temperature), weight)
     }
 }

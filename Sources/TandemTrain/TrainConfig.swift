@@ -195,7 +195,7 @@ public struct TrainConfig: Equatable, Sendable {
         "optimizer": Optimizer.Kind.allCases.map(\.rawValue), "senet": TowerSelection.allCases.map(\.rawValue),
         "ssl": SSLSelection.allCases.map(\.rawValue), "ssl_augmentation": FeatureAugmentation.allCases.map(\.rawValue),
         "augmentation": SGLAugmentation.allCases.map(\.rawValue), "ials_solver": IALSSolver.allCases.map(\.rawValue),
-        "sparse_ease_gram": SparseEASEGram.allCases.map(\.rawValue),
+        "sparse_ease_gram": SparseEASEGram.allCases.map(\.rawValue), "user_ssl_views": UserSSLViews.allCases.map(\.rawValue),
         "feature_towers": TowerSelection.allCases.map(\.rawValue), "hard_negative_mining": HardNegativeMining.allCases.map(\.rawValue),
     ]
 }
@@ -344,6 +344,10 @@ extension TrainConfig {
         try need(o.loggedPerRow >= 1, "logged_per_row must be ≥ 1")
         try need(tt.historyLength >= 0, "history_length must be ≥ 0")
         try need(tt.historyDropout >= 0 && tt.historyDropout < 1, "history_dropout must be in [0, 1)")
+        try need(tt.historyCrop > 0 && tt.historyCrop <= 1 && tt.historyMask >= 0 && tt.historyMask < 1,
+                 "history_crop must be in (0, 1] and history_mask in [0, 1)")
+        try need(tt.userSslViews == .fields || !tt.ssl.user || tt.historyLength > 0,
+                 "user_ssl_views history varies the behaviour history: it needs history_length > 0")
         try need(tt.senetReduction >= 1, "senet_reduction must be ≥ 1")
         try need(o.hardNegatives >= 0 && o.hardNegativeCandidates >= 1 && o.hardNegativeRefresh >= 0,
                  "hard_negatives must be ≥ 0, hard_negative_candidates ≥ 1 and hard_negative_refresh ≥ 0")

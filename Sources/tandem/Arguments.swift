@@ -15,6 +15,7 @@ extension LossKind: ExpressibleByArgument {}
 extension Optimizer.Kind: ExpressibleByArgument {}
 extension TowerSelection: ExpressibleByArgument {}
 extension SSLSelection: ExpressibleByArgument {}
+extension UserSSLViews: ExpressibleByArgument {}
 extension FeatureAugmentation: ExpressibleByArgument {}
 extension IALSSolver: ExpressibleByArgument {}
 extension SparseEASEGram: ExpressibleByArgument {}

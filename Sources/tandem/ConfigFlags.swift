@@ -75,6 +75,9 @@ struct ConfigFlags: ParsableArguments {
     @Option(name: .customLong("ssl-weight"), help: ArgumentHelp(ConfigFlags.help("Weight α of the self-supervised loss.", "ssl_weight"), valueName: "x")) var sslWeight: Float?
     @Option(name: .customLong("ssl-temperature"), help: ArgumentHelp(ConfigFlags.help("Temperature of the self-supervised InfoNCE.", "ssl_temperature"), valueName: "x")) var sslTemperature: Float?
     @Option(name: .customLong("ssl-drop-rate"), help: ArgumentHelp(ConfigFlags.help("fd: probability of dropping each field in each view.", "ssl_drop_rate"), valueName: "x")) var sslDropRate: Float?
+    @Option(name: .customLong("user-ssl-views"), help: ArgumentHelp(ConfigFlags.help("What the user tower's self-supervised views vary (ssl user or both): fields (masked as ssl_augmentation says) or history (two crops or masks of the user's behaviour history, as CL4SRec makes them; needs history_length > 0; both views leave the user id out, which would otherwise tell the views' user apart on its own).", "user_ssl_views"))) var userSslViews: UserSSLViews?
+    @Option(name: .customLong("history-crop"), help: ArgumentHelp(ConfigFlags.help("History views: the share of the history a crop keeps (a contiguous run at a random start).", "history_crop"), valueName: "x")) var historyCrop: Float?
+    @Option(name: .customLong("history-mask"), help: ArgumentHelp(ConfigFlags.help("History views: each item's probability of being dropped in a masked view.", "history_mask"), valueName: "x")) var historyMask: Float?
     @Option(name: .customLong("ssl-batch-size"), help: ArgumentHelp(ConfigFlags.help("Entities per self-supervised batch (0: batch_size).", "ssl_batch_size"), valueName: "n")) var sslBatchSize: Int?
     @Option(name: .customLong("item-bias"), help: ArgumentHelp(ConfigFlags.help("A learned bias per item added to every score, so popularity can show without living in the embedding: the item vector gets the bias as a last column and the user vector a 1, which keeps scores inner products (exported, indexed and served as they are). Two-tower: the towers' last column, so similarity dot only. MF: added after the similarity, cos(u, v)/τ + b_i under cosine.", "item_bias"), valueName: "true|false")) var itemBias: Bool?
     // Graph models
@@ -197,6 +200,9 @@ struct ConfigFlags: ParsableArguments {
         if let v = sslWeight { c.twoTower.sslWeight = v }
         if let v = sslTemperature { c.twoTower.sslTemperature = v }
         if let v = sslDropRate { c.twoTower.sslDropRate = v }
+        if let v = userSslViews { c.twoTower.userSslViews = v }
+        if let v = historyCrop { c.twoTower.historyCrop = v }
+        if let v = historyMask { c.twoTower.historyMask = v }
         if let v = sslBatchSize { c.twoTower.sslBatchSize = v }
         if let v = itemBias { c.twoTower.itemBias = v }
         if let v = layers { c.graph.layers = v }

@@ -138,8 +138,10 @@ public final class Tower {
     }
 
     /// Each field's embedding of entities `ids`, in `fieldCount` order, before masking and the MLP: several masked
-    /// views of the same entities can share one lookup (`combine(_:_:fieldMask:)`).
-    public func fieldParts(_ tape: Tape, _ ids: [Int32], holdingOut: [Int32]? = nil) -> [Variable] {
+    /// views of the same entities can share one lookup (`combine(_:_:fieldMask:)`). `historyView` replaces each row's
+    /// behaviour items by a view of them (the self-supervised history views; no dropout or holding out then).
+    public func fieldParts(_ tape: Tape, _ ids: [Int32], holdingOut: [Int32]? = nil,
+                           historyView: ((ArraySlice<Int32>) -> [Int32])? = nil) -> [Variable] {
         precondition(holdingOut == nil || holdingOut!.count == ids.count, "holdingOut needs one item per row")
         var parts: [Variable] = []
         if let idTable { parts.append(tape.embedding(idTable, rows: ids)) }
@@ -152,7 +154,9 @@ public final class Tower {
                 let drop = f.isBehaviour && tape.isTraining ? behaviourDropout : 0
                 for (r, e) in ids.enumerated() {
                     let row = f.values[f.offsets[Int(e)]..<f.offsets[Int(e) + 1]]
-                    if f.isBehaviour && (holdingOut != nil || drop > 0) {
+                    if f.isBehaviour, let historyView {
+                        values.append(contentsOf: historyView(row))
+                    } else if f.isBehaviour && (holdingOut != nil || drop > 0) {
                         let held = holdingOut.map { $0[r] + 1 } ?? 0  // values are item index + 1; 0 never occurs
                         for v in row where v != held && (drop == 0 || tape.rng.uniform() >= drop) { values.append(v) }
                     } else {

@@ -16,6 +16,14 @@ public enum SSLSelection: String, Codable, CaseIterable, Sendable {
     public var item: Bool { self == .item || self == .both || self == .auto }
 }
 
+/// What the user tower's self-supervised views vary.
+public enum UserSSLViews: String, Codable, CaseIterable, Sendable {
+    /// Masked fields, as on the item side (`ssl_augmentation`).
+    case fields
+    /// The behaviour history: CL4SRec's crops and masks (`history_crop`, `history_mask`), the user id left out.
+    case history
+}
+
 /// Settings of the two-tower family. YAML keys and flags are the snake_case / kebab-case of these names.
 public struct TwoTowerConfig: Codable, Equatable, Sendable {
     /// Hidden layer sizes of each tower's MLP (two-tower).
@@ -56,6 +64,14 @@ public struct TwoTowerConfig: Codable, Equatable, Sendable {
     public var sslTemperature: Float = 0.2
     /// fd: probability of dropping each field in each view.
     public var sslDropRate: Float = 0.3
+    /// What the user tower's self-supervised views vary (ssl user or both): fields (masked as ssl_augmentation says)
+    /// or history (two crops or masks of the user's behaviour history, as CL4SRec makes them; needs history_length > 0;
+    /// both views leave the user id out, which would otherwise tell the views' user apart on its own).
+    public var userSslViews: UserSSLViews = .fields
+    /// History views: the share of the history a crop keeps (a contiguous run at a random start).
+    public var historyCrop: Float = 0.6
+    /// History views: each item's probability of being dropped in a masked view.
+    public var historyMask: Float = 0.3
     /// Entities per self-supervised batch (0: batch_size).
     public var sslBatchSize: Int = 0
     /// A learned bias per item added to every score, so popularity can show without living in the embedding: the item
@@ -112,16 +128,24 @@ public final class TwoTower: RetrievalModel {
                          biasColumn: config.itemBias ? .learned : nil, rng: &rng)
         self.init(userTower: user, itemTower: item)
         holdsOutPositives = config.holdsOutHistoryPositive
+        let sslBatch = config.sslBatchSize > 0 ? config.sslBatchSize : batchSize
         func task(_ tower: Tower, entities: Int) -> SelfSupervisedTask? {
             guard tower.fieldCount >= 2 else { return nil }
             let mi = config.sslAugmentation == .cfm
                 ? FieldMasker.mutualInformation(fields: tower.fields, entities: entities, includesId: tower.idTable != nil) : []
             let masker = FieldMasker(kind: config.sslAugmentation, fieldCount: tower.fieldCount, dropRate: config.sslDropRate,
                                      mutualInformation: mi)
-            return SelfSupervisedTask(masker: masker, entities: entities, batchSize: config.sslBatchSize > 0 ? config.sslBatchSize : batchSize,
+            return SelfSupervisedTask(views: .fields(masker), entities: entities, batchSize: sslBatch,
                                       temperature: config.sslTemperature, weight: config.sslWeight)
         }
-        if config.ssl.user { userSelfSupervision = task(user, entities: dataset.numUsers) }
+        if config.ssl.user && config.userSslViews == .history {
+            // TrainConfig.validate has checked history_length, history_crop and history_mask.
+            userSelfSupervision = SelfSupervisedTask(views: .history(HistoryAugmentation(crop: config.historyCrop, mask: config.historyMask)),
+                                                     entities: dataset.numUsers, batchSize: sslBatch,
+                                                     temperature: config.sslTemperature, weight: config.sslWeight)
+        } else if config.ssl.user {
+            userSelfSupervision = task(user, entities: dataset.numUsers)
+        }
         if config.ssl.item { itemSelfSupervision = task(item, entities: dataset.numItems) }
         // `auto` quietly skips a featureless item tower; naming a tower asks for its task, so a tower that cannot have one is an error.
         for (side, tower, chosen, made) in [("user", user, config.ssl.user, userSelfSupervision != nil),
