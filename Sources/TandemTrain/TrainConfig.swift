@@ -157,7 +157,7 @@ public struct TrainConfig: Equatable, Sendable {
         init<P: Codable & Sendable>(_ path: WritableKeyPath<TrainConfig, P> & Sendable, _ type: P.Type, _ heading: String, file: String) {
             self.heading = heading; self.file = file
             value = { $0[keyPath: path] }
-            decode = { d, c in c[keyPath: path] = try P(from: d) }
+            decode = { d, c in c[keyPath: path] = try decodeFillingDefaults(P.self, from: d, defaults: c[keyPath: path]) }
             encode = { c, e in try c[keyPath: path].encode(to: e) }
         }
     }
@@ -287,6 +287,7 @@ extension TrainConfig {
         for (k, v) in values { merged[k] = v is NSNull ? nil : v }
         let decoder = JSONDecoder()
         decoder.keyDecodingStrategy = .convertFromSnakeCase
+        decoder.userInfo[everyKeyRequired] = true  // a key set to null here is an error, not a default
         func describe(_ ctx: DecodingError.Context) -> (key: String, got: String) {
             let key = ctx.codingPath.first.map { snakeCase($0.stringValue) } ?? "?"
             return (key, merged[key].map { "\($0)" } ?? "null")
@@ -297,6 +298,8 @@ extension TrainConfig {
             let (key, got) = describe(ctx)
             let expected = choices[key].map { "one of \($0.joined(separator: ", "))" } ?? Self.typeName(type)
             throw ConfigError("config key '\(key)': expected \(expected), got '\(got)'")
+        } catch let DecodingError.keyNotFound(codingKey, _) {
+            throw ConfigError("config key '\(snakeCase(codingKey.stringValue))' cannot be null: give it a value or leave it out")
         } catch let DecodingError.dataCorrupted(ctx) {
             let (key, got) = describe(ctx)
             if let options = choices[key] {
@@ -416,6 +419,72 @@ private enum DefaultValues {
             } else if let list = try? c.decode([Value].self) { text = list.map { $0.text ?? "" }.joined(separator: ",") } else {
                 text = try c.decode(String.self)
             }
+        }
+    }
+}
+
+/// Decodes a settings part whose keys may be missing: a config written before a key existed (a model directory, a
+/// checkpoint, a claims run) takes that key's default (`defaults`', TrainConfig()'s) instead of failing to load. The
+/// keys present are read as raw JSON values and laid over `defaults`' own encoding, and the part is decoded from that.
+func decodeFillingDefaults<P: Codable>(_ type: P.Type, from decoder: Decoder, defaults: P) throws -> P {
+    if decoder.userInfo[everyKeyRequired] as? Bool == true { return try P(from: decoder) }
+    let present = try decoder.container(keyedBy: AnyCodingKey.self)
+    let base = try JSONDecoder().decode([String: JSONValue].self, from: JSONEncoder().encode(defaults))
+    var merged = base
+    // Every key present (the flat map's other parts' keys too, which P ignores; optionals absent from the defaults).
+    for key in present.allKeys { merged[key.stringValue] = try present.decode(JSONValue.self, forKey: key) }
+    do {
+        return try JSONDecoder().decode(P.self, from: JSONEncoder().encode(merged))
+    } catch let DecodingError.dataCorrupted(context) {
+        throw DecodingError.dataCorrupted(DecodingError.Context(codingPath: decoder.codingPath + context.codingPath,
+                                                                debugDescription: context.debugDescription))
+    } catch let DecodingError.typeMismatch(t, context) {
+        throw DecodingError.typeMismatch(t, DecodingError.Context(codingPath: decoder.codingPath + context.codingPath,
+                                                                  debugDescription: context.debugDescription))
+    }
+}
+
+/// Set to true in a decoder's `userInfo` to decode configs with every key required (`TrainConfig.overlay`, where every
+/// key is present unless the user set it to null).
+let everyKeyRequired = CodingUserInfoKey(rawValue: "tandem.everyKeyRequired")!
+
+/// Any key, for reading whichever keys a container holds.
+struct AnyCodingKey: CodingKey {
+    let stringValue: String
+    let intValue: Int? = nil
+    init(_ s: String) { stringValue = s }
+    init?(stringValue: String) { self.stringValue = stringValue }
+    init?(intValue: Int) { return nil }
+}
+
+/// A JSON value as it was written (integers kept exact), to move keys between encodings untouched.
+enum JSONValue: Codable, Equatable {
+    case null, bool(Bool), int(Int64), unsigned(UInt64), number(Double), string(String)
+    case array([JSONValue]), object([String: JSONValue])
+
+    init(from decoder: Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        if c.decodeNil() { self = .null }
+        else if let b = try? c.decode(Bool.self) { self = .bool(b) }
+        else if let i = try? c.decode(Int64.self) { self = .int(i) }
+        else if let u = try? c.decode(UInt64.self) { self = .unsigned(u) }
+        else if let d = try? c.decode(Double.self) { self = .number(d) }
+        else if let s = try? c.decode(String.self) { self = .string(s) }
+        else if let a = try? c.decode([JSONValue].self) { self = .array(a) }
+        else { self = .object(try c.decode([String: JSONValue].self)) }
+    }
+
+    func encode(to encoder: Encoder) throws {
+        var c = encoder.singleValueContainer()
+        switch self {
+        case .null: try c.encodeNil()
+        case .bool(let b): try c.encode(b)
+        case .int(let i): try c.encode(i)
+        case .unsigned(let u): try c.encode(u)
+        case .number(let d): try c.encode(d)
+        case .string(let s): try c.encode(s)
+        case .array(let a): try c.encode(a)
+        case .object(let o): try c.encode(o)
         }
     }
 }

@@ -56,6 +56,33 @@ import TandemTestSupport
         #expect(try decoder.decode(TrainConfig.self, from: data) == c)
     }
 
+    /// A config written before some keys existed (a model directory, a checkpoint, a claims run) still loads: each
+    /// missing key takes its default, in the snake_case JSON of model directories and the camelCase JSON of runs.jsonl;
+    /// keys present keep their values, optional ones included. In YAML and overrides a null key stays an error.
+    @Test func configsWithoutNewerKeysLoad() throws {
+        var c = TrainConfig.defaults(for: .twoTower)
+        c.training.learningRate = 0.0123; c.twoTower.historyHoldout = true; c.data.splitSeed = 9_007_199_254_740_993  // 2^53 + 1
+        for snake in [true, false] {
+            let encoder = JSONEncoder()
+            if snake { encoder.keyEncodingStrategy = .convertToSnakeCase }
+            var map = try #require(try JSONSerialization.jsonObject(with: encoder.encode(c)) as? [String: Any])
+            for key in ["uniformity_weight", "item_bias", "user_ssl_views", "history_crop", "eval_users"] {
+                #expect(map.removeValue(forKey: snake ? key : ConfigTests.camelCase(key)) != nil, "\(key)")
+            }
+            let decoder = JSONDecoder()
+            if snake { decoder.keyDecodingStrategy = .convertFromSnakeCase }
+            let back = try decoder.decode(TrainConfig.self, from: JSONSerialization.data(withJSONObject: map))
+            #expect(back == c, "snake_case \(snake)")
+        }
+        let null = #expect(throws: ConfigError.self) { try TrainConfig.resolve(yaml: "learning_rate: null\n") }
+        #expect(null?.description.contains("learning_rate") == true)
+    }
+
+    static func camelCase(_ s: String) -> String {
+        let parts = s.split(separator: "_")
+        return String(parts[0]) + parts.dropFirst().map { $0.prefix(1).uppercased() + $0.dropFirst() }.joined()
+    }
+
     /// Cut-offs other than the default and a validation metric at one of them resolve; a metric at a K not in ks is refused.
     @Test func otherCutOffsAndValidationMetrics() throws {
         let c = try TrainConfig.resolve(overrides: ["ks": "[10]", "valid_metric": "ndcg@10"])
