@@ -35,7 +35,8 @@ public struct ReportPage: Sendable {
         body { font-family: sans-serif; max-width: 1100px; margin: 2em auto; color: #222; line-height: 1.45; }
         table { border-collapse: collapse; margin: 1em 0; } td, th { border: 1px solid #ccc; padding: 3px 8px; text-align: left; }
         th { background: #f3f3f3; } .figures { display: flex; flex-wrap: wrap; gap: 12px; } .subtitle { color: #555; }
-        .supported { color: #006d2c; font-weight: bold; } .not-supported { color: #a50f15; font-weight: bold; }
+        .supported { color: #006d2c; font-weight: bold; } .contradicted { color: #a50f15; font-weight: bold; }
+        .negligible { color: #4a4a8a; font-weight: bold; }
         .inconclusive { color: #7a5c00; font-weight: bold; } code { background: #f5f5f5; padding: 0 3px; }
         </style></head><body>
         <h1>\(SVGText.escape(title))</h1>
@@ -56,14 +57,14 @@ public struct ReportPage: Sendable {
         return out + "</body></html>\n"
     }
 
-    /// Escaped text, with the three verdict words coloured by their class.
+    /// Escaped text, with the verdict words coloured by their class.
     static func marked(_ text: String) -> String {
-        // Placeholders first, so "supported" inside "not supported" is not wrapped twice.
-        var s = SVGText.escape(text).replacingOccurrences(of: "not supported", with: "\u{1}")
-            .replacingOccurrences(of: "inconclusive", with: "\u{2}").replacingOccurrences(of: "supported", with: "\u{3}")
-        for (mark, word, cls) in [("\u{1}", "not supported", "not-supported"), ("\u{2}", "inconclusive", "inconclusive"),
-                                  ("\u{3}", "supported", "supported")] {
-            s = s.replacingOccurrences(of: mark, with: "<span class=\"\(cls)\">\(word)</span>")
+        // Placeholders first, so no word is found again inside a span already written.
+        let words = Verdict.allCases.map(\.rawValue)
+        var s = SVGText.escape(text)
+        for (k, word) in words.enumerated() { s = s.replacingOccurrences(of: word, with: String(UnicodeScalar(UInt8(k + 1)))) }
+        for (k, word) in words.enumerated() {
+            s = s.replacingOccurrences(of: String(UnicodeScalar(UInt8(k + 1))), with: "<span class=\"\(word)\">\(word)</span>")
         }
         return s
     }

@@ -39,22 +39,47 @@ public struct Effect: Equatable, Sendable {
     }
 }
 
-/// What the numbers say about a claim that a change helps (a positive effect).
-public enum Verdict: String, Sendable {
-    /// The whole 95% interval is above zero.
+/// How an effect's size is judged: as a share of the control's mean (NDCG, recall: ratios of a quantity with a true
+/// zero), or in the metric's own units (log-scale or signed quantities such as uniformity, whose zero is arbitrary, so a
+/// percentage of it means nothing).
+public enum EffectScale: Sendable, Equatable {
+    /// The equivalence margin is this share of |control mean| (0.01: ±1%).
+    case relative(Double)
+    /// The equivalence margin is this many units of the metric.
+    case absolute(Double)
+
+    /// ±1% of the control: the report's margin for ranking metrics.
+    public static let onePercent = EffectScale.relative(0.01)
+
+    /// The margin in the metric's units for an effect.
+    public func margin(_ e: Effect) -> Double {
+        switch self {
+        case .relative(let share): return abs(e.baseline) * share
+        case .absolute(let units): return units
+        }
+    }
+}
+
+/// What the numbers say about a claim that a change helps (a positive effect), read from the 95% interval against an
+/// equivalence margin ±m, in this order: negligible, supported, contradicted, inconclusive.
+public enum Verdict: String, Sendable, CaseIterable {
+    /// The whole interval lies inside ±m: whatever the sign, no effect worth the name (an equivalence test).
+    case negligible
+    /// The whole interval is above zero and not inside ±m.
     case supported
-    /// The whole interval is below zero, or inside ± the equivalence margin (no effect worth the name).
-    case notSupported = "not supported"
+    /// The whole interval is below zero and not inside ±m: the change hurts.
+    case contradicted
     /// The interval spans zero and reaches past the margin: more seeds are needed.
     case inconclusive
 
-    /// `margin`: the relative effect (of the control's mean) below which a change counts as no change, 1% by default.
-    public init(_ e: Effect, margin: Double = 0.01) {
-        let m = abs(e.baseline) * margin
-        if e.lower > 0 {
+    public init(_ e: Effect, scale: EffectScale = .onePercent) {
+        let m = scale.margin(e)
+        if e.lower > -m && e.upper < m {
+            self = .negligible
+        } else if e.lower > 0 {
             self = .supported
-        } else if e.upper < 0 || (e.lower > -m && e.upper < m) {
-            self = .notSupported
+        } else if e.upper < 0 {
+            self = .contradicted
         } else {
             self = .inconclusive
         }

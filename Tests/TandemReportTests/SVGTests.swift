@@ -105,13 +105,41 @@ final class Elements: NSObject, XMLParserDelegate {
         #expect(Verdict(e) == .supported)
     }
 
-    @Test func verdictsFollowTheInterval() {
-        // Below zero throughout: not supported.
-        #expect(Verdict(Effect(treatment: [0.30, 0.305, 0.31], control: [0.32, 0.325, 0.331])) == .notSupported)
-        // Within ±1% of a 0.30 baseline: no effect worth the name.
-        #expect(Verdict(Effect(treatment: [0.3001, 0.2999, 0.3002], control: [0.30, 0.30, 0.30])) == .notSupported)
-        // Spanning zero widely: inconclusive; one seed is always inconclusive.
+    /// Negligible: differences 0.001, 0.0015, 0.002 on a 0.30 control → 95% interval [0.00026, 0.00274], above zero
+    /// but inside ±0.003 (1%): an equivalence, checked before "supported" (Book-Crossing's C6 row was such a case).
+    @Test func negligibleWhenTheIntervalIsInsideTheMargin() {
+        let e = Effect(treatment: [0.301, 0.3015, 0.302], control: [0.30, 0.30, 0.30])
+        #expect(e.lower > 0 && e.upper < 0.003)
+        #expect(Verdict(e) == .negligible)
+        // The same numbers against a margin of ±0.1% of the control: the interval reaches past it, so supported.
+        #expect(Verdict(e, scale: .relative(0.001)) == .supported)
+    }
+
+    /// Supported: differences 0.01, 0.02, 0.02 → [0.0023, 0.0310], above zero and past ±1% of 0.3233.
+    @Test func supportedWhenTheIntervalIsAboveZero() {
+        #expect(Verdict(Effect(treatment: [0.33, 0.34, 0.35], control: [0.32, 0.32, 0.33])) == .supported)
+    }
+
+    /// Contradicted: differences −0.02, −0.02, −0.021 → [−0.0218, −0.0196], below zero and past ±1%.
+    @Test func contradictedWhenTheIntervalIsBelowZero() {
+        #expect(Verdict(Effect(treatment: [0.30, 0.305, 0.31], control: [0.32, 0.325, 0.331])) == .contradicted)
+    }
+
+    /// Inconclusive: differences 0.03, −0.02, 0.02 span zero widely; one seed has no interval at all.
+    @Test func inconclusiveWhenTheIntervalSpansZeroPastTheMargin() {
         #expect(Verdict(Effect(treatment: [0.33, 0.29, 0.32], control: [0.30, 0.31, 0.30])) == .inconclusive)
         #expect(Verdict(Effect(treatment: [0.40], control: [0.30])) == .inconclusive)
+    }
+
+    /// A log-scale metric is judged in its own units: uniformity −3.95 vs −3.94 (negated: lower is better) differs by
+    /// 0.01, interval [0.0088, 0.0112]: negligible against ±0.02, supported against ±0.005. A relative margin would be
+    /// ±0.039 there (1% of 3.94), and near a control of zero no margin at all.
+    @Test func absoluteScaleIgnoresTheControlsSize() {
+        let e = Effect(treatment: [3.95, 3.9505, 3.9495], control: [3.94, 3.94, 3.94])
+        #expect(Verdict(e, scale: .absolute(0.02)) == .negligible)
+        #expect(Verdict(e, scale: .absolute(0.005)) == .supported)
+        let nearZero = Effect(treatment: [0.012, 0.011, 0.013], control: [0.001, 0.0, 0.002])
+        #expect(Verdict(nearZero, scale: .absolute(0.02)) == .negligible)
+        #expect(Verdict(nearZero) == .supported)  // ±1% of a control of 0.001 is no margin at all
     }
 }

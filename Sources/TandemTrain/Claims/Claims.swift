@@ -50,4 +50,11 @@ public struct MetricKey: Hashable, Sendable, CustomStringConvertible {
     public static func recall20(_ part: String) -> MetricKey { MetricKey("recall@20/\(part)") }
     /// NDCG@20 of one user-activity group.
     public static func ndcg20(group key: String) -> MetricKey { MetricKey("ndcg@20/\(key)") }
+
+    /// How an effect on this metric is judged. Uniformity is the log of a mean Gaussian potential: its zero is arbitrary,
+    /// so its effects are read in its own units, and ±0.01 of it is a ±1% change of the potential. Ranking metrics: ±1%
+    /// of the control's mean.
+    public var scale: EffectScale {
+        self == .uniformityItems || self == .finalUniformity ? .absolute(0.01) : .onePercent
+    }
 }

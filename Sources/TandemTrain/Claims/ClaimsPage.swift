@@ -14,6 +14,24 @@ public struct ClaimFinding: Sendable {
     public var reading: String
 }
 
+extension ClaimFinding {
+    /// An effect as the page prints it: the difference, with its share of the control only on a relative scale.
+    public static func describe(_ e: Effect, scale: EffectScale) -> String {
+        switch scale {
+        case .relative: return String(format: "%+.4f (%+.1f%%)", e.mean, e.relative * 100)
+        case .absolute: return String(format: "%+.4f", e.mean)
+        }
+    }
+
+    /// The equivalence margin in words.
+    static func describeMargin(_ scale: EffectScale) -> String {
+        switch scale {
+        case .relative(let share): return String(format: "±%g%% of the control", share * 100)
+        case .absolute(let units): return String(format: "±%g", units)
+        }
+    }
+}
+
 extension ClaimsReport {
     /// Metric values of a label's runs (lower-is-better metrics negated by the caller).
     func values(_ runs: [RunRecord], _ metric: MetricKey) -> [Double] {
@@ -38,20 +56,21 @@ extension ClaimsReport {
         let pick = { (rs: [RunRecord]) in self.values(seeds.compactMap { s in rs.first { $0.seed == s } }, key) }
         var tv = pick(t), cv = pick(c)
         if lowerIsBetter { (tv, cv) = (tv.map { -$0 }, cv.map { -$0 }) }  // the effect becomes control − treatment
-        let e = Effect(treatment: tv, control: cv), v = Verdict(e)
+        let e = Effect(treatment: tv, control: cv), v = Verdict(e, scale: key.scale)
         f.effect = e; f.verdict = v
-        let delta = String(format: "%+.4f", e.mean), rel = String(format: "%+.1f%%", e.relative * 100)
+        let size = ClaimFinding.describe(e, scale: key.scale)
         let ci = e.n > 1 ? String(format: "[%+.4f, %+.4f]", e.lower, e.upper) : "(one seed: no interval)"
+        let margin = ClaimFinding.describeMargin(key.scale)
         let better = lowerIsBetter ? "lower (better)" : "higher"
         switch v {
+        case .negligible:
+            f.reading = "On \(dataset), \(treatment) and \(control) differ by \(size) on \(metric), 95% interval \(ci) over \(e.n) seeds, inside \(margin): negligible here."
         case .supported:
-            f.reading = "On \(dataset), \(treatment) gives \(better) \(metric) than \(control): \(delta) (\(rel)), 95% interval \(ci) over \(e.n) seeds, all above zero: supported here."
-        case .notSupported where e.upper < 0:
-            f.reading = "On \(dataset), \(treatment) is worse than \(control) on \(metric): \(delta) (\(rel)), 95% interval \(ci) over \(e.n) seeds, all below zero: not supported here."
-        case .notSupported:
-            f.reading = "On \(dataset), \(treatment) and \(control) are within ±1% on \(metric): \(delta) (\(rel)), 95% interval \(ci) over \(e.n) seeds: no effect worth the name, so not supported here."
+            f.reading = "On \(dataset), \(treatment) gives \(better) \(metric) than \(control): \(size), 95% interval \(ci) over \(e.n) seeds, all above zero: supported here."
+        case .contradicted:
+            f.reading = "On \(dataset), \(treatment) is worse than \(control) on \(metric): \(size), 95% interval \(ci) over \(e.n) seeds, all below zero: contradicted here."
         case .inconclusive:
-            f.reading = "On \(dataset), \(treatment) vs \(control) on \(metric): \(delta) (\(rel)), 95% interval \(ci) over \(e.n) seeds spans zero and ±1%: inconclusive; more seeds would tell."
+            f.reading = "On \(dataset), \(treatment) vs \(control) on \(metric): \(size), 95% interval \(ci) over \(e.n) seeds spans zero and reaches past \(margin): inconclusive."
         }
         return f
     }
@@ -89,12 +108,16 @@ extension ClaimsReport {
         let findings = parts.flatMap(\.findings), sections = parts.flatMap(\.sections)
         let s = settings
         let summary = ReportPage.Section(id: "summary", title: "Verdicts", paragraphs: [
-            "Effects are treatment − control on the test metric, paired by training seed, with Student-t 95% intervals. Supported: "
-            + "the interval is above zero; not supported: below zero, or within ±1% of the control; inconclusive: otherwise.",
-        ], table: (["claim", "dataset", "treatment", "control", "metric", "effect", "95% interval", "verdict"], findings.map { f in
+            "Effects are treatment − control on the test metric, paired by training seed (n seeds), with Student-t 95% intervals, "
+            + "read against an equivalence margin: ±1% of the control's mean for ranking metrics, ±0.01 in its own units for "
+            + "uniformity (a log-scale quantity, whose percentages mean nothing). Negligible: the whole interval lies inside the "
+            + "margin; supported: otherwise, the interval is above zero; contradicted: otherwise, below zero; inconclusive: "
+            + "the interval spans zero and reaches past the margin.",
+        ], table: (["claim", "dataset", "treatment", "control", "metric", "effect", "95% interval", "n", "verdict"], findings.map { f in
             [f.claim, f.dataset, f.treatment, f.control, f.metric,
-             f.effect.map { String(format: "%+.4f (%+.1f%%)", $0.mean, $0.relative * 100) } ?? "–",
+             f.effect.map { ClaimFinding.describe($0, scale: MetricKey(f.metric).scale) } ?? "–",
              f.effect.map { $0.n > 1 ? String(format: "[%+.4f, %+.4f]", $0.lower, $0.upper) : "one seed" } ?? "–",
+             f.effect.map { "\($0.n)" } ?? "–",
              f.verdict?.rawValue ?? "not run"]
         }))
         let page = ReportPage(title: "Tandem: the contrastive view's claims, measured", subtitle: [
@@ -201,7 +224,7 @@ extension ClaimsReport {
             if let best = bestOnValidation(d, cos.map(\.label), planned: planned) {
                 let control = s.label(similarity: "cosine", temperature: 1.0)
                 var f = finding("C2", d, treatment: best, control: control, metric: .ndcg20, planned: planned)
-                if best == control { f.reading = "On \(d), τ 1 itself is best on validation: not supported here."; f.verdict = .notSupported }
+                if best == control { f.reading = "On \(d), τ 1 itself is best on validation: contradicted here."; f.verdict = .contradicted }
                 findings.append(f); c2.paragraphs.append(f.reading)
             }
             if let bc = bestOnValidation(d, cos.map(\.label), planned: planned), let bd = bestOnValidation(d, dot.map(\.label), planned: planned) {
