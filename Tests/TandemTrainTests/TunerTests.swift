@@ -79,8 +79,8 @@ import TandemTestSupport
         #expect(try TrainConfig.resolve(yaml: s.yaml(s.configurations()[3]) + "dataset: x\n").ease.easeLambdas == [20.5])
     }
 
-    /// Successive halving: 9 configurations at 1 epoch, the best 3 at 3 epochs, the best 1 at 9; the winner is the
-    /// configuration whose score is highest, and the weak ones never train long.
+    /// Successive halving: 9 configurations at 1 epoch, the best 3 at 3 epochs (the best of them first), the best 1 at
+    /// 9; the winner is the configuration whose score is highest, and the weak ones never train long.
     @Test func halvingPromotesTheBestThird() throws {
         let s = try SearchSpace(yaml: """
             base: {model: mf, dataset: \(Self.data), epochs: 9}
@@ -98,6 +98,7 @@ import TandemTestSupport
         let outcome = try tuner.run()
         #expect(runs.filter { $0.epochs == 1 }.count == 9)
         #expect(Set(runs.filter { $0.epochs == 3 }.map(\.lr)) == [0.005, 0.006, 0.007])
+        #expect(runs.filter { $0.epochs == 3 }.first?.lr == 0.006)  // promoted trials train best first
         #expect(runs.filter { $0.epochs == 9 }.map(\.lr) == [0.006])
         #expect(outcome.best?.params["learning_rate"] == .number(0.006) && outcome.best?.rung == 2 && !outcome.stoppedByBudget)
         let best = try TrainConfig.resolve(yaml: outcome.bestYAML!)

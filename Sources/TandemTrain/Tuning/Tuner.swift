@@ -115,9 +115,10 @@ public struct Tuner {
                     + String(format: " · %.0f s · ", record.seconds) + (after.map { String(format: "about %.0f min left", $0 / 60) } ?? "time left not known yet"))
             }
             guard k + 1 < rungs.count else { break }
-            // Promote the best ⌈n/η⌉ of this rung (failed trials never); ties go to the earlier trial.
+            // Promote the best ⌈n/η⌉ of this rung (failed trials never; ties go to the earlier trial), to be trained best
+            // first: a budget that stops the next rung part-way has then spent its time on the most promising trials.
             let ranked = active.compactMap { done[k]?[$0] }.filter { $0.score != nil }.sorted(by: Self.better)
-            active = ranked.prefix(planned[k + 1]).map(\.trial).sorted()
+            active = ranked.prefix(planned[k + 1]).map(\.trial)
             if active.isEmpty { break }
         }
         // The best of the highest rung with a finished trial (a score from more epochs is the better evidence).
