@@ -207,9 +207,8 @@ public struct SelfSupervisedTask {
         switch views {
         case .fields(let masker):
             let masks = masker.masks(rows: ids.count, rng: &tape.rng)
-            let parts = tower.fieldParts(tape, ids)
-            a = tower.combine(tape, parts, fieldMask: masks.first)
-            b = tower.combine(tape, parts, fieldMask: masks.second)
+            a = tower.combine(tape, tower.fieldParts(tape, ids), fieldMask: masks.first)
+            b = tower.combine(tape, tower.fieldParts(tape, ids), fieldMask: masks.second)
         case .history(let augmentation):
             let n = ids.count, f = tower.fieldCount
             var keep = Tensor(repeating: 1, shape: [n, f])

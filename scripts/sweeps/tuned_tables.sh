@@ -3,7 +3,8 @@
 # (configs/DATASET/MODEL.yaml; `tandem tune` or the sweeps they name), trained with SEEDS seeds on the split of seed
 # 2020 (`tandem compare`), test NDCG@20, Recall@20 and tail Recall@20 as mean ± std, and the training time.
 # Nothing here chooses a setting: the configs were fixed before these runs.
-# Usage: bash scripts/sweeps/tuned_tables.sh DATASET [SEEDS] [OUT_DIR]   (models whose OUT_DIR/MODEL holds runs are not re-run)
+# Usage: [MODELS=a,b] bash scripts/sweeps/tuned_tables.sh DATASET [SEEDS] [OUT_DIR]
+# (models whose OUT_DIR/MODEL holds runs are not re-run; MODELS limits the run to those configs)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 dataset=$1
@@ -14,6 +15,7 @@ bin=${TANDEM_BIN:-.build/release/tandem}
 rows=()
 for config in configs/"$dataset"/*.yaml; do
   model=$(sed -n 's/^model: *//p' "$config")
+  if [ -n "${MODELS:-}" ] && [[ ",$MODELS," != *",$model,"* ]]; then continue; fi
   dir="$out/$model"
   if ! ls "$dir"/*.json > /dev/null 2>&1; then
     mkdir -p "$dir"
