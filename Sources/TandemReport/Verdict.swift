@@ -9,6 +9,8 @@ public struct Effect: Equatable, Sendable {
     public let n: Int
     /// The control's mean, for relative effects.
     public let baseline: Double
+    /// The sample standard deviation of the paired differences (0 with one pair).
+    public let sd: Double
 
     /// Paired by position: `treatment[i]` and `control[i]` share a seed. With one pair the interval is unbounded.
     public init(treatment: [Double], control: [Double]) {
@@ -18,9 +20,9 @@ public struct Effect: Equatable, Sendable {
         n = count; mean = m
         baseline = control.reduce(0, +) / Double(count)
         if count < 2 {
-            lower = -.infinity; upper = .infinity
+            lower = -.infinity; upper = .infinity; sd = 0
         } else {
-            let sd = (d.map { ($0 - m) * ($0 - m) }.reduce(0, +) / Double(count - 1)).squareRoot()
+            sd = (d.map { ($0 - m) * ($0 - m) }.reduce(0, +) / Double(count - 1)).squareRoot()
             let half = Effect.t975(degreesOfFreedom: count - 1) * sd / Double(count).squareRoot()
             lower = m - half; upper = m + half
         }
@@ -29,6 +31,32 @@ public struct Effect: Equatable, Sendable {
     /// The effect relative to the size of the control's mean (0.02 = +2%; a negated lower-is-better metric keeps the sign
     /// of its effect).
     public var relative: Double { baseline == 0 ? 0 : mean / abs(baseline) }
+
+    /// The seeds this comparison needs for a 95% interval that resolves it against the equivalence margin `margin` (in
+    /// the metric's units) with probability `power` (80%), if the pilot's mean and spread hold: to tell its sign when
+    /// |mean| ≥ margin (the interval's half-width below |mean|), else to show it negligible (half-width below margin −
+    /// |mean|). Student-t quantiles at each n: n ≥ ((t₀.₉₇₅ + t₀.₈) · sd / distance)². nil when more than `cap` seeds
+    /// would be needed (or the pilot has one pair, so no spread); the pilot's own n when it is already enough.
+    /// Fixed from the pilot before any extra run: adding seeds until an interval happens to clear would inflate false
+    /// verdicts.
+    public func seedsToResolve(margin: Double, cap: Int = 10) -> Int? {
+        guard n >= 2 else { return nil }
+        let distance = abs(mean) >= margin ? abs(mean) : margin - abs(mean)
+        guard sd > 0 else { return n }
+        for k in max(n, 2)...max(n, cap) {
+            let half = (Effect.t975(degreesOfFreedom: k - 1) + Effect.t80(degreesOfFreedom: k - 1)) * sd / Double(k).squareRoot()
+            if half < distance { return k }
+        }
+        return nil
+    }
+
+    /// The 80% quantile of Student's t (one-sided: 80% power), to 3 decimals from the table; 0.842 beyond 30.
+    static func t80(degreesOfFreedom k: Int) -> Double {
+        let table: [Double] = [1.376, 1.061, 0.978, 0.941, 0.920, 0.906, 0.896, 0.889, 0.883, 0.879, 0.876, 0.873, 0.870, 0.868,
+                               0.866, 0.865, 0.863, 0.862, 0.861, 0.860, 0.859, 0.858, 0.858, 0.857, 0.856, 0.856, 0.855, 0.855,
+                               0.854, 0.854]
+        return k >= 1 && k <= table.count ? table[k - 1] : 0.842
+    }
 
     /// The 97.5% quantile of Student's t (two-sided 95%), exact to 3 decimals from the table; 1.96 beyond 30.
     static func t975(degreesOfFreedom k: Int) -> Double {

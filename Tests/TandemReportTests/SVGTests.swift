@@ -131,6 +131,23 @@ final class Elements: NSObject, XMLParserDelegate {
         #expect(Verdict(Effect(treatment: [0.40], control: [0.30])) == .inconclusive)
     }
 
+    /// Seeds to resolve, by hand: differences 0.01, 0.02, 0.0 (mean 0.01, sd 0.01) against ±0.003 need the half-width
+    /// (t₀.₉₇₅ + t₀.₈)·0.01/√n below 0.01: n 9 gives (2.306 + 0.889)/3 = 1.065, n 10 gives (2.262 + 0.883)/√10 = 0.995.
+    /// Differences 0.004, −0.001, 0.003 (mean 0.002, sd 0.00265) must show |effect| < 0.003: a half-width under 0.001
+    /// needs more than 10 seeds. A pilot already tight enough keeps its n; one seed has no spread to plan from.
+    @Test func seedsToResolveFollowAPowerCalculation() {
+        let sign = Effect(treatment: [0.31, 0.32, 0.30], control: [0.30, 0.30, 0.30])
+        #expect(Verdict(sign) == .inconclusive)
+        #expect(sign.seedsToResolve(margin: 0.003) == 10)
+        #expect(sign.seedsToResolve(margin: 0.003, cap: 9) == nil)
+        let small = Effect(treatment: [0.304, 0.299, 0.303], control: [0.30, 0.30, 0.30])
+        #expect(abs(small.sd - 0.0026458) < 1e-6)
+        #expect(small.seedsToResolve(margin: 0.003) == nil)
+        let tight = Effect(treatment: [0.3005, 0.2995, 0.30], control: [0.30, 0.30, 0.30])
+        #expect(tight.seedsToResolve(margin: 0.003) == 3)
+        #expect(Effect(treatment: [0.4], control: [0.3]).seedsToResolve(margin: 0.003) == nil)
+    }
+
     /// A log-scale metric is judged in its own units: uniformity −3.95 vs −3.94 (negated: lower is better) differs by
     /// 0.01, interval [0.0088, 0.0112]: negligible against ±0.02, supported against ±0.005. A relative margin would be
     /// ±0.039 there (1% of 3.94), and near a control of zero no margin at all.

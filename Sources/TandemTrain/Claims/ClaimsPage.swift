@@ -23,6 +23,20 @@ extension ClaimFinding {
         }
     }
 
+    /// What a power calculation from this pilot asks for (80% power to resolve it against the margin, at most 10 seeds).
+    static func describeSeedsToResolve(_ e: Effect, scale: EffectScale) -> String {
+        guard let k = e.seedsToResolve(margin: scale.margin(e)) else {
+            return "resolving it would take more than 10 seeds if the pilot's effect and spread hold"
+        }
+        return "\(k) seeds would resolve it with 80% power if the pilot's effect and spread hold"
+    }
+
+    /// The seeds column of the verdict table: what an inconclusive row needs.
+    static func seedsColumn(_ f: ClaimFinding) -> String {
+        guard f.verdict == .inconclusive, let e = f.effect else { return "–" }
+        return e.seedsToResolve(margin: MetricKey(f.metric).scale.margin(e)).map { "\($0)" } ?? "> 10"
+    }
+
     /// The equivalence margin in words.
     static func describeMargin(_ scale: EffectScale) -> String {
         switch scale {
@@ -70,7 +84,8 @@ extension ClaimsReport {
         case .contradicted:
             f.reading = "On \(dataset), \(treatment) is worse than \(control) on \(metric): \(size), 95% interval \(ci) over \(e.n) seeds, all below zero: contradicted here."
         case .inconclusive:
-            f.reading = "On \(dataset), \(treatment) vs \(control) on \(metric): \(size), 95% interval \(ci) over \(e.n) seeds spans zero and reaches past \(margin): inconclusive."
+            let seeds = ClaimFinding.describeSeedsToResolve(e, scale: key.scale)
+            f.reading = "On \(dataset), \(treatment) vs \(control) on \(metric): \(size), 95% interval \(ci) over \(e.n) seeds spans zero and reaches past \(margin): inconclusive; \(seeds)."
         }
         return f
     }
@@ -112,13 +127,15 @@ extension ClaimsReport {
             + "read against an equivalence margin: ±1% of the control's mean for ranking metrics, ±0.01 in its own units for "
             + "uniformity (a log-scale quantity, whose percentages mean nothing). Negligible: the whole interval lies inside the "
             + "margin; supported: otherwise, the interval is above zero; contradicted: otherwise, below zero; inconclusive: "
-            + "the interval spans zero and reaches past the margin.",
-        ], table: (["claim", "dataset", "treatment", "control", "metric", "effect", "95% interval", "n", "verdict"], findings.map { f in
+            + "the interval spans zero and reaches past the margin. Seeds to resolve: for an inconclusive row, the seeds a power "
+            + "calculation from its pilot asks for (80% power, Student-t, at most 10), fixed before any extra run.",
+        ], table: (["claim", "dataset", "treatment", "control", "metric", "effect", "95% interval", "n", "verdict", "seeds to resolve"],
+                   findings.map { f in
             [f.claim, f.dataset, f.treatment, f.control, f.metric,
              f.effect.map { ClaimFinding.describe($0, scale: MetricKey(f.metric).scale) } ?? "–",
              f.effect.map { $0.n > 1 ? String(format: "[%+.4f, %+.4f]", $0.lower, $0.upper) : "one seed" } ?? "–",
              f.effect.map { "\($0.n)" } ?? "–",
-             f.verdict?.rawValue ?? "not run"]
+             f.verdict?.rawValue ?? "not run", ClaimFinding.seedsColumn(f)]
         }))
         let page = ReportPage(title: "Tandem: the contrastive view's claims, measured", subtitle: [
             "Made by `\(command)` on \(date); datasets: \(datasets.joined(separator: ", ")); \(s.seeds) training seeds per setting"
