@@ -452,7 +452,6 @@ let everyKeyRequired = CodingUserInfoKey(rawValue: "tandem.everyKeyRequired")!
 struct AnyCodingKey: CodingKey {
     let stringValue: String
     let intValue: Int? = nil
-    init(_ s: String) { stringValue = s }
     init?(stringValue: String) { self.stringValue = stringValue }
     init?(intValue: Int) { return nil }
 }

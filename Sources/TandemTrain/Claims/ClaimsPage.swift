@@ -8,6 +8,8 @@ public struct ClaimFinding: Sendable {
     public var dataset: String
     public var treatment: String, control: String
     public var metric: String
+    /// How the effect is judged: relative to the control, or in the metric's own units (`MetricKey.scale`).
+    public var scale: EffectScale = .onePercent
     public var effect: Effect?
     public var verdict: Verdict?
     /// One sentence, written for the verdict from the numbers (or saying why there is none).
@@ -34,7 +36,7 @@ extension ClaimFinding {
     /// The seeds column of the verdict table: what an inconclusive row needs.
     static func seedsColumn(_ f: ClaimFinding) -> String {
         guard f.verdict == .inconclusive, let e = f.effect else { return "–" }
-        return e.seedsToResolve(margin: MetricKey(f.metric).scale.margin(e)).map { "\($0)" } ?? "> 10"
+        return e.seedsToResolve(margin: f.scale.margin(e)).map { "\($0)" } ?? "> 10"
     }
 
     /// The equivalence margin in words.
@@ -61,7 +63,8 @@ extension ClaimsReport {
         let t = runs(dataset, treatment, in: planned), c = runs(dataset, control, in: planned)
         let seeds = Set(t.map(\.seed)).intersection(c.map(\.seed)).sorted()
         let metric = key.description
-        var f = ClaimFinding(claim: claim, dataset: dataset, treatment: treatment, control: control, metric: metric, reading: "")
+        var f = ClaimFinding(claim: claim, dataset: dataset, treatment: treatment, control: control, metric: metric,
+                             scale: key.scale, reading: "")
         guard !seeds.isEmpty else {
             let why = [treatment, control].compactMap { failures[dataset]?[$0].map { "\($0)" } }.first
             f.reading = "On \(dataset), \(treatment) vs \(control) could not be compared: " + (why ?? "no finished runs for both")
@@ -132,7 +135,7 @@ extension ClaimsReport {
         ], table: (["claim", "dataset", "treatment", "control", "metric", "effect", "95% interval", "n", "verdict", "seeds to resolve"],
                    findings.map { f in
             [f.claim, f.dataset, f.treatment, f.control, f.metric,
-             f.effect.map { ClaimFinding.describe($0, scale: MetricKey(f.metric).scale) } ?? "–",
+             f.effect.map { ClaimFinding.describe($0, scale: f.scale) } ?? "–",
              f.effect.map { $0.n > 1 ? String(format: "[%+.4f, %+.4f]", $0.lower, $0.upper) : "one seed" } ?? "–",
              f.effect.map { "\($0.n)" } ?? "–",
              f.verdict?.rawValue ?? "not run", ClaimFinding.seedsColumn(f)]
