@@ -15,7 +15,8 @@ public struct FullRankingEvaluator: Sendable {
     public let excluded: CSRMatrix
     /// users × items: the held-out relevant items.
     public let truth: CSRMatrix
-    /// Head items (the most popular 20% in training by default); metrics are also reported on head and tail.
+    /// Head items (the most popular 20% in training by default); metrics are also reported on head and tail, and on
+    /// tail items ranked among tail items only (`within_tail`).
     public let isHead: [Bool]?
     /// Each user's activity group (`UserGroup`); metrics are also reported per group (`ndcg@K/sparse_users`, …).
     public let userGroups: [UserGroup]?
@@ -66,29 +67,37 @@ public struct FullRankingEvaluator: Sendable {
         return head
     }
 
-    /// The per-user metric sums behind `evaluate`: over all users, head and tail items, and each activity group.
+    /// The per-user metric sums behind `evaluate`: over all users, head and tail items, tail items ranked among tail
+    /// items, and each activity group.
     public struct Totals: Sendable {
         public var total: MetricAccumulator, head: MetricAccumulator, tail: MetricAccumulator
+        /// Each user's held-out tail items against a ranking of the tail alone (head items removed).
+        public var withinTail: MetricAccumulator
         public var groups: [MetricAccumulator]
 
         init(ks: [Int]) {
-            total = MetricAccumulator(ks: ks); head = total; tail = total
+            total = MetricAccumulator(ks: ks); head = total; tail = total; withinTail = total
             groups = [MetricAccumulator](repeating: total, count: UserGroup.allCases.count)
         }
 
+        static let parts = 4 + UserGroup.allCases.count
+
         /// Every accumulator's `flattened` values, concatenated: summed over processes evaluating shares of the users.
-        public var flattened: [Double] { ([total, head, tail] + groups).flatMap(\.flattened) }
+        public var flattened: [Double] { ([total, head, tail, withinTail] + groups).flatMap(\.flattened) }
 
         public init(ks: [Int], flattened: [Double]) {
             let n = MetricAccumulator.flattenedCount(ks: ks)
-            precondition(flattened.count == n * (3 + UserGroup.allCases.count), "evaluation totals: \(flattened.count) values")
-            let parts = (0..<(3 + UserGroup.allCases.count)).map { MetricAccumulator(ks: ks, flattened: flattened[($0 * n)..<(($0 + 1) * n)]) }
-            total = parts[0]; head = parts[1]; tail = parts[2]; groups = Array(parts[3...])
+            precondition(flattened.count == n * Self.parts, "evaluation totals: \(flattened.count) values")
+            let parts = (0..<Self.parts).map { MetricAccumulator(ks: ks, flattened: flattened[($0 * n)..<(($0 + 1) * n)]) }
+            total = parts[0]; head = parts[1]; tail = parts[2]; withinTail = parts[3]; groups = Array(parts[4...])
         }
     }
 
     /// Metrics averaged over users; with `isHead`, also `recall@K/head` and `recall@K/tail`
-    /// (recall restricted to held-out head or tail items, over users that have such items); with `userGroups`, also
+    /// (recall restricted to held-out head or tail items, over users that have such items, in the ranking of every
+    /// item) and `recall@K/within_tail`, `ndcg@K/within_tail` (held-out tail items in a ranking of tail items only, as
+    /// the head/tail literature reports the tail: a model that puts head items first still shows how it orders the
+    /// tail); with `userGroups`, also
     /// `recall@K/sparse_users`, `ndcg@K/sparse_users` and the same for `middle` and `dense`. With a user sample, also
     /// each overall metric's 95% sampling interval (`ndcg@20/ci95`, the half-width) and `users_population`.
     public func evaluate(users: Tensor, items: Tensor) -> [String: Double] {
@@ -133,24 +142,31 @@ public struct FullRankingEvaluator: Sendable {
         let maxK = ks.max()!
         var t = Totals(ks: ks)
         let nItems = scorer.itemCount, step = blockRows(items: nItems)
+        let headItems = isHead.map { h in h.indices.filter { h[$0] } } ?? []
         var start = share.lowerBound
         while start < share.upperBound {
             let end = min(share.upperBound, start + step)
             let ids = sampledUsers.map { Array($0[start..<end]) } ?? (start..<end).map { Int32($0) }
             var scores = scorer.scores(users: ids)
             let rows = end - start
-            var ranked = [[Int32]](repeating: [], count: rows)
+            var ranked = [[Int32]](repeating: [], count: rows), rankedTail = ranked
             scores.data.withUnsafeMutableBufferPointer { s in
                 let base = s.baseAddress!
                 ranked.withUnsafeMutableBufferPointer { out in
-                    let outBase = out.baseAddress!
-                    Parallel.forChunks(rows, minPerChunk: 16) { range in
-                        for r in range {
-                            let u = Int(ids[r])
-                            let row = base + r * nItems
-                            for i in excluded.columns(ofRow: u) { row[Int(i)] = -.infinity }
-                            outBase[r] = randomTieBreaking ? Self.selectBreakingTiesAtRandom(row, count: nItems, k: maxK, user: u)
-                                : TopK.select(UnsafeBufferPointer(start: row, count: nItems), k: maxK)
+                    rankedTail.withUnsafeMutableBufferPointer { outTail in
+                        let outBase = out.baseAddress!, tailBase = outTail.baseAddress!
+                        Parallel.forChunks(rows, minPerChunk: 16) { range in
+                            for r in range {
+                                let u = Int(ids[r])
+                                let row = base + r * nItems
+                                let select = { randomTieBreaking ? Self.selectBreakingTiesAtRandom(row, count: nItems, k: maxK, user: u)
+                                    : TopK.select(UnsafeBufferPointer(start: row, count: nItems), k: maxK) }
+                                for i in excluded.columns(ofRow: u) { row[Int(i)] = -.infinity }
+                                outBase[r] = select()
+                                guard isHead != nil else { continue }
+                                for i in headItems { row[i] = -.infinity }
+                                tailBase[r] = select()
+                            }
                         }
                     }
                 }
@@ -162,7 +178,9 @@ public struct FullRankingEvaluator: Sendable {
                 if let userGroups { t.groups[userGroups[u].rawValue].add(ranked: ranked[r][...], relevant: rel) }
                 if let isHead {
                     t.head.add(ranked: ranked[r][...], relevant: rel.filter { isHead[Int($0)] })
-                    t.tail.add(ranked: ranked[r][...], relevant: rel.filter { !isHead[Int($0)] })
+                    let tailRelevant = rel.filter { !isHead[Int($0)] }
+                    t.tail.add(ranked: ranked[r][...], relevant: tailRelevant)
+                    t.withinTail.add(ranked: rankedTail[r][...], relevant: tailRelevant)
                 }
             }
             start = end
@@ -177,6 +195,8 @@ public struct FullRankingEvaluator: Sendable {
             for k in ks {
                 out["recall@\(k)/head"] = t.head.means["recall@\(k)"]
                 out["recall@\(k)/tail"] = t.tail.means["recall@\(k)"]
+                out["recall@\(k)/within_tail"] = t.withinTail.means["recall@\(k)"]
+                out["ndcg@\(k)/within_tail"] = t.withinTail.means["ndcg@\(k)"]
             }
         }
         if userGroups != nil {

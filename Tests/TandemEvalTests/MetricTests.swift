@@ -57,6 +57,23 @@ import Foundation
         #expect(m["recall@1/head"] == 1 && m["recall@1/tail"] == 0 && m["recall@1"] == 0.5)
     }
 
+    /// Tail items ranked among tail items only: head items leave the ranking, known items stay out of it, and the
+    /// held-out tail items are scored against what is left (by hand: the full ranking never reaches the tail here).
+    @Test func tailItemsRankedAmongTailItems() {
+        // Scores 4, 3, 2, 1, 0 for items 0…4; items 0 and 2 are head. User 1 already knows item 1.
+        let users = Tensor([[1], [1]]), items = Tensor([[4], [3], [2], [1], [0]])
+        let truth = CSRMatrix(rows: 2, cols: 5, coordinates: [(0, 3, 1), (0, 0, 1), (1, 3, 1)])
+        let ev = FullRankingEvaluator(ks: [1, 2], excluded: CSRMatrix(rows: 2, cols: 5, coordinates: [(1, 1, 1)]), truth: truth,
+                                      isHead: [true, false, true, false, false])
+        let m = ev.evaluate(users: users, items: items)
+        // Full rankings: user 0 [0, 1, …], user 1 [0, 2, …]: item 3 is outside both top 2s.
+        #expect(m["recall@2/tail"] == 0)
+        // Within the tail: user 0 ranks [1, 3, 4] (item 3 at rank 2), user 1 ranks [3, 4] (rank 1).
+        #expect(m["recall@1/within_tail"] == 0.5 && m["recall@2/within_tail"] == 1)
+        #expect(abs(m["ndcg@2/within_tail"]! - (1 / log2(3.0) + 1) / 2) < 1e-12)
+        #expect(m["ndcg@1/within_tail"] == 0.5 && m["recall@1"] == 0.25)
+    }
+
     /// Users fall into thirds by training degree (ties by index), and each third's metrics average only its users.
     @Test func userGroupsByDegree() {
         typealias G = FullRankingEvaluator.UserGroup

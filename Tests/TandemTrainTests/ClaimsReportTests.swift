@@ -1,7 +1,7 @@
 import Testing
 import Foundation
 import TandemData
-import TandemTrain
+@testable import TandemTrain
 import TandemReport
 import TandemTestSupport
 
@@ -16,23 +16,28 @@ import TandemTestSupport
         let settings = ClaimSettings(quick: true, seeds: 2, epochs: 1)
         let report = try ClaimsReport(settings: settings, datasets: [Self.dataset], outDirectory: dir, code: "test-1", log: { _ in })
         let before = try report.counts()
-        #expect(before.planned == 36 && before.toRun == 36)  // 19 labels × 2 seeds; "cosine τ 0.2" is "in-batch B 1024"
+        // 28 labels (C1 4, C2 + C3 6 and 3 mined, C4 6 item-SSL and 4 history, C5 3, C6 1, cold start 1) × 2 seeds;
+        // "cosine τ 0.2" is "in-batch B 1024".
+        #expect(before.planned == 54 && before.toRun == 54)
         try report.run()
         // A second report over the same directory and code finds everything cached; a new binary reruns everything.
         #expect(try ClaimsReport(settings: settings, datasets: [Self.dataset], outDirectory: dir, code: "test-1", log: { _ in }).counts().toRun == 0)
-        #expect(try ClaimsReport(settings: settings, datasets: [Self.dataset], outDirectory: dir, code: "test-2", log: { _ in }).counts().toRun == 36)
+        #expect(try ClaimsReport(settings: settings, datasets: [Self.dataset], outDirectory: dir, code: "test-2", log: { _ in }).counts().toRun == 54)
         #expect(try ClaimsReport(settings: settings, datasets: [Self.dataset], outDirectory: dir, code: "test-2", reuseRuns: true,
                                  log: { _ in }).counts().toRun == 0)
 
         let (page, findings) = try report.page(command: "tandem report claims --quick", date: "2026-12-01")
         let html = page.html
-        for id in ["summary", "c1", "c2", "c3", "c4", "c5", "c6", "cold-start"] { #expect(html.contains("<section id=\"\(id)\">")) }
-        #expect(html.components(separatedBy: "<svg ").count - 1 == 11)  // C1 three, C2 two, C3, C4, C5, C6 two, cold start one
+        for id in ["summary", "c1", "c2", "c2-mining", "c3", "c4", "c5", "c6", "cold-start", "budget", "power"] {
+            #expect(html.contains("<section id=\"\(id)\">"))
+        }
+        // C1 three, C2 two, mining one, C3 one, C4 two, C5 one, C6 two, cold start one.
+        #expect(html.components(separatedBy: "<svg ").count - 1 == 13)
         #expect(!html.contains("<script"))
 
         // Recompute C1's effect from runs.jsonl with nothing but JSON: test NDCG@20, every item minus in-batch B 256, by seed.
         let lines = try String(contentsOfFile: dir + "/runs.jsonl", encoding: .utf8).split(separator: "\n")
-        #expect(lines.count == 36)
+        #expect(lines.count == 54)
         var ndcg: [String: [UInt64: Double]] = [:]
         for line in lines {
             let o = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
@@ -44,6 +49,61 @@ import TandemTestSupport
         #expect(abs(try #require(c1.effect).mean - (diffs[0] + diffs[1]) / 2) < 1e-12)
         #expect(html.contains(String(format: "%+.4f", (diffs[0] + diffs[1]) / 2)))
         #expect(findings.allSatisfy { $0.verdict != nil || $0.claim == "C4" })
+        // C2's second half: mining against none at each τ, and the gain at τ 1 minus the gain at τ 0.05, by hand.
+        #expect(findings.filter { $0.claim == "C2 mining" }.count == 4)
+        let gains = [2020, 2021].map { seed -> Double in
+            let at = { (label: String) in ndcg[label]![UInt64(seed)]! }
+            return (at("cosine τ 1.0 + mining") - at("cosine τ 1.0")) - (at("cosine τ 0.05 + mining") - at("cosine τ 0.05"))
+        }
+        let shrink = try #require(findings.first { $0.treatment == "mining's gain at τ 1.0" })
+        #expect(abs(try #require(shrink.effect).mean - (gains[0] + gains[1]) / 2) < 1e-12)
+
+        // A cached run without a metric its claim reads (made before the metric existed) runs again: strip C4's.
+        let stripped = try lines.map { line -> String in
+            var o = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+            guard (o["label"] as! String).hasPrefix("two-tower SSL") || (o["label"] as! String).hasPrefix("two-tower + history") else {
+                return String(line)
+            }
+            var r = o["report"] as! [String: Any], test = r["test"] as! [String: Any]
+            test["recall@20/within_tail"] = nil; r["test"] = test; o["report"] = r
+            return String(decoding: try JSONSerialization.data(withJSONObject: o), as: UTF8.self)
+        }
+        try (stripped.joined(separator: "\n") + "\n").write(toFile: dir + "/runs.jsonl", atomically: true, encoding: .utf8)
+        #expect(try ClaimsReport(settings: settings, datasets: [Self.dataset], outDirectory: dir, code: "test-1", log: { _ in }).counts().toRun == 20)
+    }
+
+    /// Extra seeds: each inconclusive pilot comparison asks for the seeds its power calculation gives; requests are
+    /// granted cheapest first within the budget, those seeds run for both settings, and the verdicts then rest on them
+    /// while the requests (read from the pilot alone) stay what they were.
+    @Test func inconclusivePilotsGetTheSeedsTheyAskForWithinTheBudget() throws {
+        let dir = Fixtures.temporaryPath("claims-power")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var settings = ClaimSettings(quick: true, seeds: 2, epochs: 1, extraSeedMinutes: 1_000)
+        settings.seedCap = 4
+        let report = try ClaimsReport(settings: settings, datasets: [Self.dataset], outDirectory: dir, code: "t", log: { _ in })
+        try report.run()
+        let all = try report.plan()
+        let pilot = all.filter { $0.config.seed < 2022 }
+        #expect(pilot.count == 56 && Set(pilot.map(\.key)).count == 54)  // two labels share one config
+        let requests = report.seedRequests(pilot)
+        let granted = requests.filter(\.granted)
+        #expect(!granted.isEmpty, "one epoch on 40 items leaves some comparison inconclusive at 2 seeds and resolvable by 4")
+        #expect(requests.allSatisfy { $0.granted == ($0.asked.map { $0 > 2 && $0 <= 4 } ?? false) })  // the budget fits all
+        let (_, findings) = try report.page(command: "t", date: "d")
+        for r in granted {
+            for label in r.labels {
+                #expect(report.runs(r.dataset, label, in: all).count >= r.asked!, "\(label)")
+            }
+            let f = try #require(findings.first { $0.treatment == r.treatment && $0.control == r.control && $0.metric == r.metric })
+            #expect(f.effect!.n >= r.asked! && f.pilot!.n == 2)
+        }
+        // Every planned run is cached, and the requests read from the pilot are unchanged by the extra runs.
+        #expect(try report.counts().toRun == 0)
+        #expect(report.seedRequests(pilot).map(\.asked) == requests.map(\.asked))
+        // A zero budget grants nothing.
+        settings.extraSeedMinutes = 0
+        let none = try ClaimsReport(settings: settings, datasets: [Self.dataset], outDirectory: dir, code: "t", log: { _ in })
+        #expect(try none.plan().count == 56)
     }
 
     /// The default sweep leaves out the full-only runs, and the exact softmax beyond its catalogue size; --full runs all.

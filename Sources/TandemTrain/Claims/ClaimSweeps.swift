@@ -11,10 +11,16 @@ public struct ClaimSettings: Sendable {
     public var seeds: Int
     /// Epochs per run instead of the mode's budget (nil: 4 when quick, else `fullBudget` with early stopping).
     public var epochs: Int?
+    /// Training minutes the extra seeds of inconclusive comparisons may take, per dataset (0: none). Each inconclusive
+    /// comparison of the `seeds`-seed pilot asks a power calculation for its seeds (at most `seedCap`); the cheapest
+    /// requests run first while they fit, each estimated from its pilot runs' times.
+    public var extraSeedMinutes: Double
+    /// The most seeds a comparison may be given.
+    public var seedCap = 10
 
-    public init(quick: Bool, full: Bool = false, seeds: Int, epochs: Int? = nil) {
+    public init(quick: Bool, full: Bool = false, seeds: Int, epochs: Int? = nil, extraSeedMinutes: Double = 0) {
         precondition(!(quick && full), "quick and full sweeps exclude each other")
-        self.quick = quick; self.full = full; self.seeds = seeds; self.epochs = epochs
+        self.quick = quick; self.full = full; self.seeds = seeds; self.epochs = epochs; self.extraSeedMinutes = extraSeedMinutes
     }
 
     /// The runs the default sweep leaves out so that the report on ml-100k and Book-Crossing fits three hours on two
@@ -72,16 +78,46 @@ public struct ClaimSettings: Sendable {
         }
     }
 
-    /// C4's runs: the two-tower model with and without its self-supervised task, on all and on 10% of the training data.
-    public var fractions: [Double] { [1.0, 0.1] }
+    /// C2's second half: hard negatives mined per row (EBR's semi-hard ranks 101–500 of the model's own ranking,
+    /// refreshed every epoch) on top of the in-batch negatives, at these temperatures.
+    public var miningTemperatures: [Double] { [0.05, 0.2, 1.0] }
+    public static let minedPerRow = 4
+    public func miningLabel(temperature: Double) -> String { "cosine τ \(temperature) + mining" }
+    public func miningRuns() -> [(label: String, temperature: Double, settings: RunSettings)] {
+        miningTemperatures.map { t in
+            (miningLabel(temperature: t), t, mfBase.then {
+                $0.objective.similarity = .cosine; $0.objective.temperature = Float(t)
+                $0.objective.hardNegatives = Self.minedPerRow; $0.objective.hardNegativeMining = .ranks
+                $0.objective.hardNegativeRanks = [101, 500]
+            })
+        }
+    }
+
+    /// C4's runs: the two-tower model with and without its item tower's self-supervised task (items drawn uniformly
+    /// from the catalogue, correlated feature masking: the Google setting) on 100%, 10% and 1% of the training data;
+    /// and with a 20-item behaviour history, with and without the user tower's history views, on 100% and 10%.
+    public var fractions: [Double] { [1.0, 0.1, 0.01] }
+    public var historyFractions: [Double] { [1.0, 0.1] }
     public func sslLabel(on: Bool, fraction: Double) -> String { "two-tower SSL \(on ? "on" : "off"), \(Int(fraction * 100))% data" }
+    public func historyLabel(on: Bool, fraction: Double) -> String {
+        "two-tower + history, history views \(on ? "on" : "off"), \(Int(fraction * 100))% data"
+    }
     public func sslRuns() -> [(label: String, on: Bool, fraction: Double, settings: RunSettings)] {
-        [true, false].flatMap { on in
+        let item = [true, false].flatMap { on in
             fractions.map { f in
                 (sslLabel(on: on, fraction: f), on, f,
                  RunSettings(.twoTower) { $0.twoTower.ssl = on ? .item : SSLSelection.none; $0.data.trainFraction = f })
             }
         }
+        let history = [true, false].flatMap { on in
+            historyFractions.map { f in
+                (historyLabel(on: on, fraction: f), on, f, RunSettings(.twoTower) {
+                    $0.twoTower.historyLength = 20; $0.data.trainFraction = f
+                    $0.twoTower.ssl = on ? .user : SSLSelection.none; $0.twoTower.userSslViews = .history
+                })
+            }
+        }
+        return item + history
     }
 
     /// C5's runs: LightGCN and its contrastive views (each model's defaults: in-batch InfoNCE main loss, λ 0.01).

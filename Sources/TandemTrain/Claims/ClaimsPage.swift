@@ -11,9 +11,16 @@ public struct ClaimFinding: Sendable {
     /// How the effect is judged: relative to the control, or in the metric's own units (`MetricKey.scale`).
     public var scale: EffectScale = .onePercent
     public var effect: Effect?
+    /// The effect over the pilot's seeds alone (`ClaimSettings.seeds`): what the power calculation reads.
+    public var pilot: Effect?
     public var verdict: Verdict?
     /// One sentence, written for the verdict from the numbers (or saying why there is none).
     public var reading: String
+    /// The settings whose runs it compares, when not just treatment and control (a difference of two gains).
+    public var comparedLabels: [String]? = nil
+
+    /// The labelled settings behind it: extra seeds for it run for each of them.
+    public var labels: [String] { comparedLabels ?? [treatment, control] }
 }
 
 extension ClaimFinding {
@@ -33,10 +40,10 @@ extension ClaimFinding {
         return "\(k) seeds would resolve it with 80% power if the pilot's effect and spread hold"
     }
 
-    /// The seeds column of the verdict table: what an inconclusive row needs.
+    /// The seeds column of the verdict table: what the row's pilot asked for, where the pilot was inconclusive.
     static func seedsColumn(_ f: ClaimFinding) -> String {
-        guard f.verdict == .inconclusive, let e = f.effect else { return "–" }
-        return e.seedsToResolve(margin: f.scale.margin(e)).map { "\($0)" } ?? "> 10"
+        guard let p = f.pilot, Verdict(p, scale: f.scale) == .inconclusive else { return "–" }
+        return p.seedsToResolve(margin: f.scale.margin(p)).map { "\($0)" } ?? "> 10"
     }
 
     /// The equivalence margin in words.
@@ -73,12 +80,20 @@ extension ClaimsReport {
         let pick = { (rs: [RunRecord]) in self.values(seeds.compactMap { s in rs.first { $0.seed == s } }, key) }
         var tv = pick(t), cv = pick(c)
         if lowerIsBetter { (tv, cv) = (tv.map { -$0 }, cv.map { -$0 }) }  // the effect becomes control − treatment
-        let e = Effect(treatment: tv, control: cv), v = Verdict(e, scale: key.scale)
+        return judged(f, treatment: tv, control: cv, seeds: seeds, better: lowerIsBetter ? "lower (better)" : "higher")
+    }
+
+    /// A finding's effect, pilot effect, verdict and reading from paired values (`seeds[i]` behind the i-th pair).
+    func judged(_ finding: ClaimFinding, treatment tv: [Double], control cv: [Double], seeds: [UInt64], better: String = "higher") -> ClaimFinding {
+        var f = finding
+        let (dataset, treatment, control, metric) = (f.dataset, f.treatment, f.control, f.metric)
+        let e = Effect(treatment: tv, control: cv), v = Verdict(e, scale: f.scale)
+        let pilotPairs = seeds.indices.filter { seeds[$0] < Self.baseSeed + UInt64(settings.seeds) }
         f.effect = e; f.verdict = v
-        let size = ClaimFinding.describe(e, scale: key.scale)
+        f.pilot = pilotPairs.isEmpty ? nil : Effect(treatment: pilotPairs.map { tv[$0] }, control: pilotPairs.map { cv[$0] })
+        let size = ClaimFinding.describe(e, scale: f.scale)
         let ci = e.n > 1 ? String(format: "[%+.4f, %+.4f]", e.lower, e.upper) : "(one seed: no interval)"
-        let margin = ClaimFinding.describeMargin(key.scale)
-        let better = lowerIsBetter ? "lower (better)" : "higher"
+        let margin = ClaimFinding.describeMargin(f.scale)
         switch v {
         case .negligible:
             f.reading = "On \(dataset), \(treatment) and \(control) differ by \(size) on \(metric), 95% interval \(ci) over \(e.n) seeds, inside \(margin): negligible here."
@@ -87,16 +102,22 @@ extension ClaimsReport {
         case .contradicted:
             f.reading = "On \(dataset), \(treatment) is worse than \(control) on \(metric): \(size), 95% interval \(ci) over \(e.n) seeds, all below zero: contradicted here."
         case .inconclusive:
-            let seeds = ClaimFinding.describeSeedsToResolve(e, scale: key.scale)
-            f.reading = "On \(dataset), \(treatment) vs \(control) on \(metric): \(size), 95% interval \(ci) over \(e.n) seeds spans zero and reaches past \(margin): inconclusive; \(seeds)."
+            let more: String
+            if let p = f.pilot, p.n < e.n {
+                more = "still, after the \(e.n) seeds its \(p.n)-seed pilot asked for"
+            } else {
+                more = ClaimFinding.describeSeedsToResolve(e, scale: f.scale)
+            }
+            f.reading = "On \(dataset), \(treatment) vs \(control) on \(metric): \(size), 95% interval \(ci) over \(e.n) seeds spans zero and reaches past \(margin): inconclusive; \(more)."
         }
         return f
     }
 
-    /// The label among `labels` with the best mean validation NDCG@20 (settings are chosen on validation, never test).
+    /// The label among `labels` with the best mean validation NDCG@20 over the pilot's seeds (settings are chosen on
+    /// validation, never test; and by the pilot alone, so extra seeds never change which comparison is made).
     func bestOnValidation(_ dataset: String, _ labels: [String], planned: [Planned]) -> String? {
         labels.compactMap { l -> (String, Double)? in
-            let rs = runs(dataset, l, in: planned)
+            let rs = runs(dataset, l, in: planned).filter { $0.seed < Self.baseSeed + UInt64(settings.seeds) }
             guard !rs.isEmpty else { return nil }
             return (l, rs.map { $0.report.valid["ndcg@20"] ?? -.infinity }.reduce(0, +) / Double(rs.count))
         }.max { $0.1 < $1.1 }?.0
@@ -130,9 +151,13 @@ extension ClaimsReport {
             + "read against an equivalence margin: ±1% of the control's mean for ranking metrics, ±0.01 in its own units for "
             + "uniformity (a log-scale quantity, whose percentages mean nothing). Negligible: the whole interval lies inside the "
             + "margin; supported: otherwise, the interval is above zero; contradicted: otherwise, below zero; inconclusive: "
-            + "the interval spans zero and reaches past the margin. Seeds to resolve: for an inconclusive row, the seeds a power "
-            + "calculation from its pilot asks for (80% power, Student-t, at most 10), fixed before any extra run.",
-        ], table: (["claim", "dataset", "treatment", "control", "metric", "effect", "95% interval", "n", "verdict", "seeds to resolve"],
+            + "the interval spans zero and reaches past the margin. Every setting first runs \(s.seeds) seeds (the pilot); a "
+            + "comparison the pilot leaves inconclusive asks a power calculation for the seeds that resolve it (80% power, "
+            + "Student-t, at most \(s.seedCap)) — fixed before any extra run — and gets them if they fit the extra-seed budget "
+            + "(\(s.extraSeedMinutes > 0 ? String(format: "%.0f training minutes", s.extraSeedMinutes) : "none in this run"); "
+            + "the Budget section lists every request). The pilot also makes every choice on validation, so extra seeds never "
+            + "change which settings are compared.",
+        ], table: (["claim", "dataset", "treatment", "control", "metric", "effect", "95% interval", "n", "verdict", "pilot asked for"],
                    findings.map { f in
             [f.claim, f.dataset, f.treatment, f.control, f.metric,
              f.effect.map { ClaimFinding.describe($0, scale: f.scale) } ?? "–",
@@ -144,20 +169,23 @@ extension ClaimsReport {
             "Made by `\(command)` on \(date); datasets: \(datasets.joined(separator: ", ")); \(s.seeds) training seeds per setting"
                 + (s.quick ? "; quick mode (4 epochs per run, short grids): a smoke test, not evidence." : "."),
             "Every run's config and results: runs.jsonl beside this page.",
-        ], sections: [summary] + sections + [budgetSection(planned)])
+        ], sections: [summary] + sections + budgetSections(planned))
         return (page, findings)
     }
 
-    /// Where the report's time goes: per dataset and claim, the runs, their epoch budget and their training time.
-    func budgetSection(_ planned: [Planned]) -> ReportPage.Section {
+    /// Where the report's time goes: per dataset and claim, the pilot's runs, their epoch budget and their training
+    /// time; then the extra seeds, and every inconclusive pilot's request for them.
+    func budgetSections(_ planned: [Planned]) -> [ReportPage.Section] {
         let s = settings
         let parts = Self.claims.map { ($0.budgetName, $0.runs(s, 0).map(\.label)) }
+        let isPilot = { (r: RunRecord) in r.seed < Self.baseSeed + UInt64(s.seeds) }
         var rows: [[String]] = [], allRuns = 0, allSeconds = 0.0
         for d in datasets {
             var seen = Set<String>(), total = 0.0
-            for (part, labels) in parts {
+            for (part, labels) in parts + [("extra seeds (power)", parts.flatMap(\.1))] {
                 // A config under two labels (MF at τ 0.2 is also in-batch B 1024) counts once, under its first claim.
-                let rs = labels.flatMap { runs(d, $0, in: planned) }.filter { seen.insert($0.key).inserted }
+                let extra = part == "extra seeds (power)"
+                let rs = labels.flatMap { runs(d, $0, in: planned) }.filter { isPilot($0) != extra && seen.insert($0.key).inserted }
                 let secs = rs.map(\.report.trainSeconds).reduce(0, +)
                 total += secs
                 rows.append([d, part, "\(rs.count)", "\(s.epochBudget(dataset: d))", String(format: "%.1f", secs / 60)])
@@ -166,13 +194,28 @@ extension ClaimsReport {
             allRuns += seen.count; allSeconds += total
         }
         if datasets.count > 1 { rows.append(["all datasets", "all", "\(allRuns)", "", String(format: "%.1f", allSeconds / 60)]) }
-        return ReportPage.Section(id: "budget", title: "Budget", paragraphs: [
-            "Training time of the cached runs (evaluation between epochs included), per dataset and claim. Runs early-stop "
+        let pilot = planned.filter { $0.config.seed < Self.baseSeed + UInt64(s.seeds) }
+        let requests = seedRequests(pilot)
+        var power = ReportPage.Section(id: "power", title: "Extra seeds", paragraphs: [
+            "Each comparison its \(s.seeds)-seed pilot leaves inconclusive, with the seeds a power calculation from the pilot asks "
+            + "for (80% power to resolve it against its margin, at most \(s.seedCap)) and their estimated training time (the "
+            + "pilot's time per run of both settings). Granted cheapest first while the total fits "
+            + (s.extraSeedMinutes > 0 ? String(format: "%.0f minutes (--extra-seed-minutes)", s.extraSeedMinutes)
+               : "the budget: this run gave none (--extra-seed-minutes 0)") + "."])
+        power.table = (["claim", "dataset", "treatment", "control", "metric", "pilot seeds", "asked for", "est. minutes", "granted"],
+                       requests.map { r in
+            [r.claim, r.dataset, r.treatment, r.control, r.metric, "\(r.pilotSeeds)", r.asked.map { "\($0)" } ?? "> \(s.seedCap)",
+             r.asked == nil ? "–" : String(format: "%.1f", r.minutes), r.granted ? "yes" : "no"]
+        })
+        let budget = ReportPage.Section(id: "budget", title: "Budget", paragraphs: [
+            "Training time of the cached runs (evaluation between epochs included), per dataset and claim (the pilot's seeds; "
+            + "the extra seeds of the next section in a row of their own). Runs early-stop "
             + "within their epoch budget (patience 10 on validation NDCG@20)."
             + (s.full || s.quick ? "" : " The default sweep leaves out, to fit three hours on two cores, "
                + ClaimSettings.fullOnly.sorted().joined(separator: ", ") + ", and every item on catalogues of more than "
                + "\(ClaimSettings.exactSoftmaxMaxItems) items: --full runs them.")],
             table: (["dataset", "claim", "runs", "epoch budget", "training minutes"], rows))
+        return [budget, power]
     }
 
     /// C1: more negatives per row.
@@ -223,8 +266,14 @@ extension ClaimsReport {
         c2.paragraphs = ["MF with cosine similarity at τ ∈ {\(s.temperatures.map { "\($0)" }.joined(separator: ", "))}. Verdict: the τ "
             + "with the best validation NDCG@20 against τ 1. The second plot is the trained model's softmax over each user's negatives (items "
             + "not in their training set) at the run's τ: the share of its mass on the 10 highest-scoring ones, averaged over up to "
-            + "2,048 users — how much a small τ concentrates the loss on hard negatives. Not measured: the claim's second half, that "
-            + "with a small τ mined hard negatives matter less, needs runs with and without hard-negative mining, which Tandem does not have."]
+            + "2,048 users — how much a small τ concentrates the loss on hard negatives."]
+        var mining = ReportPage.Section(id: "c2-mining", title: "C2 · With a small τ, mined hard negatives matter less")
+        mining.paragraphs = ["The same MF at τ ∈ {\(s.miningTemperatures.map { "\($0)" }.joined(separator: ", "))} with and without "
+            + "\(ClaimSettings.minedPerRow) hard negatives per row mined from the model's own ranking (ranks 101–500 of each user's "
+            + "ranking, training items removed, refreshed every epoch: Facebook EBR's semi-hard negatives, ANCE's refresh) beside "
+            + "the in-batch ones. Verdicts: mining against none at each τ (test NDCG@20); then the claim itself, that mining's "
+            + "gain shrinks as τ falls: the gain at τ \(s.miningTemperatures.last!) minus the gain at τ \(s.miningTemperatures.first!), "
+            + "paired by seed, against a margin of ±1% of the unmined runs' mean NDCG@20 at those two temperatures."]
         var c3 = ReportPage.Section(id: "c3", title: "C3 · L2 normalisation helps")
         c3.paragraphs = ["MF with cosine (L2-normalised) and dot-product scores at the same temperatures. Verdict: the best cosine "
             + "setting on validation against the best dot-product setting on validation."]
@@ -251,8 +300,39 @@ extension ClaimsReport {
                 let f = finding("C3", d, treatment: bc, control: bd, metric: .ndcg20, planned: planned)
                 findings.append(f); c3.paragraphs.append(f.reading)
             }
+            let plain = s.miningTemperatures.map { (x: $0, label: s.label(similarity: "cosine", temperature: $0)) }
+            let mined = s.miningTemperatures.map { (x: $0, label: s.miningLabel(temperature: $0)) }
+            mining.figures.append(Plot(title: "\(d): NDCG@20 vs τ, with and without mining", xLabel: "temperature τ",
+                                       yLabel: "test NDCG@20", xScale: .log,
+                                       series: lineWithBand("in-batch", dataset: d, points: plain, metric: .ndcg20, planned: planned)
+                                        + lineWithBand("in-batch + \(ClaimSettings.minedPerRow) mined", dataset: d, points: mined,
+                                                       metric: .ndcg20, planned: planned, colour: 1)).svg)
+            for (p, m) in zip(plain, mined) {
+                let f = finding("C2 mining", d, treatment: m.label, control: p.label, metric: .ndcg20, planned: planned)
+                findings.append(f); mining.paragraphs.append(f.reading)
+            }
+            if let f = miningGainShrinks(d, planned: planned) { findings.append(f); mining.paragraphs.append(f.reading) }
         }
-        return ([c2, c3], findings)
+        return ([c2, mining, c3], findings)
+    }
+
+    /// C2's second half on `dataset`: mining's gain (mined − unmined NDCG@20, per seed) at the largest τ minus its gain
+    /// at the smallest, judged in absolute units against ±1% of the unmined runs' mean NDCG@20 at those temperatures.
+    func miningGainShrinks(_ dataset: String, planned: [Planned]) -> ClaimFinding? {
+        let s = settings
+        let (low, high) = (s.miningTemperatures.first!, s.miningTemperatures.last!)
+        let labels = [s.miningLabel(temperature: high), s.label(similarity: "cosine", temperature: high),
+                      s.miningLabel(temperature: low), s.label(similarity: "cosine", temperature: low)]
+        let rs = labels.map { runs(dataset, $0, in: planned) }
+        let seeds = rs.map { Set($0.map(\.seed)) }.reduce(Set(rs[0].map(\.seed))) { $0.intersection($1) }.sorted()
+        guard !seeds.isEmpty else { return nil }
+        let v = rs.map { r in values(seeds.compactMap { seed in r.first { $0.seed == seed } }, .ndcg20) }
+        let gainHigh = zip(v[0], v[1]).map(-), gainLow = zip(v[2], v[3]).map(-)
+        let unmined = (v[1] + v[3]).reduce(0, +) / Double(v[1].count + v[3].count)
+        let f = ClaimFinding(claim: "C2 mining", dataset: dataset, treatment: "mining's gain at τ \(high)",
+                             control: "mining's gain at τ \(low)", metric: MetricKey.ndcg20.description,
+                             scale: .absolute(0.01 * abs(unmined)), reading: "", comparedLabels: labels)
+        return judged(f, treatment: gainHigh, control: gainLow, seeds: seeds)
     }
 
     /// C4: the self-supervised task on sparse data and tail items.
@@ -260,24 +340,34 @@ extension ClaimsReport {
         let s = settings
         var findings: [ClaimFinding] = []
         var c4 = ReportPage.Section(id: "c4", title: "C4 · Self-supervised feature masking helps most on sparse data and tail items")
-        c4.paragraphs = ["The two-tower model with its item tower's self-supervised task (correlated feature masking, α 0.1) on and "
-            + "off, trained on all and on 10% of the training interactions (same validation and test). Verdicts: tail Recall@20, SSL on "
-            + "against off, at each fraction."]
+        let percents = { (fs: [Double]) in fs.map { "\(Int($0 * 100))%" }.joined(separator: ", ") }
+        c4.paragraphs = ["The two-tower model with its item tower's self-supervised task on and off, in the Google setting (Yao et "
+            + "al. 2021: a second batch of items drawn uniformly from the catalogue, two correlated feature masks of each, InfoNCE "
+            + "between them, weight 0.1), trained on \(percents(s.fractions)) of the training interactions (the same validation "
+            + "and test). Then the user tower's counterpart: the model with each user's last 20 training items as a history field, "
+            + "with and without two views of that history (CL4SRec's crop or mask, the user id left out of both), on "
+            + "\(percents(s.historyFractions)) of the data. The tail metric ranks tail items (the 80% least popular) among tail "
+            + "items only: over the whole catalogue the tail hardly reaches a top 20 (tail Recall@20 is near 0.0003 on "
+            + "Book-Crossing at 10% of the data), which would hide the effect the claim is about. Verdicts: tail Recall@20 "
+            + "within the tail, on against off, at each fraction."]
         for d in datasets {
-            let cats = s.fractions.flatMap { f in ["head", "tail"].map { "\(Int(f * 100))% \($0)" } }
-            let series = [false, true].map { on -> (name: String, values: [Double], errors: [Double]?) in
-                let cells = s.fractions.flatMap { f in ["head", "tail"].map { part in
-                    meanStd(d, s.sslLabel(on: on, fraction: f), .recall20(part), planned: planned) } }
-                return ("SSL \(on ? "on" : "off")", cells.map { $0?.mean ?? .nan }, cells.map { $0?.std ?? 0 })
-            }
-            if series.contains(where: { $0.values.contains(where: \.isFinite) }) {
-                c4.figures.append(BarChart(title: "\(d): Recall@20 on head and tail items", yLabel: "test Recall@20", categories: cats,
-                                           series: series).svg)
-            }
-            for f in s.fractions.reversed() {
-                let finding = finding("C4", d, treatment: s.sslLabel(on: true, fraction: f), control: s.sslLabel(on: false, fraction: f),
-                                      metric: .tailRecall20, planned: planned)
-                findings.append(finding); c4.paragraphs.append(finding.reading)
+            let arms: [(name: String, fractions: [Double], label: (Bool, Double) -> String)] = [
+                ("item SSL", s.fractions, s.sslLabel), ("history views", s.historyFractions, s.historyLabel)]
+            for arm in arms {
+                let cats = arm.fractions.map { "\(Int($0 * 100))% data" }
+                let series = [false, true].map { on -> (name: String, values: [Double], errors: [Double]?) in
+                    let cells = arm.fractions.map { meanStd(d, arm.label(on, $0), .withinTailRecall20, planned: planned) }
+                    return ("\(arm.name) \(on ? "on" : "off")", cells.map { $0?.mean ?? .nan }, cells.map { $0?.std ?? 0 })
+                }
+                if series.contains(where: { $0.values.contains(where: \.isFinite) }) {
+                    c4.figures.append(BarChart(title: "\(d): \(arm.name), tail Recall@20 within the tail", yLabel: "test Recall@20 (tail among tail)",
+                                               categories: cats, series: series).svg)
+                }
+                for f in arm.fractions.reversed() {
+                    let finding = finding("C4", d, treatment: arm.label(true, f), control: arm.label(false, f),
+                                          metric: .withinTailRecall20, planned: planned)
+                    findings.append(finding); c4.paragraphs.append(finding.reading)
+                }
             }
         }
         return ([c4], findings)

@@ -34,17 +34,22 @@ public final class ClaimsReport {
         cache = try RunCache(path: outDirectory + "/runs.jsonl")
         if cache.unreadableLines > 0 { log("runs.jsonl: \(cache.unreadableLines) unreadable line(s) skipped; those runs run again") }
         if reuseRuns {
-            for r in cache.records.values { if let k = try? RunCache.key(r.report.config, code: "") { byConfig[k] = r } }
+            for r in cache.inOrder { if let k = try? RunCache.key(r.report.config, code: "") { byConfig[k] = r } }
         }
     }
 
-    /// The cached run of a planned one, if any.
+    /// The cached run of a planned one, if any, holding every metric the plan needs of it.
     func cached(_ p: Planned) -> RunRecord? {
-        cache.records[p.key] ?? (reuseRuns ? (try? RunCache.key(p.config, code: "")).flatMap { byConfig[$0] } : nil)
+        let found = [cache.records[p.key], reuseRuns ? (try? RunCache.key(p.config, code: "")).flatMap { byConfig[$0] } : nil]
+        return found.compactMap { $0 }.first { r in p.needs.allSatisfy { r.report.test[$0.description] != nil } }
     }
 
     /// One run to do (or found in the cache).
-    struct Planned { var dataset: String; var label: String; var config: TrainConfig; var key: String }
+    struct Planned {
+        var dataset: String; var label: String; var config: TrainConfig; var key: String
+        /// Test metrics its claim reads (`Claim.needs`).
+        var needs: [MetricKey] = []
+    }
 
     static let baseSeed: UInt64 = 2020
 
@@ -56,26 +61,82 @@ public final class ClaimsReport {
         return d
     }
 
-    /// Every run of every dataset, in the order they run (cheap MF runs first).
+    /// Every run of every dataset, in the order they run (cheap MF runs first): the pilot (`settings.seeds` seeds per
+    /// setting), then the extra seeds granted to inconclusive comparisons (`seedRequests`).
     func plan() throws -> [Planned] {
+        let pilot = try plan(seeds: { _, _ in settings.seeds })
+        guard settings.extraSeedMinutes > 0 else { return pilot }
+        var asked: [String: Int] = [:]  // dataset + label → seeds
+        for r in seedRequests(pilot) where r.granted {
+            for label in r.labels { asked[r.dataset + "\u{1}" + label] = max(asked[r.dataset + "\u{1}" + label] ?? 0, r.asked!) }
+        }
+        guard !asked.isEmpty else { return pilot }
+        return try plan(seeds: { d, label in asked[d + "\u{1}" + label] ?? settings.seeds })
+    }
+
+    /// The runs with `seeds(dataset, label)` seeds per setting.
+    private func plan(seeds: (String, String) -> Int) throws -> [Planned] {
         var out: [Planned] = [], seen = Set<String>()
         for name in datasets {
             let items = try dataset(name).numItems
-            let specs = Self.claims.flatMap { $0.runs(settings, items) }
-            for (label, run) in specs {
-                for s in 0..<UInt64(settings.seeds) {
-                    let config = try run.config { c in
-                        c.data.dataset = name; c.training.epochs = settings.epochBudget(dataset: name)
-                        c.seed = Self.baseSeed + s; c.data.splitSeed = Self.baseSeed
-                    }
-                    let key = try RunCache.key(config, code: code)
-                    if seen.insert(name + "\u{1}" + label + "\u{1}" + key).inserted {
-                        out.append(Planned(dataset: name, label: label, config: config, key: key))
+            let specs = Self.claims.flatMap { claim in claim.runs(settings, items).map { ($0.label, $0.settings, claim.needs) } }
+            // Pilot seeds of every setting first, extra seeds after: a report cut short still has every pilot.
+            let perLabel = specs.map { seeds(name, $0.0) }
+            for (from, to) in [(0, settings.seeds), (settings.seeds, perLabel.max() ?? 0)] where to > from {
+                for ((label, run, needs), n) in zip(specs, perLabel) {
+                    for s in UInt64(from)..<UInt64(max(from, min(n, to))) {
+                        let config = try run.config { c in
+                            c.data.dataset = name; c.training.epochs = settings.epochBudget(dataset: name)
+                            c.seed = Self.baseSeed + s; c.data.splitSeed = Self.baseSeed
+                        }
+                        let key = try RunCache.key(config, code: code)
+                        if seen.insert(name + "\u{1}" + label + "\u{1}" + key).inserted {
+                            out.append(Planned(dataset: name, label: label, config: config, key: key, needs: needs))
+                        }
                     }
                 }
             }
         }
         return out
+    }
+
+    /// An inconclusive pilot comparison's request for seeds: how many its power calculation asks for, what they
+    /// would cost, and whether the extra-seed budget grants them.
+    struct SeedRequest {
+        var dataset: String, claim: String, treatment: String, control: String, metric: String
+        /// The settings that get the extra seeds (`ClaimFinding.labels`).
+        var labels: [String]
+        var pilotSeeds: Int
+        /// Seeds for 80% power against the margin; nil: more than `seedCap`.
+        var asked: Int?
+        /// Estimated training minutes of the extra runs (both arms, from their pilot runs' times).
+        var minutes: Double
+        var granted = false
+    }
+
+    /// Every inconclusive comparison of the pilot with the seeds it asks for, cheapest first, granted in that order
+    /// while the total fits `settings.extraSeedMinutes`. Fixed by the pilot alone (its seeds, its validation choices),
+    /// before any extra run: adding seeds until an interval happens to clear would inflate false verdicts.
+    func seedRequests(_ pilot: [Planned]) -> [SeedRequest] {
+        let findings = Self.claims.flatMap { $0.sections(self, pilot).findings }
+        let perRun = { (d: String, label: String) -> Double in
+            let secs = self.runs(d, label, in: pilot).map(\.report.trainSeconds)
+            return secs.isEmpty ? .nan : secs.reduce(0, +) / Double(secs.count)
+        }
+        var requests = findings.compactMap { f -> SeedRequest? in
+            guard let e = f.pilot, e.n >= settings.seeds, Verdict(e, scale: f.scale) == .inconclusive else { return nil }
+            let asked = e.seedsToResolve(margin: f.scale.margin(e), cap: settings.seedCap)
+            let minutes = Double((asked ?? e.n) - e.n) * f.labels.map { perRun(f.dataset, $0) }.reduce(0, +) / 60
+            return SeedRequest(dataset: f.dataset, claim: f.claim, treatment: f.treatment, control: f.control, metric: f.metric,
+                               labels: f.labels, pilotSeeds: e.n, asked: asked, minutes: minutes)
+        }
+        requests.sort { ($0.asked == nil ? 1 : 0, $0.minutes) < ($1.asked == nil ? 1 : 0, $1.minutes) }
+        var spent = 0.0
+        for k in requests.indices {
+            guard let n = requests[k].asked, n > requests[k].pilotSeeds, requests[k].minutes.isFinite else { continue }
+            if spent + requests[k].minutes <= settings.extraSeedMinutes { requests[k].granted = true; spent += requests[k].minutes }
+        }
+        return requests
     }
 
     /// How many distinct runs the report needs and how many of them are not cached yet.
@@ -84,8 +145,14 @@ public final class ClaimsReport {
         return (Set(planned.map(\.key)).count, Set(planned.filter { cached($0) == nil }.map(\.key)).count)
     }
 
-    /// Trains every planned run missing from the cache, printing progress (runs done and left, an ETA).
+    /// Trains every planned run missing from the cache, printing progress (runs done and left, an ETA): the pilot,
+    /// then the extra seeds its inconclusive comparisons are granted.
     public func run() throws {
+        try runMissing()
+        if settings.extraSeedMinutes > 0 { try runMissing() }
+    }
+
+    private func runMissing() throws {
         let planned = try plan()
         var keys = Set<String>()  // two labels can name one config (MF at τ 0.2 is also in-batch B 1024): run it once
         let todo = planned.filter { cached($0) == nil && keys.insert($0.key).inserted }

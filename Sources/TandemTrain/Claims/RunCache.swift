@@ -21,6 +21,9 @@ public struct RunRecord: Codable, Sendable {
 public final class RunCache {
     public let path: String
     public private(set) var records: [String: RunRecord] = [:]
+    /// Every readable record in file order, later lines last (a run redone for a metric its first record lacked has
+    /// two records with one config).
+    public private(set) var inOrder: [RunRecord] = []
     /// Lines that could not be read back (a run cut off while being written): counted, skipped, rerun.
     public private(set) var unreadableLines = 0
 
@@ -29,7 +32,11 @@ public final class RunCache {
         guard FileManager.default.fileExists(atPath: path) else { return }
         let text = try String(contentsOfFile: path, encoding: .utf8)
         for line in text.split(separator: "\n") where !line.isEmpty {
-            if let r = try? RunCache.decoder.decode(RunRecord.self, from: Data(line.utf8)) { records[r.key] = r } else { unreadableLines += 1 }
+            if let r = try? RunCache.decoder.decode(RunRecord.self, from: Data(line.utf8)) {
+                records[r.key] = r; inOrder.append(r)
+            } else {
+                unreadableLines += 1
+            }
         }
     }
 
@@ -57,7 +64,7 @@ public final class RunCache {
         } catch {
             throw DataError(file: path, "cannot append a run: \(error.localizedDescription) (disk full?)")
         }
-        records[record.key] = record
+        records[record.key] = record; inOrder.append(record)
     }
 
     /// The cache key of a config run by `code` (a fingerprint of the executable): FNV-1a over the config's JSON.

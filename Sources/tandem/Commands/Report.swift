@@ -23,6 +23,8 @@ struct ReportCommand: ParsableCommand {
         var reuseRuns = false
         @Flag(help: "Write the page from the runs already cached, training none (missing runs are named on the page).")
         var pageOnly = false
+        @Option(help: "Training minutes (all datasets) for extra seeds of the comparisons the pilot (--seeds) leaves inconclusive: each gets the seeds a power calculation from its pilot asks for (at most 10), cheapest first while they fit; 0: none.")
+        var extraSeedMinutes: Double = 0
 
         func run() throws {
             configureThreads(threads)
@@ -30,7 +32,8 @@ struct ReportCommand: ParsableCommand {
             let seedCount = quick && !CommandLine.arguments.contains("--seeds") ? 2 : seeds
             guard seedCount >= 1 else { fail("--seeds must be at least 1") }
             guard !(quick && full) else { fail("--quick and --full exclude each other") }
-            let settings = ClaimSettings(quick: quick, full: full, seeds: seedCount, epochs: epochs)
+            guard extraSeedMinutes >= 0, extraSeedMinutes.isFinite else { fail("--extra-seed-minutes must be a number of minutes ≥ 0") }
+            let settings = ClaimSettings(quick: quick, full: full, seeds: seedCount, epochs: epochs, extraSeedMinutes: extraSeedMinutes)
             let report = reportingErrors {
                 try ClaimsReport(settings: settings, datasets: names, outDirectory: out, code: executableFingerprint(), reuseRuns: reuseRuns)
             }
