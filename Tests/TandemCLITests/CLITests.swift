@@ -226,6 +226,8 @@ let trainedModel: String = {
         #expect(both.status != 0 && both.stderr.contains("--quick and --full"))
         let bad = try tandem(["report", "claims", "--seeds", "0"])
         #expect(bad.status != 0 && bad.stderr.contains("--seeds"))
+        let minutes = try tandem(["report", "claims", "--extra-seed-minutes", "-5"])
+        #expect(minutes.status != 0 && minutes.stderr.contains("--extra-seed-minutes"), "\(minutes.stderr)")
         let unknown = try tandem(["report", "claims", "--quick", "--dataset", "no-such-data"])
         #expect(unknown.status != 0 && unknown.stderr.contains("no-such-data"))
     }

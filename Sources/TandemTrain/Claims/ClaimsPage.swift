@@ -50,7 +50,7 @@ extension ClaimFinding {
     static func describeMargin(_ scale: EffectScale) -> String {
         switch scale {
         case .relative(let share): return String(format: "±%g%% of the control", share * 100)
-        case .absolute(let units): return String(format: "±%g", units)
+        case .absolute(let units): return String(format: "±%.2g", units)
         }
     }
 }
@@ -347,8 +347,8 @@ extension ClaimsReport {
             + "and test). Then the user tower's counterpart: the model with each user's last 20 training items as a history field, "
             + "with and without two views of that history (CL4SRec's crop or mask, the user id left out of both), on "
             + "\(percents(s.historyFractions)) of the data. The tail metric ranks tail items (the 80% least popular) among tail "
-            + "items only: over the whole catalogue the tail hardly reaches a top 20 (tail Recall@20 is near 0.0003 on "
-            + "Book-Crossing at 10% of the data), which would hide the effect the claim is about. Verdicts: tail Recall@20 "
+            + "items only: over the whole catalogue the tail hardly reaches a top 20 (tail Recall@20 is a few ten-thousandths "
+            + "on Book-Crossing at 10% of the data), which would hide the effect the claim is about. Verdicts: tail Recall@20 "
             + "within the tail, on against off, at each fraction."]
         for d in datasets {
             let arms: [(name: String, fractions: [Double], label: (Bool, Double) -> String)] = [
