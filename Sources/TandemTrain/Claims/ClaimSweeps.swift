@@ -11,7 +11,7 @@ public struct ClaimSettings: Sendable {
     public var seeds: Int
     /// Epochs per run instead of the mode's budget (nil: 4 when quick, else `fullBudget` with early stopping).
     public var epochs: Int?
-    /// Training minutes the extra seeds of inconclusive comparisons may take, per dataset (0: none). Each inconclusive
+    /// Training minutes the extra seeds of inconclusive comparisons may take, over all datasets (0: none). Each inconclusive
     /// comparison of the `seeds`-seed pilot asks a power calculation for its seeds (at most `seedCap`); the cheapest
     /// requests run first while they fit, each estimated from its pilot runs' times.
     public var extraSeedMinutes: Double

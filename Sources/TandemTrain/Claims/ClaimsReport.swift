@@ -109,7 +109,7 @@ public final class ClaimsReport {
         var pilotSeeds: Int
         /// Seeds for 80% power against the margin; nil: more than `seedCap`.
         var asked: Int?
-        /// Estimated training minutes of the extra runs (both arms, from their pilot runs' times).
+        /// Estimated training minutes of the extra runs (every compared setting, from its pilot runs' times).
         var minutes: Double
         var granted = false
     }
