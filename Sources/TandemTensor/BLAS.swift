@@ -17,17 +17,18 @@ public enum BLAS {
         let n = transposeB ? b.rows : b.cols
         precondition(k == kb, "gemm: inner dimensions differ (\(a.shape)\(transposeA ? "ᵀ" : "") × \(b.shape)\(transposeB ? "ᵀ" : ""))")
         precondition(c.rows == m && c.cols == n, "gemm: output is \(c.shape), expected [\(m), \(n)]")
-        _ = singleThreaded
         if m == 0 || n == 0 { return }
         if k == 0 {
             for i in c.data.indices { c.data[i] = beta == 0 ? 0 : c.data[i] * beta }  // C may be uninitialised when beta is 0
             return
         }
-        // OpenBLAS runs single-threaded (see `setThreads`); large products are split by rows of C across cores here,
+        // OpenBLAS runs single-threaded (see `shared`); large products are split by rows of C across cores here,
         // so no BLAS worker threads spin while our own parallel loops run.
         let work = m * n * k
         let chunks = work >= 1 << 21 ? min(Parallel.cores, m) : 1
         let lda = a.cols, ldb = b.cols
+        shared.hold()
+        defer { shared.release() }
         a.data.withUnsafeBufferPointer { pa in
             b.data.withUnsafeBufferPointer { pb in
                 c.data.withUnsafeMutableBufferPointer { pc in
@@ -61,12 +62,13 @@ public enum BLAS {
     /// Goes through here (not `cblas_sgemv` directly) so OpenBLAS is single-threaded first: left multi-threaded, its
     /// workers spun in `sched_yield` on every request and took a quarter of the server's CPU.
     public static func gemv(rows: Int, cols: Int, a: UnsafePointer<Float>, x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>) {
-        _ = singleThreaded
         if rows == 0 { return }
+        shared.hold()
+        defer { shared.release() }
         cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(rows), Int32(cols), 1, a, Int32(cols), x, 1, 0, y, 1)
     }
 
-    /// Raw `cblas_sgemm` on caller-owned buffers (benchmarks use this as the reference rate).
+    /// Raw `cblas_sgemm` on caller-owned buffers (benchmarks use this as the reference rate, inside `withOwnThreads`).
     public static func rawSgemm(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>) {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(n), Int32(k), 1, a, Int32(k), b, Int32(n), 0, c, Int32(n))
     }
@@ -74,16 +76,30 @@ public enum BLAS {
     /// `C = AᵀA` for a row-major `n × d` matrix `A` into the lower triangle of the row-major `d × d` matrix `C`
     /// (`cblas_ssyrk`); the upper triangle is left as it was.
     public static func gramLower(rows n: Int, cols d: Int, a: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>) {
-        _ = singleThreaded
+        shared.hold()
+        defer { shared.release() }
         cblas_ssyrk(CblasRowMajor, CblasLower, CblasTrans, Int32(d), Int32(n), 1, a, Int32(d), 0, c, Int32(d))
     }
 
-    /// Runs once, before the first product: OpenBLAS itself stays single-threaded.
-    private static let singleThreaded: Bool = { openblas_set_num_threads(1); return true }()
+    /// OpenBLAS's own thread count is one setting for the whole process, and a product's bits depend on it (split over
+    /// two threads, a product sums in another order). Tandem keeps it at 1 and parallelises products itself: OpenBLAS's
+    /// idle workers spin in `sched_yield` and took a fifth of the CPU from our parallel kernels when left on. A call
+    /// that wants OpenBLAS's threads (EASE's inversion, the benchmark's reference rate) runs in `withOwnThreads`, which
+    /// holds this lock alone; every other call holds it shared. So no product changes its bits because another thread
+    /// was inverting a matrix at the time (bit-exact resume and data-parallel results rely on it).
+    static let shared = ThreadCountLock()
 
-    /// Sets OpenBLAS's own thread count. Tandem keeps it at 1 and parallelises products itself: OpenBLAS's idle
-    /// workers spin in `sched_yield` and took a fifth of the CPU from our parallel kernels when left on.
-    public static func setThreads(_ n: Int) { openblas_set_num_threads(Int32(n)) }
+    /// Runs `body`, whose OpenBLAS calls use `threads` of OpenBLAS's own threads, while no other thread is inside an
+    /// OpenBLAS call; OpenBLAS is single-threaded again after. `body` must not call the other `BLAS`/`LAPACK` functions
+    /// (they wait for this one to end): only raw OpenBLAS/LAPACK calls.
+    public static func withOwnThreads<T>(_ threads: Int, _ body: () throws -> T) rethrows -> T {
+        shared.holdAlone()
+        openblas_set_num_threads(Int32(max(1, threads)))
+        defer { openblas_set_num_threads(1); shared.release() }
+        return try body()
+    }
+
+    /// OpenBLAS's own thread count now (1 except inside `withOwnThreads`).
     public static var threads: Int { Int(openblas_get_num_threads()) }
 
     /// The kernels OpenBLAS chose when it loaded (its core type: "SkylakeX", "Haswell", "Prescott", …).
@@ -104,4 +120,25 @@ public enum BLAS {
         unsetenv("OPENBLAS_CORETYPE")
         #endif
     }
+}
+
+/// A readers–writer lock over OpenBLAS's thread count (see `BLAS.shared`). Writers are preferred, so a waiting
+/// `withOwnThreads` is not starved by a stream of products; a shared hold must therefore never nest inside another
+/// on the same thread. The first hold sets OpenBLAS to one thread.
+final class ThreadCountLock: @unchecked Sendable {
+    private let lock: UnsafeMutablePointer<pthread_rwlock_t>
+
+    init() {
+        lock = .allocate(capacity: 1)
+        var attributes = pthread_rwlockattr_t()
+        pthread_rwlockattr_init(&attributes)
+        pthread_rwlockattr_setkind_np(&attributes, Int32(PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP))
+        pthread_rwlock_init(lock, &attributes)
+        pthread_rwlockattr_destroy(&attributes)
+        openblas_set_num_threads(1)
+    }
+
+    func hold() { pthread_rwlock_rdlock(lock) }
+    func holdAlone() { pthread_rwlock_wrlock(lock) }
+    func release() { pthread_rwlock_unlock(lock) }
 }

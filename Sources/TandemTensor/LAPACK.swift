@@ -14,9 +14,11 @@ public enum LAPACK {
     public static func invertSymmetricPositiveDefinite(_ a: inout [Double], n: Int, threads: Int = 1) throws {
         precondition(a.count == n * n, "expected \(n)×\(n) values, got \(a.count)")
         guard n > 0 else { return }
-        let previous = BLAS.threads
-        BLAS.setThreads(max(1, threads))
-        defer { BLAS.setThreads(previous) }
+        try BLAS.withOwnThreads(threads) { try invertInPlace(&a, n: n) }
+    }
+
+    /// `dpotrf` + `dpotri` and the mirroring, on OpenBLAS's threads as they are set.
+    private static func invertInPlace(_ a: inout [Double], n: Int) throws {
         var info: Int32 = 0
         var dim = Int32(n), lda = Int32(n)
         // Row-major symmetric = column-major symmetric: factor the "upper" triangle of the column-major view.
@@ -44,6 +46,8 @@ public enum LAPACK {
         var info: Int32 = 0
         var dim = Int32(n), lda = Int32(n), nrhs: Int32 = 1
         var uplo = CChar(UInt8(ascii: "U"))
+        BLAS.shared.hold()
+        defer { BLAS.shared.release() }
         a.withUnsafeMutableBufferPointer { p in
             b.withUnsafeMutableBufferPointer { q in dposv_(&uplo, &dim, &nrhs, p.baseAddress, &lda, q.baseAddress, &lda, &info, 1) }
         }

@@ -26,14 +26,14 @@ public enum Benchmarks {
         let bt = b.transposed()
         var c = [Float](repeating: 0, count: m * n)
         let flops = 2.0 * Double(m * n * k)
-        BLAS.setThreads(Parallel.cores)  // the reference: OpenBLAS's own threading on every core
-        defer { BLAS.setThreads(1) }
-        let raw = time(inner: 10) {
-            a.data.withUnsafeBufferPointer { pa in bt.data.withUnsafeBufferPointer { pb in c.withUnsafeMutableBufferPointer { pc in
-                BLAS.rawSgemm(m: m, n: n, k: k, a: pa.baseAddress!, b: pb.baseAddress!, c: pc.baseAddress!)
-            } } }
+        // The reference: OpenBLAS's own threading on every core.
+        let raw = BLAS.withOwnThreads(Parallel.cores) {
+            time(inner: 10) {
+                a.data.withUnsafeBufferPointer { pa in bt.data.withUnsafeBufferPointer { pb in c.withUnsafeMutableBufferPointer { pc in
+                    BLAS.rawSgemm(m: m, n: n, k: k, a: pa.baseAddress!, b: pb.baseAddress!, c: pc.baseAddress!)
+                } } }
+            }
         }
-        BLAS.setThreads(1)
         // Forward A·Bᵀ plus both backward products: three products of the same size.
         let tape = time(inner: 5) {
             let t = Tape()

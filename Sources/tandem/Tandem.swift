@@ -54,7 +54,6 @@ func reportingErrors<T>(_ body: () throws -> T) -> T {
 
 func configureThreads(_ n: Int?) {
     if let n { Parallel.cores = max(1, n) }
-    BLAS.setThreads(1)
 }
 
 /// A run's config: the model's defaults (`model`, else the flags' or the file's), its preset, the YAML file `file`, the

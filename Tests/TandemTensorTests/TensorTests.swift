@@ -26,6 +26,40 @@ import Foundation
         }
     }
 
+    /// OpenBLAS's thread count is one setting for the process, and a product's bits depend on it: products made while
+    /// another thread inverts matrices on OpenBLAS's own threads (as EASE does) keep the bits they have alone, and
+    /// OpenBLAS is single-threaded again after.
+    @Test func productsKeepTheirBitsWhileAnotherThreadInverts() throws {
+        var rng = RNG(seed: 4)
+        let a = rng.normalTensor(shape: [256, 64], std: 1), b = rng.normalTensor(shape: [512, 64], std: 1)
+        let alone = BLAS.matmul(a, b, transposeB: true)
+        let n = 300, x = rng.normalTensor(shape: [n, n], std: 1)
+        var gram = BLAS.matmul(x, transposeA: true, x).data.map(Double.init)
+        for i in 0..<n { gram[i * n + i] += Double(n) }
+        final class Flag: @unchecked Sendable {
+            let lock = NSLock()
+            var value = false
+            var isSet: Bool { lock.withLock { value } }
+            func set() { lock.withLock { value = true } }
+        }
+        let inverting = Flag(), failed = Flag(), matrix = gram
+        let group = DispatchGroup()
+        DispatchQueue.global().async(group: group) {
+            var m = matrix
+            for _ in 0..<40 { m = matrix; if (try? LAPACK.invertSymmetricPositiveDefinite(&m, n: n, threads: 2)) == nil { failed.set() } }
+            inverting.set()
+        }
+        var products = 0, differing = 0
+        while !inverting.isSet {
+            if BLAS.matmul(a, b, transposeB: true).data != alone.data { differing += 1 }
+            products += 1
+        }
+        group.wait()
+        #expect(!failed.isSet)
+        #expect(products > 0 && differing == 0, "\(differing) of \(products) products changed their bits")
+        #expect(BLAS.threads == 1)
+    }
+
     @Test func csrBuildsSortedMergedRowsAndMultiplies() {
         let m = CSRMatrix(rows: 3, cols: 4, coordinates: [(0, 3, 1), (0, 1, 2), (2, 0, 1), (0, 1, 1)])
         #expect(m.rowPointers == [0, 2, 2, 3])
