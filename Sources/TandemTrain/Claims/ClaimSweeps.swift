@@ -23,7 +23,7 @@ public struct ClaimSettings: Sendable {
         self.quick = quick; self.full = full; self.seeds = seeds; self.epochs = epochs; self.extraSeedMinutes = extraSeedMinutes
     }
 
-    /// The runs the default sweep leaves out so that the report on ml-100k and Book-Crossing fits three hours on two
+    /// The runs the default sweep leaves out to keep the report on ml-100k and Book-Crossing near four hours on two
     /// cores (`--full` runs them): a third batch size, and SGL's node-dropout and random-walk views (edge dropout stays
     /// as SGL's view, SimGCL as the augmentation-free one). Each costs 3–9 minutes per seed on Book-Crossing.
     public static let fullOnly: Set<String> = ["in-batch B 4096", "SGL node dropout", "SGL random walk"]
@@ -42,7 +42,7 @@ public struct ClaimSettings: Sendable {
     }
 
     /// The full report's epoch budget per dataset (runs early-stop within it): 40 on ml-100k; 20 on the larger
-    /// catalogues, whose epochs cost 5–10× more, so that the report fits its three hours on two cores.
+    /// catalogues, whose epochs cost 5–10× more, to keep the default report near four hours on two cores.
     public static let fullBudget: [String: Int] = ["ml-100k": 40, "book-crossing": 20, "ml-1m": 20]
 
     /// Epochs per run on `dataset`: `epochs` if set, 4 when quick, else the dataset's full budget (40 if not listed).

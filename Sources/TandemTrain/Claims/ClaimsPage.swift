@@ -32,18 +32,18 @@ extension ClaimFinding {
         }
     }
 
-    /// What a power calculation from this pilot asks for (80% power to resolve it against the margin, at most 10 seeds).
-    static func describeSeedsToResolve(_ e: Effect, scale: EffectScale) -> String {
-        guard let k = e.seedsToResolve(margin: scale.margin(e)) else {
-            return "resolving it would take more than 10 seeds if the pilot's effect and spread hold"
+    /// What a power calculation from this pilot asks for (80% power to resolve it against the margin, at most `cap` seeds).
+    static func describeSeedsToResolve(_ e: Effect, scale: EffectScale, cap: Int) -> String {
+        guard let k = e.seedsToResolve(margin: scale.margin(e), cap: cap) else {
+            return "resolving it would take more than \(cap) seeds if the pilot's effect and spread hold"
         }
         return "\(k) seeds would resolve it with 80% power if the pilot's effect and spread hold"
     }
 
     /// The seeds column of the verdict table: what the row's pilot asked for, where the pilot was inconclusive.
-    static func seedsColumn(_ f: ClaimFinding) -> String {
+    static func seedsColumn(_ f: ClaimFinding, cap: Int) -> String {
         guard let p = f.pilot, Verdict(p, scale: f.scale) == .inconclusive else { return "–" }
-        return p.seedsToResolve(margin: f.scale.margin(p)).map { "\($0)" } ?? "> 10"
+        return p.seedsToResolve(margin: f.scale.margin(p), cap: cap).map { "\($0)" } ?? "> \(cap)"
     }
 
     /// The equivalence margin in words.
@@ -106,7 +106,7 @@ extension ClaimsReport {
             if let p = f.pilot, p.n < e.n {
                 more = "still, after the \(e.n) seeds its \(p.n)-seed pilot asked for"
             } else {
-                more = ClaimFinding.describeSeedsToResolve(e, scale: f.scale)
+                more = ClaimFinding.describeSeedsToResolve(e, scale: f.scale, cap: settings.seedCap)
             }
             f.reading = "On \(dataset), \(treatment) vs \(control) on \(metric): \(size), 95% interval \(ci) over \(e.n) seeds spans zero and reaches past \(margin): inconclusive; \(more)."
         }
@@ -163,7 +163,7 @@ extension ClaimsReport {
              f.effect.map { ClaimFinding.describe($0, scale: f.scale) } ?? "–",
              f.effect.map { $0.n > 1 ? String(format: "[%+.4f, %+.4f]", $0.lower, $0.upper) : "one seed" } ?? "–",
              f.effect.map { "\($0.n)" } ?? "–",
-             f.verdict?.rawValue ?? "not run", ClaimFinding.seedsColumn(f)]
+             f.verdict?.rawValue ?? "not run", ClaimFinding.seedsColumn(f, cap: s.seedCap)]
         }))
         let page = ReportPage(title: "Tandem: the contrastive view's claims, measured", subtitle: [
             "Made by `\(command)` on \(date); datasets: \(datasets.joined(separator: ", ")); \(s.seeds) training seeds per setting"
@@ -211,7 +211,7 @@ extension ClaimsReport {
             "Training time of the cached runs (evaluation between epochs included), per dataset and claim (the pilot's seeds; "
             + "the extra seeds of the next section in a row of their own). Runs early-stop "
             + "within their epoch budget (patience 10 on validation NDCG@20)."
-            + (s.full || s.quick ? "" : " The default sweep leaves out, to fit three hours on two cores, "
+            + (s.full || s.quick ? "" : " To keep its time down, the default sweep leaves out "
                + ClaimSettings.fullOnly.sorted().joined(separator: ", ") + ", and every item on catalogues of more than "
                + "\(ClaimSettings.exactSoftmaxMaxItems) items: --full runs them.")],
             table: (["dataset", "claim", "runs", "epoch budget", "training minutes"], rows))

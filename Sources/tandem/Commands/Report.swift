@@ -16,7 +16,7 @@ struct ReportCommand: ParsableCommand {
         @Option(help: "Training seeds per setting.") var seeds = 3
         @Option(help: "Output directory.") var out = "claims"
         @Flag(help: "A minutes-long smoke version: 4 epochs per run, short grids, 2 seeds unless --seeds is given.") var quick = false
-        @Flag(help: "Every sweep point, also those the default leaves out to fit three hours (a third batch size, SGL's node-dropout and random-walk views, the exact softmax on catalogues over 5,000 items).")
+        @Flag(help: "Every sweep point, also those the default leaves out to keep its time down (a third batch size, SGL's node-dropout and random-walk views, the exact softmax on catalogues over 5,000 items).")
         var full = false
         @Option(help: "Epochs per run (default: 4 with --quick, else at most 40 with early stopping).") var epochs: Int?
         @Option(help: "Threads for training (default: all cores).") var threads: Int?
@@ -29,7 +29,7 @@ struct ReportCommand: ParsableCommand {
 
         func run() throws {
             configureThreads(threads)
-            // MovieLens-1M's sweeps do not fit the default's three hours on two cores: only --full adds it.
+            // MovieLens-1M's sweeps would add hours to the default's four on two cores: only --full adds it.
             let names = !datasets.isEmpty ? datasets
                 : quick ? ["ml-100k"] : full ? ["ml-100k", "book-crossing", "ml-1m"] : ["ml-100k", "book-crossing"]
             let seedCount = quick && !CommandLine.arguments.contains("--seeds") ? 2 : seeds
