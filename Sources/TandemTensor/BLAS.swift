@@ -99,8 +99,12 @@ public enum BLAS {
         return try body()
     }
 
-    /// OpenBLAS's own thread count now (1 except inside `withOwnThreads`).
-    public static var threads: Int { Int(openblas_get_num_threads()) }
+    /// OpenBLAS's own thread count as every call outside `withOwnThreads` sees it (waits for one that is running).
+    public static var threads: Int {
+        shared.hold()
+        defer { shared.release() }
+        return Int(openblas_get_num_threads())
+    }
 
     /// The kernels OpenBLAS chose when it loaded (its core type: "SkylakeX", "Haswell", "Prescott", …).
     public static var coreType: String { openblas_get_corename().map { String(cString: $0) } ?? "unknown" }
