@@ -104,7 +104,13 @@ extension ClaimsReport {
         case .inconclusive:
             let more: String
             if let p = f.pilot, p.n < e.n {
-                more = "still, after the \(e.n) seeds its \(p.n)-seed pilot asked for"
+                // Extra seeds can come with another comparison's request for the same settings.
+                let pilotVerdict = Verdict(p, scale: f.scale)
+                let asked = p.seedsToResolve(margin: f.scale.margin(p), cap: settings.seedCap)
+                let pilot = pilotVerdict != .inconclusive ? "was \(pilotVerdict.rawValue)"
+                    : "asked for " + (asked.map { "\($0)" } ?? "more than \(settings.seedCap)")
+                more = pilotVerdict == .inconclusive && asked == e.n ? "still, after the \(e.n) seeds its \(p.n)-seed pilot asked for"
+                    : "still, at \(e.n) seeds (run for another comparison of these settings; its \(p.n)-seed pilot \(pilot))"
             } else {
                 more = ClaimFinding.describeSeedsToResolve(e, scale: f.scale, cap: settings.seedCap)
             }
