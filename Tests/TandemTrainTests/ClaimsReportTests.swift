@@ -139,4 +139,19 @@ import TandemTestSupport
         let again = try RunCache(path: dir + ".jsonl")
         #expect(again.records["k1"]?.report.test["ndcg@20"] == report.test["ndcg@20"] && again.unreadableLines == 1)
     }
+
+    /// A finding still inconclusive with more seeds than its pilot says whose request brought them: its own (the seeds
+    /// its pilot asked for: 10 for these differences, see `seedsToResolveFollowAPowerCalculation`) or another comparison's.
+    @Test func stillInconclusiveReadingsSayWhoseSeedsTheyAre() {
+        let asksTen = Effect(treatment: [0.31, 0.32, 0.30], control: [0.30, 0.30, 0.30])
+        #expect(ClaimFinding.describeStillInconclusive(seeds: 10, pilot: asksTen, scale: .onePercent, cap: 10)
+                == "still, after the 10 seeds its 3-seed pilot asked for")
+        #expect(ClaimFinding.describeStillInconclusive(seeds: 8, pilot: asksTen, scale: .onePercent, cap: 10)
+                == "still, at 8 seeds (run for another comparison of these settings; its 3-seed pilot asked for 10)")
+        #expect(ClaimFinding.describeStillInconclusive(seeds: 9, pilot: asksTen, scale: .onePercent, cap: 9)
+                == "still, at 9 seeds (run for another comparison of these settings; its 3-seed pilot asked for more than 9)")
+        let worse = Effect(treatment: [0.28, 0.281, 0.279], control: [0.30, 0.30, 0.30])
+        #expect(ClaimFinding.describeStillInconclusive(seeds: 8, pilot: worse, scale: .onePercent, cap: 10)
+                == "still, at 8 seeds (run for another comparison of these settings; its 3-seed pilot was contradicted)")
+    }
 }

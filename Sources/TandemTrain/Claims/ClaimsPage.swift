@@ -40,6 +40,15 @@ extension ClaimFinding {
         return "\(k) seeds would resolve it with 80% power if the pilot's effect and spread hold"
     }
 
+    /// Why a finding with more seeds than its pilot is still inconclusive at `seeds`: after the seeds its own pilot asked
+    /// for, or at seeds that came with another comparison's request for the same settings (then what its pilot said).
+    static func describeStillInconclusive(seeds: Int, pilot p: Effect, scale: EffectScale, cap: Int) -> String {
+        let verdict = Verdict(p, scale: scale), asked = p.seedsToResolve(margin: scale.margin(p), cap: cap)
+        if verdict == .inconclusive && asked == seeds { return "still, after the \(seeds) seeds its \(p.n)-seed pilot asked for" }
+        let pilot = verdict != .inconclusive ? "was \(verdict.rawValue)" : "asked for " + (asked.map { "\($0)" } ?? "more than \(cap)")
+        return "still, at \(seeds) seeds (run for another comparison of these settings; its \(p.n)-seed pilot \(pilot))"
+    }
+
     /// The seeds column of the verdict table: what the row's pilot asked for, where the pilot was inconclusive.
     static func seedsColumn(_ f: ClaimFinding, cap: Int) -> String {
         guard let p = f.pilot, Verdict(p, scale: f.scale) == .inconclusive else { return "–" }
@@ -104,13 +113,7 @@ extension ClaimsReport {
         case .inconclusive:
             let more: String
             if let p = f.pilot, p.n < e.n {
-                // Extra seeds can come with another comparison's request for the same settings.
-                let pilotVerdict = Verdict(p, scale: f.scale)
-                let asked = p.seedsToResolve(margin: f.scale.margin(p), cap: settings.seedCap)
-                let pilot = pilotVerdict != .inconclusive ? "was \(pilotVerdict.rawValue)"
-                    : "asked for " + (asked.map { "\($0)" } ?? "more than \(settings.seedCap)")
-                more = pilotVerdict == .inconclusive && asked == e.n ? "still, after the \(e.n) seeds its \(p.n)-seed pilot asked for"
-                    : "still, at \(e.n) seeds (run for another comparison of these settings; its \(p.n)-seed pilot \(pilot))"
+                more = ClaimFinding.describeStillInconclusive(seeds: e.n, pilot: p, scale: f.scale, cap: settings.seedCap)
             } else {
                 more = ClaimFinding.describeSeedsToResolve(e, scale: f.scale, cap: settings.seedCap)
             }
