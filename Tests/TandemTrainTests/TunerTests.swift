@@ -53,6 +53,8 @@ import TandemTestSupport
             ("search: grid\nspace: {learning_rate: {uniform: [0, 1]}}", "grid search takes choice keys only"),
             ("base: {learning_rate: 0.1}\nspace: {learning_rate: [0.1]}", "both in base and in space"),
             ("space: {learning_rate: [0.1]}\ntrails: 3", "unknown key 'trails'"),
+            ("space: {learning_rate: [0.1], temperature: [0.2]}\ninclude: [{learning_rate: 0.3}]", "include[0] does not set temperature"),
+            ("space: {learning_rate: [0.1]}\ninclude: [{learning_rate: 0.3, temperature: 0.2}]", "include[0].temperature is not a tuned key"),
         ]
         for (text, message) in bad {
             #expect(throws: ConfigError.self, "\(text)") { try SearchSpace(yaml: text, file: "s.yaml") }
@@ -77,6 +79,30 @@ import TandemTestSupport
         let cfg = try TrainConfig.resolve(yaml: s.yaml(s.configurations()[1]) + "dataset: x\n")
         #expect(cfg.ease.easeLambdas == [10] && cfg.seed == 2)
         #expect(try TrainConfig.resolve(yaml: s.yaml(s.configurations()[3]) + "dataset: x\n").ease.easeLambdas == [20.5])
+    }
+
+    /// Included configurations come first and run like any other: a search whose draws all score below the included
+    /// one (a model's defaults) ends with it; listing one changes the search's fingerprint (its trials file is another).
+    @Test func includedConfigurationsRunFirstAndCanWin() throws {
+        let text = """
+            base: {model: mf, dataset: \(Self.data), epochs: 2}
+            space: {learning_rate: {log_uniform: [0.1, 1]}, temperature: [0.5, 1]}
+            trials: 4
+            """
+        let plain = try SearchSpace(yaml: text)
+        let s = try SearchSpace(yaml: text + "\ninclude: [{learning_rate: 0.003, temperature: 0.2}]")
+        #expect(s.configurations().count == 5 && Array(s.configurations().dropFirst()) == plain.configurations())
+        #expect(s.configurations()[0] == ["learning_rate": .number(0.003), "temperature": .number(0.2)])
+        #expect(s.fingerprint != plain.fingerprint)
+        var seen: [Float] = []
+        // Score falls with the learning rate: every draw (≥ 0.1) loses to the included 0.003.
+        let outcome = try Tuner(space: s, trialsFile: nil, log: { _ in }) { cfg, _ in
+            seen.append(cfg.training.learningRate)
+            return Self.report(cfg, 1 - Double(cfg.training.learningRate), epochs: cfg.training.epochs)
+        }.run()
+        #expect(seen.first == 0.003 && seen.count == 5)
+        #expect(outcome.best?.trial == 0 && outcome.best?.params["temperature"] == .number(0.2))
+        #expect(try TrainConfig.resolve(yaml: outcome.bestYAML!).training.learningRate == 0.003)
     }
 
     /// Successive halving: 9 configurations at 1 epoch, the best 3 at 3 epochs (the best of them first), the best 1 at

@@ -122,6 +122,8 @@ public enum Distribution: Equatable, Sendable {
 ///   temperature: {choice: [0.05, 0.1, 0.2]}
 /// search: random        # or grid: every combination of choice keys
 /// trials: 20            # random search: how many configurations
+/// include:              # tried first, before the grid or the draws (e.g. the defaults); each sets every tuned key
+///   - {learning_rate: 0.003, temperature: 0.2}
 /// seed: 1               # random search's draws
 /// halving: {min_epochs: 5, eta: 3}    # successive halving over epochs (optional)
 /// ```
@@ -135,6 +137,9 @@ public struct SearchSpace: Sendable {
     public var distributions: [String: Distribution]
     public var method: Method
     public var trials: Int
+    /// Configurations tried before the grid's or the draws' (Ray Tune's `points_to_evaluate`, Optuna's
+    /// `enqueue_trial`): a known-good setting such as the model's defaults, so a search never ends below it.
+    public var include: [[String: ParameterValue]]
     public var seed: UInt64
     /// First rung's epochs and the factor η between rungs (and of trials kept); nil: no halving.
     public var halving: (minEpochs: Int, eta: Int)?
@@ -144,7 +149,7 @@ public struct SearchSpace: Sendable {
         let loaded: Any?
         do { loaded = try Yams.load(yaml: text) } catch { throw ConfigError("\(file): not valid YAML: \(error)") }
         guard let top = loaded as? [String: Any] else { throw ConfigError("\(file): expected a mapping with base, space, search, trials") }
-        let known: Set<String> = ["base", "space", "search", "trials", "seed", "halving"]
+        let known: Set<String> = ["base", "space", "search", "trials", "seed", "halving", "include"]
         if let bad = top.keys.sorted().first(where: { !known.contains($0) }) {
             throw ConfigError("\(file): unknown key '\(bad)'; the keys are \(known.sorted().joined(separator: ", "))")
         }
@@ -174,6 +179,19 @@ public struct SearchSpace: Sendable {
         if method == .grid, let k = keys.first(where: { if case .choice = distributions[$0]! { return false }; return true }) {
             throw ConfigError("\(file): grid search takes choice keys only; \(k) is drawn from a range (use search: random)")
         }
+        include = []
+        if let inc = top["include"] {
+            guard let list = inc as? [Any] else { throw ConfigError("\(file): include must be a list of mappings of the tuned keys") }
+            for (n, entry) in list.enumerated() {
+                let at = "\(file): include[\(n)]"
+                guard let map = entry as? [String: Any] else { throw ConfigError("\(at) must be a mapping of the tuned keys") }
+                if let bad = map.keys.sorted().first(where: { distributions[$0] == nil }) {
+                    throw ConfigError("\(at).\(bad) is not a tuned key (tuned: \(keys.joined(separator: ", ")))")
+                }
+                if let missing = keys.first(where: { map[$0] == nil }) { throw ConfigError("\(at) does not set \(missing); each set every tuned key") }
+                include.append(try map.mapValues { try ParameterValue(yaml: $0, at: at) })
+            }
+        }
         trials = (top["trials"] as? Int) ?? 20
         guard trials > 0 else { throw ConfigError("\(file): trials must be positive") }
         seed = UInt64((top["seed"] as? Int) ?? 1)
@@ -196,9 +214,12 @@ public struct SearchSpace: Sendable {
         }
     }
 
-    /// The configurations to try, in order: every combination (grid, the last key varying fastest), or `trials`
-    /// draws (random; drawing more keeps the first ones, so a rerun with a larger `trials` extends the search).
-    public func configurations() -> [[String: ParameterValue]] {
+    /// The configurations to try, in order: the included ones, then every combination (grid, the last key varying
+    /// fastest) or `trials` draws (random; drawing more keeps the first ones, so a rerun with a larger `trials`
+    /// extends the search).
+    public func configurations() -> [[String: ParameterValue]] { include + searched() }
+
+    private func searched() -> [[String: ParameterValue]] {
         switch method {
         case .grid:
             var out: [[String: ParameterValue]] = [[:]]
@@ -230,7 +251,9 @@ public struct SearchSpace: Sendable {
     /// file written for another search is refused rather than mixed in.
     public var fingerprint: String {
         let parts = base.keys.sorted().map { "base.\($0)=\(base[$0]!)" }
-            + keys.map { "space.\($0)=\(distributions[$0]!)" } + ["search=\(method.rawValue)", "seed=\(seed)",
+            + keys.map { "space.\($0)=\(distributions[$0]!)" }
+            + include.map { c in "include=" + keys.map { "\($0)=\(c[$0]!)" }.joined(separator: ",") }
+            + ["search=\(method.rawValue)", "seed=\(seed)",
                "halving=\(halving.map { "\($0.minEpochs)/\($0.eta)" } ?? "none")"]
         var h: UInt64 = 0xcbf2_9ce4_8422_2325
         for byte in parts.joined(separator: "\n").utf8 { h = (h ^ UInt64(byte)) &* 0x100_0000_01b3 }

@@ -8,8 +8,8 @@ struct Tune: ParsableCommand {
         abstract: "Search settings on validation (grid or random, successive halving over epochs) and write the best as a config file.",
         discussion: """
             The search space is a YAML file: base (config keys every trial shares), space (tuned keys: {choice: [...]}, \
-            {uniform: [a, b]}, {log_uniform: [a, b]}, {int: [a, b]}), search (grid or random), trials, seed, and \
-            halving ({min_epochs: 5, eta: 3}). Test metrics are never computed. Every finished trial is appended to the \
+            {uniform: [a, b]}, {log_uniform: [a, b]}, {int: [a, b]}), search (grid or random), trials, seed, \
+            halving ({min_epochs: 5, eta: 3}), and include (configurations tried first, e.g. the defaults). Test metrics are never computed. Every finished trial is appended to the \
             trials file; rerun the same command to continue a stopped search. Example: \
             tandem tune --space configs/tune/mf.yaml --set dataset=book-crossing --out configs/book-crossing/mf.yaml
             """)
