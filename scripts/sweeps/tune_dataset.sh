@@ -2,8 +2,9 @@
 # Issue #28's tuning for one dataset: `tandem tune` over configs/tune/MODEL.yaml for each model (validation only),
 # the best written to configs/DATASET/MODEL.yaml for `tandem train --config` and scripts/sweeps/tuned_tables.sh.
 # Trials are logged under sweeps/tune/DATASET/ (a rerun continues a stopped search). Every model family gets its space
-# file's trials; BUDGET_MINUTES caps each search's wall time (a search stopped early says so in its config's header).
-# Usage: [THREADS=1] [BUDGET_MINUTES=N] bash scripts/sweeps/tune_dataset.sh DATASET [MODEL ...]
+# file's trials unless TRIALS sets the number of random draws; BUDGET_MINUTES caps each search's wall time (a search
+# stopped early says so in its config's header).
+# Usage: [THREADS=1] [TRIALS=N] [BUDGET_MINUTES=N] bash scripts/sweeps/tune_dataset.sh DATASET [MODEL ...]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 dataset=$1; shift
@@ -14,6 +15,7 @@ mkdir -p "sweeps/tune/$dataset" "configs/$dataset"
 for model in "${models[@]}"; do
   out="configs/$dataset/$model.yaml"
   budget=(); [ -n "${BUDGET_MINUTES:-}" ] && budget=(--budget-minutes "$BUDGET_MINUTES")
+  [ -n "${TRIALS:-}" ] && budget+=(--trials "$TRIALS")
   "$bin" tune --space "configs/tune/$model.yaml" --set "dataset=$dataset" --set "threads=${THREADS:-1}" "${budget[@]}" \
     --trials-file "sweeps/tune/$dataset/$model.trials.jsonl" --out "$out.tmp" </dev/null
   # The thread count is how this machine ran the search, not a setting of the model.
