@@ -200,4 +200,20 @@ import TandemTestSupport
             _ = try Tuner(space: s, trialsFile: nil, log: { _ in }).rungs()
         }
     }
+
+    /// Every committed tuned config (configs/DATASET/MODEL.yaml) resolves, and holds the dataset and model its path names.
+    @Test func committedConfigsResolveToTheirDatasetAndModel() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+        let fm = FileManager.default
+        let datasets = try fm.contentsOfDirectory(atPath: root + "/configs").filter { $0 != "tune" }.sorted()
+        #expect(datasets.contains("ml-100k") && datasets.contains("ml-1m") && datasets.contains("book-crossing"))
+        for dataset in datasets {
+            for file in try fm.contentsOfDirectory(atPath: "\(root)/configs/\(dataset)").filter({ $0.hasSuffix(".yaml") }) {
+                let path = "\(root)/configs/\(dataset)/\(file)"
+                let cfg = try TrainConfig.resolve(yaml: String(contentsOfFile: path, encoding: .utf8), yamlFile: path)
+                #expect(cfg.data.dataset == dataset, "\(path)")
+                #expect(cfg.model.rawValue + ".yaml" == file, "\(path)")
+            }
+        }
+    }
 }
