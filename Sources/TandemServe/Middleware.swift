@@ -104,12 +104,18 @@ public enum RequestDeadline {
 /// thread hops per request, a large share of a sub-millisecond request. The one place a
 /// handler waits on the network — a client that stalls while sending its body — is bounded by the server's idle
 /// read timeout (`--idle-timeout-s`), which closes such a connection.
+///
+/// Paths in `exempt` run without the limit: `/admin/reload` loads a model directory and may build an index, which takes
+/// seconds at a large catalogue and finishes (the new model is served) whatever the client is told, so a 503 there
+/// would report a failure that did not happen.
 public struct RequestTimeoutMiddleware<Context: RequestContext>: RouterMiddleware {
     public let limit: Duration
+    public let exempt: Set<String>
 
-    public init(limit: Duration) { self.limit = limit }
+    public init(limit: Duration, exempt: Set<String> = []) { self.limit = limit; self.exempt = exempt }
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        if exempt.contains(request.uri.path) { return try await next(request, context) }
         let deadline = ContinuousClock.now + limit
         let response = try await RequestDeadline.$current.withValue(deadline) { try await next(request, context) }
         if ContinuousClock.now > deadline { throw RequestDeadline.late() }

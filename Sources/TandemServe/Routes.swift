@@ -146,12 +146,13 @@ func serving<T>(_ body: () throws -> T) throws -> T {
 }
 
 /// The HTTP API: `/v1/recommend`, `/v1/similar-items`, `/v1/score`, `/healthz`, `/readyz`, `/metrics`, `/openapi.json`,
-/// `/admin/reload`. Every request is counted and timed (`backend.metrics`) and answered 503 after `timeout`; admin
+/// `/admin/reload`. Every request is counted and timed (`backend.metrics`) and answered 503 after `timeout` (a reload
+/// excepted: it takes what loading the model takes); admin
 /// requests need `adminToken` as a bearer token (refused when nil).
 public func buildRouter(_ backend: ServingBackend, timeout: Duration? = .seconds(2), adminToken: AdminToken? = nil) -> Router<BasicRequestContext> {
     let router = Router(context: BasicRequestContext.self)
     router.add(middleware: MetricsMiddleware(metrics: backend.metrics))
-    if let timeout { router.add(middleware: RequestTimeoutMiddleware(limit: timeout)) }
+    if let timeout { router.add(middleware: RequestTimeoutMiddleware(limit: timeout, exempt: ["/admin/reload"])) }
     router.add(middleware: RouteMethodMiddleware(routes: apiRoutes))
     router.add(middleware: AdminAuthMiddleware(token: adminToken))
     router.get("/healthz") { _, _ in try json(["status": "ok"]) }

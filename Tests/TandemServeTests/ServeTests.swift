@@ -525,6 +525,23 @@ let asAdmin: HTTPFields = [.authorization: "Bearer test-token", .contentType: "a
         #expect(throws: Never.self) { try RequestDeadline.check() }
     }
 
+    /// A reload is not held to the request limit: loading takes what the model takes, and the model it loads is
+    /// served whatever the client is told, so a reload slower than the limit answers 200, not a false 503.
+    @Test func aSlowReloadIsNotAnswered503() async throws {
+        let backend = ServingBackend {
+            Thread.sleep(forTimeInterval: 0.25)
+            return try ServingModel(modelDirectory: servedModelDirectory)
+        }
+        let first = try backend.reload()
+        try await Application(router: buildRouter(backend, timeout: .milliseconds(100), adminToken: adminToken)).test(.router) { client in
+            try await client.execute(uri: "/admin/reload", method: .post, headers: asAdmin) { r in
+                #expect(r.status == .ok, "\(String(buffer: r.body))")
+                #expect(decoded(r.body)["model_version"] as? String == backend.model?.version)
+            }
+        }
+        #expect(backend.model?.version != nil && backend.model?.version != first.version)
+    }
+
     /// The deadline is the middleware's limit from the request's start, visible to the handler's task.
     @Test func theHandlerSeesItsDeadline() async throws {
         let router = Router(context: BasicRequestContext.self)

@@ -35,7 +35,7 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Index description: Flat (exact) or HNSW<M>[,efSearch=N].") var factory = "Flat"
     @Option(help: "Address to listen on.") var host = "127.0.0.1"
     @Option(help: "Port.") var port = 8080
-    @Option(help: "Per-request time limit in milliseconds; slower requests are answered 503 (0: no limit).") var timeoutMs = 2000
+    @Option(help: "Per-request time limit in milliseconds; slower requests are answered 503 (0: no limit; /admin/reload has none).") var timeoutMs = 2000
     @Option(help: "Seconds a connection may send nothing (stalled mid-request, or idle keep-alive) before it is closed.") var idleTimeoutS = 60
     @Option(help: "Where request handlers run: nio (SwiftNIO's event loops also run Swift concurrency's jobs, so a request never changes thread) or default (Swift's cooperative pool).") var executor: Executor = .nio
 
