@@ -3,7 +3,7 @@ import Testing
 import TandemTestSupport
 
 /// The package root (this file is Tests/TandemCLITests/CLITests.swift).
-let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+let packageRoot = Fixtures.packageRoot
 
 /// What one run of the `tandem` binary did.
 struct Run {

@@ -4,6 +4,10 @@ import TandemDistributed
 
 /// What the test suites share: the planted-clusters dataset, temporary paths, and ranks run as threads.
 public enum Fixtures {
+    /// The package's root directory (where configs/, scripts/ and data/ are), found from this file's place in Tests/.
+    public static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().path
+
     /// 300 users, 120 items and 6,000 interactions in 4 planted clusters (seed 3), split 80/10/10: small enough to
     /// train in seconds, structured enough that a model that learns must beat Pop on it.
     public static func plantedClusters() -> Dataset {

@@ -127,6 +127,7 @@ import TandemTestSupport
         #expect(runs.filter { $0.epochs == 3 }.first?.lr == 0.006)  // promoted trials train best first
         #expect(runs.filter { $0.epochs == 9 }.map(\.lr) == [0.006])
         #expect(outcome.best?.params["learning_rate"] == .number(0.006) && outcome.best?.rung == 2 && !outcome.stoppedByBudget)
+        #expect(outcome.bestYAML?.contains("budget") == false)
         let best = try TrainConfig.resolve(yaml: outcome.bestYAML!)
         #expect(best.training.learningRate == 0.006 && best.training.epochs == 9 && best.data.dataset?.hasPrefix("synthetic") == true)
     }
@@ -176,6 +177,7 @@ import TandemTestSupport
         }.run()
         #expect(outcome.stoppedByBudget && count >= 1 && count < 6)
         #expect(outcome.best?.score == Double(count))
+        #expect(outcome.bestYAML?.hasPrefix("# tandem tune:") == true && outcome.bestYAML?.contains("the budget stopped the search early") == true)
     }
 
     /// A diverged or refused trial is recorded as failed and the search goes on.
@@ -189,7 +191,7 @@ import TandemTestSupport
 
     /// Every search space shipped in configs/tune reads, and its first configuration is a valid config.
     @Test func shippedSpacesAreValid() throws {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+        let root = Fixtures.packageRoot
         let dir = root + "/configs/tune"
         let files = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".yaml") }
         #expect(files.count >= 4)
@@ -203,7 +205,7 @@ import TandemTestSupport
 
     /// Every committed tuned config (configs/DATASET/MODEL.yaml) resolves, and holds the dataset and model its path names.
     @Test func committedConfigsResolveToTheirDatasetAndModel() throws {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+        let root = Fixtures.packageRoot
         let fm = FileManager.default
         let datasets = try fm.contentsOfDirectory(atPath: root + "/configs").filter { $0 != "tune" }.sorted()
         #expect(datasets.contains("ml-100k") && datasets.contains("ml-1m") && datasets.contains("book-crossing"))

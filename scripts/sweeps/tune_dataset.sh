@@ -2,8 +2,8 @@
 # Issue #28's tuning for one dataset: `tandem tune` over configs/tune/MODEL.yaml for each model (validation only),
 # the best written to configs/DATASET/MODEL.yaml for `tandem train --config` and scripts/sweeps/tuned_tables.sh.
 # Trials are logged under sweeps/tune/DATASET/ (a rerun continues a stopped search). Every model family gets its space
-# file's trials unless TRIALS sets the number of random draws; BUDGET_MINUTES caps each search's wall time (a search
-# stopped early says so in its config's header).
+# file's trials unless TRIALS sets the number of random draws; BUDGET_MINUTES caps each search's wall time (`tandem tune`
+# writes into the config's header that the budget stopped it).
 # Usage: [THREADS=1] [TRIALS=N] [BUDGET_MINUTES=N] bash scripts/sweeps/tune_dataset.sh DATASET [MODEL ...]
 set -euo pipefail
 cd "$(dirname "$0")/../.."

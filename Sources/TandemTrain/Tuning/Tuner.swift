@@ -123,7 +123,8 @@ public struct Tuner {
         }
         // The best of the highest rung with a finished trial (a score from more epochs is the better evidence).
         let top = (0...reached).reversed().lazy.compactMap { k in done[k].flatMap { Self.best(Array($0.values)) } }.first
-        return Outcome(records: records, best: top, bestYAML: top.map { bestYAML($0, rungs: rungs) }, stoppedByBudget: stopped)
+        return Outcome(records: records, best: top, bestYAML: top.map { bestYAML($0, rungs: rungs, stoppedByBudget: stopped) },
+                       stoppedByBudget: stopped)
     }
 
     /// The higher score first; among equal scores, the earlier trial.
@@ -212,11 +213,13 @@ public struct Tuner {
         try handle.write(contentsOf: line)
     }
 
-    /// The best trial as a config file: the base, the trial's values, and the base's epochs (not a rung's).
-    func bestYAML(_ best: TrialRecord, rungs: [Int?]) -> String {
+    /// The best trial as a config file: the base, the trial's values, and the base's epochs (not a rung's); the header
+    /// says when the budget stopped the search, so a config chosen from a cut-short search says so where it is used.
+    func bestYAML(_ best: TrialRecord, rungs: [Int?], stoppedByBudget: Bool) -> String {
         let epochs = rungs.last.flatMap { $0 }
         let header = "# tandem tune: trial \(best.trial + 1) of \(space.configurations().count), valid \(String(format: "%.4f", best.score ?? .nan))"
-            + " at rung \(best.rung + 1) of \(rungs.count)\(best.epochs.map { " (\($0) epochs)" } ?? "")\n"
+            + " at rung \(best.rung + 1) of \(rungs.count)\(best.epochs.map { " (\($0) epochs)" } ?? "")"
+            + (stoppedByBudget ? "; the budget stopped the search early" : "") + "\n"
         return header + space.yaml(best.params, epochs: epochs)
     }
 }
